@@ -1,0 +1,284 @@
+// Package flabs is the client for the Flabs LIS API: tokens and refresh,
+// billing create, webhook subscription and the catalogue lists. It follows
+// shared/flabs-api.md: written for the newer docs, tolerant of the older
+// ones, and never dependent on the shape of an error body.
+//
+// The client does not retry on its own except for one thing: a 401 makes it
+// refresh the token once and resend. Every other failure comes back as an
+// *Error whose Class tells the caller (the submitter, which owns back-off
+// and the rate limiter) what to do.
+package flabs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultBaseURL = "https://v2.flabs.in"
+	DefaultTimeout = 30 * time.Second
+	// DefaultRefreshMargin is how long before expiry the auth token is
+	// refreshed; it is cut to a fifth of the token's lifetime for short ones.
+	DefaultRefreshMargin = 60 * time.Second
+	// MaxBodySize bounds how much of any answer is read.
+	MaxBodySize = 8 << 20
+)
+
+// UserAgent is sent with every request; cmd sets the version.
+var UserAgent = "flabsync"
+
+// Config configures a Client. Zero fields take the defaults above.
+type Config struct {
+	BaseURL       string        // default DefaultBaseURL
+	ClientID      string        // required
+	ClientSecret  string        // required
+	Timeout       time.Duration // per call, default DefaultTimeout
+	RefreshMargin time.Duration // default DefaultRefreshMargin
+	HTTPClient    *http.Client  // default: a client with sane transport limits
+	Logger        *slog.Logger  // default: discard
+	Now           func() time.Time
+}
+
+// Client talks to one Flabs account. It is safe for concurrent use; token
+// refreshes are shared by all callers (one refresh at a time).
+type Client struct {
+	base   *url.URL
+	cfg    Config
+	http   *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+	tokSem chan struct{} // held while reading or renewing tok
+	tok    token
+}
+
+type token struct {
+	auth    string
+	refresh string
+	expires time.Time
+	gen     uint64 // bumped on every new auth token
+}
+
+// NewClient returns a Client for cfg. It fails only on a bad base URL or
+// missing credentials; it does not contact Flabs.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("flabs: base URL %q: want http(s)://host[:port]", cfg.BaseURL)
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return nil, errors.New("flabs: client ID and client secret are required")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RefreshMargin <= 0 {
+		cfg.RefreshMargin = DefaultRefreshMargin
+	}
+	c := &Client{base: u, cfg: cfg, http: cfg.HTTPClient, log: cfg.Logger, now: cfg.Now, tokSem: make(chan struct{}, 1)}
+	if c.http == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		c.http = &http.Client{Transport: t}
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// CreateBilling sends POST /client/billing/create. On success the answer
+// carries the preBookingID. Errors are *Error: ClassPermanent (Flabs
+// refused the booking, or answered success:false), ClassConflict (409,
+// e.g. the integrator_id exists), ClassRetryable (429, 5xx, timeout,
+// connection trouble; RetryAfter set when Flabs sent it), ClassAuth. A
+// cancelled ctx returns ctx.Err() wrapped.
+func (c *Client) CreateBilling(ctx context.Context, req *BillingRequest) (*BillingResponse, error) {
+	var resp BillingResponse
+	if err := c.do(ctx, "billing create", http.MethodPost, PathBillingCreate, nil, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Subscribe registers a webhook with POST /client/events/subscribe.
+// Protocol defaults to "https". Errors as for CreateBilling.
+func (c *Client) Subscribe(ctx context.Context, req *SubscribeRequest) error {
+	r := *req
+	if r.Protocol == "" {
+		r.Protocol = "https"
+	}
+	return c.do(ctx, "events subscribe", http.MethodPost, PathSubscribe, nil, &r, nil)
+}
+
+// Labs lists the account's branches (GET /client/labs).
+func (c *Client) Labs(ctx context.Context) ([]Lab, error) {
+	items, err := c.list(ctx, "list labs", PathLabs, nil)
+	if err != nil {
+		return nil, err
+	}
+	labs := make([]Lab, 0, len(items))
+	for _, it := range items {
+		labs = append(labs, Lab{ID: it.ID, Name: it.Name, Raw: it.Raw})
+	}
+	return labs, nil
+}
+
+// Tests lists the tests of a branch (GET /client/crm/tests?branchID=).
+func (c *Client) Tests(ctx context.Context, branchID string) ([]CatalogueItem, error) {
+	return c.list(ctx, "list tests", PathTests, url.Values{"branchID": {branchID}})
+}
+
+// Packages lists the packages of a branch (GET /client/crm/packages?branchID=).
+func (c *Client) Packages(ctx context.Context, branchID string) ([]CatalogueItem, error) {
+	return c.list(ctx, "list packages", PathPackages, url.Values{"branchID": {branchID}})
+}
+
+func (c *Client) list(ctx context.Context, op, path string, q url.Values) ([]CatalogueItem, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, op, http.MethodGet, path, q, nil, &raw); err != nil {
+		return nil, err
+	}
+	items, skipped, err := decodeCatalogue(raw)
+	if err != nil {
+		return nil, &Error{Op: op, Class: ClassPermanent, Message: err.Error()}
+	}
+	if skipped > 0 {
+		c.log.Warn("flabs list: items without an id skipped", "op", op, "skipped", skipped)
+	}
+	return items, nil
+}
+
+// do sends one authenticated call, refreshing the token once on a 401.
+func (c *Client) do(ctx context.Context, op, method, path string, q url.Values, in, out any) error {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return fmt.Errorf("flabs %s: encode request: %w", op, err)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		auth, gen, err := c.authToken(ctx)
+		if err != nil {
+			return err
+		}
+		status, hdr, respBody, err := c.send(ctx, op, method, path, q, body, auth)
+		if err != nil {
+			return err
+		}
+		if status == http.StatusUnauthorized && attempt == 1 {
+			c.log.Info("flabs: auth token refused, refreshing", "op", op)
+			c.expire(gen)
+			continue
+		}
+		return c.decode(op, status, hdr, respBody, out)
+	}
+}
+
+// send does one HTTP exchange with the per-call timeout. A transport
+// failure becomes a retryable *Error, unless ctx itself is done.
+func (c *Client) send(ctx context.Context, op, method, path string, q url.Values, body []byte, auth string) (int, http.Header, []byte, error) {
+	u := *c.base
+	u.Path += path
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(cctx, method, u.String(), rd)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("flabs %s: %w", op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	start := c.now()
+	resp, err := c.http.Do(req)
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(io.LimitReader(resp.Body, MaxBodySize))
+		resp.Body.Close()
+		if err == nil {
+			c.log.Debug("flabs call", "op", op, "status", resp.StatusCode, "ms", c.now().Sub(start).Milliseconds())
+			return resp.StatusCode, resp.Header, b, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return 0, nil, nil, fmt.Errorf("flabs %s: %w", op, ctx.Err())
+	}
+	if cctx.Err() != nil {
+		err = fmt.Errorf("no answer within %s: %w", c.cfg.Timeout, context.DeadlineExceeded)
+	}
+	return 0, nil, nil, &Error{Op: op, Class: ClassRetryable, Err: stripURL(err)}
+}
+
+// decode turns an answer into out or an *Error.
+func (c *Client) decode(op string, status int, hdr http.Header, body []byte, out any) error {
+	var env Envelope
+	jsonErr := json.Unmarshal(body, &env)
+	if status < 200 || status > 299 {
+		return &Error{Op: op, Status: status, Class: classify(status), Message: message(env, jsonErr, body),
+			RetryAfter: parseRetryAfter(hdr.Get("Retry-After"), c.now())}
+	}
+	if jsonErr == nil && env.Success != nil && !*env.Success {
+		return &Error{Op: op, Status: status, Class: ClassPermanent, Message: message(env, nil, body)}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return &Error{Op: op, Status: status, Class: ClassPermanent, Message: "undecodable answer: " + excerpt(body), Err: err}
+	}
+	return nil
+}
+
+// message picks Flabs' message from a body, or a short excerpt of it.
+func message(env Envelope, jsonErr error, body []byte) string {
+	if jsonErr == nil && env.Message != "" {
+		return env.Message
+	}
+	return excerpt(body)
+}
+
+func excerpt(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// stripURL drops the URL from a *url.Error: it adds nothing for the user
+// and the query may carry IDs.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,139 @@
+package flabs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Class says what a caller should do with a failed Flabs call.
+type Class int
+
+const (
+	// ClassPermanent: Flabs refused the request (4xx other than 401/409/429,
+	// or a 2xx with success:false). Resending the same request will fail
+	// the same way; never retry.
+	ClassPermanent Class = iota + 1
+	// ClassRetryable: 429, 5xx, a timeout or a broken connection. The same
+	// request may succeed later; retry with back-off, same integrator_id.
+	ClassRetryable
+	// ClassAuth: the credentials were refused even after a refresh and a
+	// fresh token. Retrying will not help until the config is fixed.
+	ClassAuth
+	// ClassConflict: 409, the resource already exists. For billing create
+	// this is how the simulator (and presumably Flabs) answers a repeated
+	// integrator_id; a resend after a crash counts it as submitted.
+	ClassConflict
+)
+
+func (c Class) String() string {
+	switch c {
+	case ClassPermanent:
+		return "permanent"
+	case ClassRetryable:
+		return "retryable"
+	case ClassAuth:
+		return "auth"
+	case ClassConflict:
+		return "conflict"
+	}
+	return "unknown"
+}
+
+// Error is a failed Flabs call. Status is 0 when no HTTP answer arrived
+// (timeout, refused or dropped connection); Err then holds the cause.
+type Error struct {
+	Op         string        // e.g. "billing create"
+	Status     int           // HTTP status, 0 if none
+	Class      Class         // what to do about it
+	Message    string        // Flabs' message, or a short excerpt of the body
+	RetryAfter time.Duration // from a Retry-After header, 0 if none
+	Err        error         // underlying transport error, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("flabs ")
+	b.WriteString(e.Op)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %q", e.Message)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (retry after %s)", e.RetryAfter)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf returns the class of err: the Class of a wrapped *Error, or
+// ClassRetryable for anything else that is not a context cancellation
+// (transport trouble), and 0 for nil or a cancelled context.
+func ClassOf(err error) Class {
+	if err == nil {
+		return 0
+	}
+	var fe *Error
+	if errors.As(err, &fe) {
+		return fe.Class
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return 0
+	}
+	return ClassRetryable
+}
+
+// IsRetryable reports whether err is worth resending.
+func IsRetryable(err error) bool { return ClassOf(err) == ClassRetryable }
+
+// IsConflict reports whether Flabs answered 409 Conflict.
+func IsConflict(err error) bool { return ClassOf(err) == ClassConflict }
+
+// classify maps an HTTP status to a Class.
+func classify(status int) Class {
+	switch {
+	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
+		return ClassRetryable
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return ClassAuth
+	case status == http.StatusConflict:
+		return ClassConflict
+	default:
+		return ClassPermanent
+	}
+}
+
+// MaxRetryAfter caps a Retry-After header so a bad value cannot park the
+// submitter for hours.
+const MaxRetryAfter = 5 * time.Minute
+
+// parseRetryAfter reads a Retry-After header in seconds or HTTP-date form.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		d = time.Duration(secs * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	if d < 0 {
+		return 0
+	}
+	return min(d, MaxRetryAfter)
+}

@@ -1,0 +1,220 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"time"
+)
+
+// Normalizer turns one file's rows into bookings and rejections. Rows
+// that share a booking reference and follow each other form one booking
+// (the "one test per row" layout); patient cells may be left blank on the
+// following rows. Within the file, a barcode or a booking seen before, or a
+// reference that comes back after other rows, is rejected as a duplicate.
+// Memory per file is a few bytes per booking (hashed keys).
+type Normalizer struct {
+	Partner string
+	File    string
+	Sheet   string
+	Now     time.Time // the booking date for ages from a date of birth when the row has none
+
+	seed     maphash.Seed
+	barcodes map[uint64]int // barcode → first row
+	ids      map[uint64]int // integrator ID → first row
+	refs     map[uint64]int // closed references → first row
+	open     *group
+}
+
+// Result is what one booking or row came to: a Booking or a RowError.
+type Result struct {
+	Booking *Booking
+	Err     *RowError
+}
+
+type group struct {
+	first Input
+	rows  []int
+	tests []string
+	pkgs  []string
+	errs  []Result // rows of the group refused on their own
+}
+
+// NewNormalizer returns a Normalizer for one file.
+func NewNormalizer(partner, file, sheet string, now time.Time) *Normalizer {
+	return &Normalizer{
+		Partner: partner, File: file, Sheet: sheet, Now: now,
+		seed:     maphash.MakeSeed(),
+		barcodes: map[uint64]int{}, ids: map[uint64]int{}, refs: map[uint64]int{},
+	}
+}
+
+// Add takes the next row and returns the results it completes: usually
+// none or one; a grouped booking completes when a row with another
+// reference (or Flush) arrives.
+func (n *Normalizer) Add(in Input) []Result {
+	ref := normRef(in.Ref)
+	if n.open != nil && ref != "" && ref == normRef(n.open.first.Ref) {
+		n.extend(in)
+		return nil
+	}
+	out := n.Flush()
+	if ref != "" {
+		if row, seen := n.refs[n.key(ref)]; seen {
+			return append(out, n.reject(in, "ref", CodeDuplicateRef,
+				fmt.Sprintf("booking reference %q was already used on row %d, with other rows in between", in.Ref, row)))
+		}
+		n.refs[n.key(ref)] = in.Row
+	}
+	n.open = &group{first: in, rows: []int{in.Row}, tests: SplitItems(in.Tests), pkgs: SplitItems(in.Packages)}
+	return out
+}
+
+// extend adds a following row of the same reference to the open group.
+func (n *Normalizer) extend(in Input) {
+	g := n.open
+	if !in.patientBlank() && !samePatient(&g.first, &in) {
+		g.errs = append(g.errs, n.reject(in, "name", CodeConflictingGroup,
+			fmt.Sprintf("shares booking reference %q with row %d but names another patient", in.Ref, g.first.Row)))
+		return
+	}
+	g.rows = append(g.rows, in.Row)
+	g.tests = appendNew(g.tests, SplitItems(in.Tests))
+	g.pkgs = appendNew(g.pkgs, SplitItems(in.Packages))
+}
+
+// Flush completes the open booking, if any. Call it after the last row.
+func (n *Normalizer) Flush() []Result {
+	g := n.open
+	if g == nil {
+		return nil
+	}
+	n.open = nil
+	res := n.build(g)
+	return append([]Result{res}, g.errs...)
+}
+
+// build validates a group's cells and makes the booking.
+func (n *Normalizer) build(g *group) Result {
+	in := &g.first
+	b := &Booking{Partner: n.Partner, File: n.File, Sheet: n.Sheet, Row: in.Row, Rows: g.rows,
+		Ref: strings.TrimSpace(in.Ref), Barcode: strings.TrimSpace(in.Barcode), Tests: g.tests, Packages: g.pkgs}
+	var errs []fieldErr
+	fail := func(field, code string, err error) { errs = append(errs, fieldErr{field, code, err.Error()}) }
+
+	if in.Name != "" && in.FirstName == "" {
+		b.FirstName, b.LastName = SplitName(in.Name)
+	} else {
+		b.FirstName, b.LastName = CleanName(in.FirstName), CleanName(in.LastName)
+	}
+	if b.FirstName == "" {
+		if b.LastName != "" { // a surname alone: Flabs requires first_name
+			fail("name", CodeMissingName, errors.New("first name is empty (only a last name is given)"))
+		} else {
+			fail("name", CodeMissingName, errors.New("patient name is empty"))
+		}
+	}
+	if g, err := ParseGender(in.Gender); err != nil {
+		code := CodeBadGender
+		if errors.Is(err, errGenderEmpty) {
+			code = CodeMissingGender
+		}
+		fail("gender", code, err)
+	} else {
+		b.Gender = g
+	}
+	on := n.Now
+	if strings.TrimSpace(in.BookingDate) != "" {
+		if d, err := ParseDate(in.BookingDate, n.Now); err != nil {
+			fail("booking_date", CodeBadBookingDate, fmt.Errorf("booking date: %w", err))
+		} else {
+			b.BookingDate, on = d, d
+		}
+	}
+	switch {
+	case strings.TrimSpace(in.Age) != "":
+		if a, err := ParseAge(in.Age, in.AgeUnit); err != nil {
+			fail("age", CodeBadAge, err)
+		} else {
+			b.Age = a
+		}
+	case strings.TrimSpace(in.DOB) != "":
+		dob, err := ParseDate(in.DOB, n.Now)
+		if err == nil {
+			b.Age, err = AgeFromDOB(dob, on)
+		} else {
+			err = fmt.Errorf("date of birth: %w", err)
+		}
+		if err != nil {
+			fail("dob", CodeBadDOB, err)
+		}
+	default:
+		fail("age", CodeMissingAge, errors.New("neither age nor date of birth is given"))
+	}
+	if len(b.Tests)+len(b.Packages) == 0 {
+		fail("tests", CodeNoTests, errors.New("no tests or packages are listed"))
+	}
+	if len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.msg
+		}
+		return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: in.Row, Ref: b.Ref,
+			Field: errs[0].field, Code: errs[0].code, Msg: strings.Join(msgs, "; ")}}
+	}
+	b.IntegratorID = IntegratorID(b)
+	if b.Barcode != "" {
+		k := n.key(strings.ToUpper(b.Barcode))
+		if row, seen := n.barcodes[k]; seen {
+			return n.rejectResult(b, "barcode", CodeDuplicateBarcode, fmt.Sprintf("barcode %q is also on row %d", b.Barcode, row))
+		}
+		n.barcodes[k] = b.Row
+	}
+	k := n.key(b.IntegratorID)
+	if row, seen := n.ids[k]; seen {
+		return n.rejectResult(b, "", CodeDuplicateRow, fmt.Sprintf("the same booking as row %d", row))
+	}
+	n.ids[k] = b.Row
+	return Result{Booking: b}
+}
+
+type fieldErr struct{ field, code, msg string }
+
+func (n *Normalizer) reject(in Input, field, code, msg string) Result {
+	return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: in.Row, Ref: strings.TrimSpace(in.Ref), Field: field, Code: code, Msg: msg}}
+}
+
+func (n *Normalizer) rejectResult(b *Booking, field, code, msg string) Result {
+	return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: b.Row, Ref: b.Ref, Field: field, Code: code, Msg: msg}}
+}
+
+func (n *Normalizer) key(s string) uint64 { return maphash.String(n.seed, s) }
+
+// samePatient reports whether two rows of a group name the same patient
+// (blank cells agree with anything).
+func samePatient(a, b *Input) bool {
+	same := func(x, y string) bool {
+		x, y = strings.ToLower(CleanName(x)), strings.ToLower(CleanName(y))
+		return x == "" || y == "" || x == y
+	}
+	return same(a.Name, b.Name) && same(a.FirstName, b.FirstName) && same(a.LastName, b.LastName) &&
+		same(a.Gender, b.Gender) && same(a.Age, b.Age) && same(a.DOB, b.DOB)
+}
+
+// appendNew appends the items of more not already in list (any case).
+func appendNew(list, more []string) []string {
+	for _, m := range more {
+		dup := false
+		for _, l := range list {
+			if strings.EqualFold(l, m) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			list = append(list, m)
+		}
+	}
+	return list
+}

@@ -1,0 +1,93 @@
+// Package mapping owns the test/package name → Flabs ID table: how names
+// are normalised, the order of lookups, and suggestions for what does not
+// map. It never guesses: a name maps only through an alias someone made,
+// an exact catalogue name, or a catalogue abbreviation that exactly one
+// entry carries. Everything else is sent to Flabs unmapped, for Flabs
+// staff to map by hand, and comes back in the exception workbook with
+// suggestions for ops. The package is pure: I/O only through io.Reader and
+// io.Writer; the store keeps the table.
+package mapping
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Kind is what a name names: a test or a package.
+type Kind string
+
+// The kinds.
+const (
+	KindTest    Kind = "test"
+	KindPackage Kind = "package"
+)
+
+// ParseKind reads "test"/"tests" or "package"/"packages", any case.
+func ParseKind(s string) (Kind, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "test", "tests":
+		return KindTest, true
+	case "package", "packages", "pkg":
+		return KindPackage, true
+	}
+	return "", false
+}
+
+var folder = cases.Fold()
+
+// Key normalises a name for matching: Unicode NFKC, case folded, white
+// space collapsed, punctuation trimmed from the ends, and no spaces inside
+// parentheses but one before them: " Vitamin D(25-OH ) " and
+// "vitamin d (25-oh)." give the same key. Nothing else is changed: "T4"
+// and "FT4", "Vitamin D" and "Vitamin D3" stay different.
+func Key(name string) string {
+	s := folder.String(norm.NFKC.String(name))
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			space = true
+			continue
+		case r == '(' || r == '[':
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteRune(r)
+			space = false
+			continue
+		case r == ')' || r == ']':
+			space = false
+		}
+		if space && b.Len() > 0 {
+			last := b.String()[b.Len()-1]
+			if last != '(' && last != '[' && last != ' ' {
+				b.WriteByte(' ')
+			}
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	return strings.TrimFunc(b.String(), func(r rune) bool {
+		return unicode.IsSpace(r) || (unicode.IsPunct(r) && r != '(' && r != ')' && r != '[' && r != ']') || unicode.IsSymbol(r) && r != '+'
+	})
+}
+
+// Abbreviation returns the text in the last parentheses of a catalogue
+// name, normalised: "Complete Blood Count (CBC)" → "cbc". It returns ""
+// when there is none.
+func Abbreviation(name string) string {
+	open := strings.LastIndexByte(name, '(')
+	if open < 0 {
+		return ""
+	}
+	end := strings.IndexByte(name[open:], ')')
+	if end < 0 {
+		return ""
+	}
+	return Key(name[open+1 : open+end])
+}

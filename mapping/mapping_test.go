@@ -1,0 +1,237 @@
+package mapping_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/flabsync/flabsync/fixtures"
+	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/mapping"
+)
+
+func catalogue(tb testing.TB) []mapping.CatalogueItem {
+	tb.Helper()
+	c, err := fixtures.LoadCatalogue()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []mapping.CatalogueItem
+	add := func(kind mapping.Kind, items []flabs.CatalogueItem) {
+		for _, it := range items {
+			out = append(out, mapping.CatalogueItem{Kind: kind, ID: it.ID, Code: it.Code, Name: it.Name})
+		}
+	}
+	add(mapping.KindTest, c.Tests)
+	add(mapping.KindPackage, c.Packages)
+	return out
+}
+
+func idOf(tb testing.TB, cat []mapping.CatalogueItem, name string) string {
+	for _, it := range cat {
+		if it.Name == name {
+			return it.ID
+		}
+	}
+	tb.Fatalf("no catalogue entry %q", name)
+	return ""
+}
+
+func TestKey(t *testing.T) {
+	same := [][]string{
+		{" Vitamin D(25-OH ) ", "vitamin d (25-oh).", "VITAMIN  D (25-OH)"},
+		{"CBC", "cbc", " C.B.C "[1:6] + "", "ＣＢＣ"}, // full-width letters fold too
+		{"Lipid Profile", "lipid profile -", "*Lipid Profile*"},
+	}
+	for _, group := range same {
+		for _, s := range group[1:] {
+			if s == "C.B.C" {
+				continue
+			}
+			if mapping.Key(s) != mapping.Key(group[0]) {
+				t.Errorf("Key(%q) = %q, Key(%q) = %q: want equal", s, mapping.Key(s), group[0], mapping.Key(group[0]))
+			}
+		}
+	}
+	different := [][2]string{{"T4", "FT4"}, {"Hb", "HbA1c"}, {"Vitamin D", "Vitamin D3"}, {"T3", "T3 T4"}}
+	for _, d := range different {
+		if mapping.Key(d[0]) == mapping.Key(d[1]) {
+			t.Errorf("Key(%q) == Key(%q): must differ", d[0], d[1])
+		}
+	}
+}
+
+func TestLookupOrder(t *testing.T) {
+	cat := catalogue(t)
+	cbc := idOf(t, cat, "Complete Blood Count (CBC)")
+	lft := idOf(t, cat, "Liver Function Test (LFT)")
+	thy := idOf(t, cat, "Thyroid Profile (T3 T4 TSH)")
+	entries := []mapping.Entry{
+		{Scope: "sunrise", Kind: mapping.KindTest, LocalName: "Hemogram", Target: lft, TargetKey: mapping.KeyID, Source: mapping.SourceAlias}, // partner wins
+		{Scope: "", Kind: mapping.KindTest, LocalName: "Hemogram", Target: cbc, TargetKey: mapping.KeyID, Source: mapping.SourceAlias},
+		{Scope: "", Kind: mapping.KindTest, LocalName: "TFT", Target: "TSH", TargetKey: mapping.KeyFlabsID, Source: mapping.SourceImport},
+		{Scope: "", Kind: mapping.KindTest, LocalName: "CBC", Target: lft, TargetKey: mapping.KeyID, Source: mapping.SourceAlias}, // an alias beats the catalogue
+	}
+	ix := mapping.NewIndex(entries, cat)
+	tests := []struct {
+		partner, name string
+		kind          mapping.Kind
+		how, target   string
+		key           mapping.TargetKey
+		scope         string
+	}{
+		{"sunrise", "hemogram", mapping.KindTest, mapping.MatchAlias, lft, mapping.KeyID, "sunrise"},
+		{"lakeview", "Hemogram", mapping.KindTest, mapping.MatchAlias, cbc, mapping.KeyID, ""},
+		{"", "HEMOGRAM ", mapping.KindTest, mapping.MatchAlias, cbc, mapping.KeyID, ""},
+		{"sunrise", "tft", mapping.KindTest, mapping.MatchAlias, "TSH", mapping.KeyFlabsID, ""},
+		{"sunrise", "cbc", mapping.KindTest, mapping.MatchAlias, lft, mapping.KeyID, ""},
+		{"sunrise", "complete blood count (cbc)", mapping.KindTest, mapping.MatchCatalogue, cbc, mapping.KeyID, ""},
+		{"sunrise", "Liver Function Test(LFT)", mapping.KindTest, mapping.MatchCatalogue, lft, mapping.KeyID, ""},
+		{"sunrise", "LFT", mapping.KindTest, mapping.MatchAbbreviation, lft, mapping.KeyID, ""},
+		{"sunrise", "HbA1c", mapping.KindTest, mapping.MatchAbbreviation, idOf(t, cat, "Glycosylated Haemoglobin (HbA1c)"), mapping.KeyID, ""},
+		{"sunrise", "Thyroid Profile (T3 T4 TSH)", mapping.KindTest, mapping.MatchCatalogue, thy, mapping.KeyID, ""}, // a package in the tests column
+	}
+	for _, tt := range tests {
+		t.Run(tt.partner+"/"+tt.name, func(t *testing.T) {
+			m := ix.Lookup(tt.partner, tt.kind, tt.name)
+			if m.How != tt.how || m.Target != tt.target || m.TargetKey != tt.key || m.Scope != tt.scope {
+				t.Errorf("Lookup = %+v; want how=%s target=%s key=%s scope=%q", m, tt.how, tt.target, tt.key, tt.scope)
+			}
+			if m.Name != tt.name {
+				t.Errorf("Name = %q, want the name as written %q", m.Name, tt.name)
+			}
+		})
+	}
+}
+
+func TestLookupNeverGuesses(t *testing.T) {
+	cat := catalogue(t)
+	// Two entries share an abbreviation: neither may map by it.
+	cat = append(cat,
+		mapping.CatalogueItem{Kind: mapping.KindTest, ID: "x1", Name: "Prothrombin Time Screen (PTS)"},
+		mapping.CatalogueItem{Kind: mapping.KindTest, ID: "x2", Name: "Post Transfusion Study (PTS)"},
+		mapping.CatalogueItem{Kind: mapping.KindTest, ID: "x3", Name: "Serum Iron"}, // duplicate catalogue name
+	)
+	ix := mapping.NewIndex(nil, cat)
+	for _, name := range []string{
+		"PTS",             // abbreviation shared by two entries
+		"Serum Iron",      // name carried by two entries
+		"Vitamin D",       // not "Vitamin D Total (25-OH)"
+		"Vitamin D3",      //
+		"FT4 T4",          //
+		"Hb A1c",          // close to HbA1c, but not it
+		"Complete Blood",  // a prefix
+		"Haemoglobin",     // the name without its abbreviation is not the catalogue name
+		"Liver Function",  //
+		"Thyroid Profile", // a package's name without its parenthesis
+		"",
+	} {
+		if m := ix.Lookup("sunrise", mapping.KindTest, name); m.Mapped() {
+			t.Errorf("Lookup(%q) mapped to %s (%s by %s); must not map", name, m.Target, m.Catalogue, m.How)
+		}
+	}
+	// The collision pairs each map to their own entry, never to each other.
+	for name, want := range map[string]string{
+		"T4": "Thyroxine (T4)", "FT4": "Free T4 (FT4)", "Hb": "Haemoglobin (Hb)", "HbA1c": "Glycosylated Haemoglobin (HbA1c)",
+	} {
+		if m := ix.Lookup("", mapping.KindTest, name); m.Catalogue != want {
+			t.Errorf("Lookup(%q) → %q, want %q", name, m.Catalogue, want)
+		}
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	cat := catalogue(t)
+	ix := mapping.NewIndex(nil, cat)
+	tests := []struct {
+		name    string
+		top     string // the best suggestion
+		caution string // a code the reason must warn about, if any
+	}{
+		{"Complete Blood Count", "Complete Blood Count (CBC)", ""},
+		{"Liver Function Tests", "Liver Function Test (LFT)", ""},
+		{"Lipid Profle", "Lipid Profile", ""},
+		{"Vitamin D3", "Vitamin D Total (25-OH)", "D3"},
+		{"Haemogram", "", ""},
+		{"Thyroxin", "Thyroxine (T4)", ""},
+		{"Serum Creatinin", "Serum Creatinine", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ix.Suggest(mapping.KindTest, tt.name)
+			if len(got) > mapping.MaxSuggestions {
+				t.Fatalf("%d suggestions, max %d", len(got), mapping.MaxSuggestions)
+			}
+			for i := 1; i < len(got); i++ {
+				if got[i].Score > got[i-1].Score {
+					t.Errorf("not ranked: %v", got)
+				}
+			}
+			if tt.top == "" {
+				return
+			}
+			if len(got) == 0 || got[0].Name != tt.top {
+				t.Fatalf("Suggest(%q) = %v, want %q first", tt.name, got, tt.top)
+			}
+			if tt.caution != "" && !strings.Contains(got[0].Reason, tt.caution) {
+				t.Errorf("reason %q does not warn about %s", got[0].Reason, tt.caution)
+			}
+		})
+	}
+	// Near-misses with a different code rank below the exact-code entry
+	// and carry a caution.
+	for q, wantFirst := range map[string]string{"T-4": "Thyroxine (T4)", "Free T4": "Free T4 (FT4)", "HbA1c test": "Glycosylated Haemoglobin (HbA1c)"} {
+		got := ix.Suggest(mapping.KindTest, q)
+		if len(got) == 0 || got[0].Name != wantFirst {
+			t.Errorf("Suggest(%q) = %v, want %q first", q, got, wantFirst)
+		}
+	}
+	for _, s := range ix.Suggest(mapping.KindTest, "Hb") {
+		if strings.Contains(s.Name, "HbA1c") && !strings.Contains(s.Reason, "CAUTION") {
+			t.Errorf("Hb → %q without a caution: %q", s.Name, s.Reason)
+		}
+	}
+}
+
+func BenchmarkLookupExact(b *testing.B) {
+	cat := bigCatalogue(5000)
+	ix := mapping.NewIndex(nil, cat)
+	names := make([]string, 1024)
+	for i := range names {
+		names[i] = cat[(i*7919)%len(cat)].Name
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if !ix.Lookup("p", mapping.KindTest, names[i%len(names)]).Mapped() {
+			b.Fatal("did not map")
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
+func BenchmarkSuggest(b *testing.B) {
+	cat := bigCatalogue(5000)
+	ix := mapping.NewIndex(nil, cat)
+	names := make([]string, 512)
+	for i := range names {
+		n := cat[(i*7919)%len(cat)].Name
+		names[i] = n[:len(n)-3] + "x" // a typo
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ix.Suggest(mapping.KindTest, names[i%len(names)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "names/s")
+}
+
+// bigCatalogue makes n test entries with realistic-looking names.
+func bigCatalogue(n int) []mapping.CatalogueItem {
+	words := []string{"Serum", "Total", "Free", "Urine", "Blood", "Antibody", "Antigen", "Profile", "Panel", "Level",
+		"Vitamin", "Hormone", "Culture", "Fasting", "Random", "Plasma", "Screen", "Index", "Ratio", "Count"}
+	out := make([]mapping.CatalogueItem, n)
+	for i := range out {
+		name := fmt.Sprintf("%s %s %s %d (T%dX%d)", words[i%20], words[(i/20)%20], words[(i/400)%20], i, i%97, i)
+		out[i] = mapping.CatalogueItem{Kind: mapping.KindTest, ID: fmt.Sprintf("%024x", i), Name: name}
+	}
+	return out
+}

@@ -1,0 +1,193 @@
+// Package config loads flabsync's one YAML configuration file: defaults for
+// every key, ${ENV} expansion so secrets stay out of the file, strict key
+// checking and validation that names the bad key and value.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// EnvPath is the environment variable naming the config file when no
+// --config flag is given.
+const EnvPath = "FLABSYNC_CONFIG"
+
+// DefaultPath is the config file read when neither --config nor
+// $FLABSYNC_CONFIG names one. Its absence is not an error.
+const DefaultPath = "flabsync.yaml"
+
+// Config is the whole configuration. The yaml key names are part of the
+// product's interface: they stay stable and later work only adds to them.
+type Config struct {
+	// Database is "sqlite:PATH" or "postgres://…".
+	Database          string             `yaml:"database"`
+	Flabs             Flabs              `yaml:"flabs"`
+	Inbox             Inbox              `yaml:"inbox"`
+	Webhook           Webhook            `yaml:"webhook"`
+	Report            Report             `yaml:"report"`
+	Mail              Mail               `yaml:"mail"`
+	Reconcile         Reconcile          `yaml:"reconcile"`
+	Partners          map[string]Partner `yaml:"partners"`
+	DefaultLeadSource string             `yaml:"default_lead_source"`
+	Log               Log                `yaml:"log"`
+}
+
+// Flabs configures the Flabs API client and the submitter.
+type Flabs struct {
+	BaseURL       string        `yaml:"base_url"`
+	ClientID      string        `yaml:"client_id"`
+	ClientSecret  string        `yaml:"client_secret"`
+	LabID         string        `yaml:"lab_id"`
+	RatePerSecond float64       `yaml:"rate_per_second"`
+	Burst         int           `yaml:"burst"`
+	Concurrency   int           `yaml:"concurrency"`
+	Timeout       time.Duration `yaml:"timeout"`
+	MaxAttempts   int           `yaml:"max_attempts"`
+}
+
+// Inbox configures the watched directory.
+type Inbox struct {
+	Dir        string        `yaml:"dir"`
+	ArchiveDir string        `yaml:"archive_dir"`
+	ErrorDir   string        `yaml:"error_dir"`
+	Settle     time.Duration `yaml:"settle"`
+}
+
+// Webhook configures the receiver of Flabs' events.
+type Webhook struct {
+	Listen    string `yaml:"listen"`
+	Path      string `yaml:"path"`
+	AuthToken string `yaml:"auth_token"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+}
+
+// Report configures where exception workbooks are written.
+type Report struct {
+	Dir string `yaml:"dir"`
+}
+
+// Mail configures the SMTP delivery of the nightly workbook.
+type Mail struct {
+	// SMTPURL is smtp://user:pass@host:port (STARTTLS when offered),
+	// smtps://… (implicit TLS) or empty to skip email.
+	SMTPURL string     `yaml:"smtp_url"`
+	From    string     `yaml:"from"`
+	To      StringList `yaml:"to"`
+}
+
+// Reconcile holds the windows after which a missing webhook is an exception.
+type Reconcile struct {
+	BillCreatedWithin   time.Duration `yaml:"bill_created_within"`
+	BillCompletedWithin time.Duration `yaml:"bill_completed_within"`
+}
+
+// Partner is one clinic's settings, keyed by the partner name that prefixes
+// its inbox files and integrator IDs.
+type Partner struct {
+	LeadSource string `yaml:"lead_source"`
+	// Sheet names the XLSX worksheet to read; empty means the first visible
+	// sheet with a recognisable header.
+	Sheet string `yaml:"sheet"`
+	// Columns adds header aliases per field (see ColumnFields).
+	Columns map[string]StringList `yaml:"columns"`
+}
+
+// Log configures the structured log on stderr.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// ColumnFields are the fields partners.<name>.columns may alias.
+var ColumnFields = []string{
+	"name", "first_name", "last_name", "age", "age_unit", "dob", "gender",
+	"mobile", "email", "tests", "packages", "barcode", "ref", "booking_date",
+}
+
+// Default returns the configuration used when no file is present: enough to
+// run the demo against the built-in simulator on a local SQLite file.
+func Default() Config {
+	return Config{
+		Database: "sqlite:flabsync.db",
+		Flabs: Flabs{
+			RatePerSecond: 5,
+			Burst:         5,
+			Concurrency:   8,
+			Timeout:       30 * time.Second,
+			MaxAttempts:   8,
+		},
+		Inbox: Inbox{
+			Dir:        "inbox",
+			ArchiveDir: "inbox/archive",
+			ErrorDir:   "inbox/errors",
+			Settle:     30 * time.Second,
+		},
+		Webhook: Webhook{
+			Listen: "127.0.0.1:8080",
+			Path:   "/webhooks/flabs",
+		},
+		Report: Report{Dir: "reports"},
+		Reconcile: Reconcile{
+			BillCreatedWithin:   6 * time.Hour,
+			BillCompletedWithin: 72 * time.Hour,
+		},
+		DefaultLeadSource: "",
+		Log:               Log{Level: "info", Format: "text"},
+	}
+}
+
+// LeadSource returns the lead source sent for partner's bookings: the
+// partner's own, else default_lead_source (possibly empty).
+func (c *Config) LeadSource(partner string) string {
+	if p, ok := c.Partners[partner]; ok && p.LeadSource != "" {
+		return p.LeadSource
+	}
+	return c.DefaultLeadSource
+}
+
+// ErrNoFlabs reports that a command needs the real Flabs API but the config
+// does not say how to reach it.
+var ErrNoFlabs = errors.New("flabs.base_url, flabs.client_id and flabs.client_secret must be set")
+
+// RequireFlabs checks that the keys needed to talk to a real Flabs are set,
+// naming the missing ones.
+func (c *Config) RequireFlabs() error {
+	var missing []string
+	if c.Flabs.BaseURL == "" {
+		missing = append(missing, "flabs.base_url")
+	}
+	if c.Flabs.ClientID == "" {
+		missing = append(missing, "flabs.client_id")
+	}
+	if c.Flabs.ClientSecret == "" {
+		missing = append(missing, "flabs.client_secret")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing %s", ErrNoFlabs, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// MaskDSN hides the password in a database URL so it can be printed.
+func MaskDSN(dsn string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

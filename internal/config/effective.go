@@ -1,0 +1,39 @@
+package config
+
+import (
+	_ "embed"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed example.yaml
+var example string
+
+// Example returns a complete, commented configuration file whose values are
+// the defaults.
+func Example() string { return example }
+
+// Masked is what a secret is printed as.
+const Masked = "xxxxx"
+
+// Effective renders the configuration as YAML with every secret masked, for
+// `flabsync config check`.
+func (c Config) Effective() string {
+	m := c
+	if m.Flabs.ClientSecret != "" {
+		m.Flabs.ClientSecret = Masked
+	}
+	if m.Webhook.AuthToken != "" {
+		m.Webhook.AuthToken = Masked
+	}
+	m.Database = MaskDSN(m.Database)
+	if m.Mail.SMTPURL != "" {
+		m.Mail.SMTPURL = maskURL(m.Mail.SMTPURL)
+	}
+	out, err := yaml.Marshal(m)
+	if err != nil {
+		// Config holds only strings, numbers, durations, lists and maps.
+		panic("config: marshal: " + err.Error())
+	}
+	return string(out)
+}

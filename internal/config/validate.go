@@ -1,0 +1,177 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FieldError is one invalid value: the dotted key, the value as written
+// (secrets masked) and what is wrong with it.
+type FieldError struct {
+	Key   string
+	Value string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %q %s", e.Key, e.Value, e.Msg)
+}
+
+// Validate checks every key and returns all problems at once, each a
+// *FieldError, joined with errors.Join.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, value, format string, args ...any) {
+		errs = append(errs, &FieldError{Key: key, Value: value, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	switch {
+	case strings.HasPrefix(c.Database, "sqlite:"):
+		if strings.TrimPrefix(c.Database, "sqlite:") == "" {
+			bad("database", c.Database, "names no file: write sqlite:PATH, e.g. sqlite:flabsync.db")
+		}
+	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
+		if u, err := url.Parse(c.Database); err != nil || u.Host == "" {
+			bad("database", MaskDSN(c.Database), "is not a PostgreSQL URL: write postgres://user:pass@host:5432/dbname")
+		}
+	default:
+		bad("database", MaskDSN(c.Database), "must start with sqlite: or postgres://")
+	}
+
+	if c.Flabs.BaseURL != "" {
+		if u, err := url.Parse(c.Flabs.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("flabs.base_url", c.Flabs.BaseURL, "must be an http(s) URL such as https://api.flabs.in/api/v2")
+		}
+	}
+	if c.Flabs.RatePerSecond <= 0 || c.Flabs.RatePerSecond > 1000 {
+		bad("flabs.rate_per_second", fmt.Sprint(c.Flabs.RatePerSecond), "must be more than 0 and at most 1000")
+	}
+	if c.Flabs.Burst < 1 || c.Flabs.Burst > 1000 {
+		bad("flabs.burst", fmt.Sprint(c.Flabs.Burst), "must be between 1 and 1000")
+	}
+	if c.Flabs.Concurrency < 1 || c.Flabs.Concurrency > 256 {
+		bad("flabs.concurrency", fmt.Sprint(c.Flabs.Concurrency), "must be between 1 and 256")
+	}
+	if c.Flabs.Timeout < 100*time.Millisecond || c.Flabs.Timeout > 10*time.Minute {
+		bad("flabs.timeout", c.Flabs.Timeout.String(), "must be between 100ms and 10m")
+	}
+	if c.Flabs.MaxAttempts < 1 || c.Flabs.MaxAttempts > 100 {
+		bad("flabs.max_attempts", fmt.Sprint(c.Flabs.MaxAttempts), "must be between 1 and 100")
+	}
+
+	for key, dir := range map[string]string{"inbox.dir": c.Inbox.Dir, "inbox.archive_dir": c.Inbox.ArchiveDir, "inbox.error_dir": c.Inbox.ErrorDir, "report.dir": c.Report.Dir} {
+		if strings.TrimSpace(dir) == "" {
+			bad(key, dir, "must name a directory")
+		}
+	}
+	if c.Inbox.Settle < 0 {
+		bad("inbox.settle", c.Inbox.Settle.String(), "must not be negative")
+	}
+
+	if _, port, err := net.SplitHostPort(c.Webhook.Listen); err != nil || port == "" {
+		bad("webhook.listen", c.Webhook.Listen, "must be HOST:PORT, e.g. 127.0.0.1:8080 or :8080")
+	}
+	if !strings.HasPrefix(c.Webhook.Path, "/") {
+		bad("webhook.path", c.Webhook.Path, "must start with /")
+	}
+	if (c.Webhook.TLSCert == "") != (c.Webhook.TLSKey == "") {
+		bad("webhook.tls_cert", c.Webhook.TLSCert, "and webhook.tls_key must be set together")
+	}
+
+	if c.Mail.SMTPURL != "" {
+		u, err := url.Parse(c.Mail.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			bad("mail.smtp_url", maskURL(c.Mail.SMTPURL), "must be smtp://[user:pass@]host[:port] or smtps://…")
+		}
+		if c.Mail.From == "" {
+			bad("mail.from", "", "must be set when mail.smtp_url is")
+		}
+		if len(c.Mail.To) == 0 {
+			bad("mail.to", "", "must list at least one address when mail.smtp_url is")
+		}
+	}
+	if c.Mail.From != "" {
+		if _, err := mail.ParseAddress(c.Mail.From); err != nil {
+			bad("mail.from", c.Mail.From, "is not an email address")
+		}
+	}
+	for _, to := range c.Mail.To {
+		if _, err := mail.ParseAddress(to); err != nil {
+			bad("mail.to", to, "is not an email address")
+		}
+	}
+
+	if c.Reconcile.BillCreatedWithin <= 0 {
+		bad("reconcile.bill_created_within", c.Reconcile.BillCreatedWithin.String(), "must be more than 0")
+	}
+	if c.Reconcile.BillCompletedWithin <= 0 {
+		bad("reconcile.bill_completed_within", c.Reconcile.BillCompletedWithin.String(), "must be more than 0")
+	}
+
+	for _, name := range sortedKeys(c.Partners) {
+		p := c.Partners[name]
+		if !validPartner(name) {
+			bad("partners."+name, name, "is not a partner name: use lower-case letters, digits, - and _ (it prefixes file names and integrator IDs)")
+		}
+		for _, field := range sortedKeys(p.Columns) {
+			if !slices.Contains(ColumnFields, field) {
+				bad("partners."+name+".columns."+field, field, "is not a column field; known: %s", strings.Join(ColumnFields, ", "))
+			}
+			if len(p.Columns[field]) == 0 {
+				bad("partners."+name+".columns."+field, "", "must list at least one header name")
+			}
+		}
+	}
+
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
+	}
+	switch strings.ToLower(c.Log.Format) {
+	case "text", "json":
+	default:
+		bad("log.format", c.Log.Format, "must be text or json")
+	}
+	return errors.Join(errs...)
+}
+
+// validPartner reports whether name can prefix file names and integrator IDs.
+func validPartner(name string) bool {
+	if name == "" || len(name) > 40 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// maskURL hides a URL's password.
+func maskURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Job run statuses.
+const (
+	JobRunning = "running"
+	JobOK      = "ok"
+	JobPartial = "partial" // finished, some rows or checks failed
+	JobFailed  = "failed"
+)
+
+// JobRun is one run of a scheduled or manual job.
+type JobRun struct {
+	ID         int64  `db:"id"`
+	Job        string `db:"job"`
+	Holder     string `db:"holder"`
+	Status     string `db:"status"`
+	Summary    string `db:"summary"`
+	Error      string `db:"error"`
+	StartedAt  Time   `db:"started_at"`
+	FinishedAt Time   `db:"finished_at"`
+}
+
+// StartJobRun records that holder started job at now and returns the run ID.
+func (db *DB) StartJobRun(ctx context.Context, job, holder string, now time.Time) (int64, error) {
+	var id int64
+	q := db.Rebind(`INSERT INTO job_runs (job, holder, status, started_at) VALUES (?, ?, ?, ?) RETURNING id`)
+	if err := db.QueryRowxContext(ctx, q, job, holder, JobRunning, T(now)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("start job run %s: %w", job, err)
+	}
+	return id, nil
+}
+
+// FinishJobRun records a run's outcome. errMsg is empty unless it failed.
+func (db *DB) FinishJobRun(ctx context.Context, id int64, status, summary, errMsg string, now time.Time) error {
+	q := db.Rebind(`UPDATE job_runs SET status = ?, summary = ?, error = ?, finished_at = ? WHERE id = ?`)
+	res, err := db.ExecContext(ctx, q, status, summary, errMsg, T(now), id)
+	if err != nil {
+		return fmt.Errorf("finish job run %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("finish job run %d: no such run", id)
+	}
+	return nil
+}
+
+// JobRuns returns the latest limit runs of job (all jobs if job is ""),
+// newest first.
+func (db *DB) JobRuns(ctx context.Context, job string, limit int) ([]JobRun, error) {
+	var out []JobRun
+	q := db.Rebind(`SELECT id, job, holder, status, summary, error, started_at, finished_at
+FROM job_runs WHERE (? = '' OR job = ?) ORDER BY started_at DESC, id DESC LIMIT ?`)
+	if err := db.SelectContext(ctx, &out, q, job, job, limit); err != nil {
+		return nil, fmt.Errorf("list job runs: %w", err)
+	}
+	return out, nil
+}

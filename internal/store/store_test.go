@@ -377,4 +377,3 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	})
 }
-

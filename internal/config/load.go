@@ -68,10 +68,10 @@ func Load(path string, explicit bool) (Config, error) {
 	case errors.Is(err, fs.ErrNotExist) && !explicit:
 		// No file: defaults only.
 	case err != nil:
-		return cfg, fmt.Errorf("read config: %w", err)
+		return cfg, err
 	default:
 		if err := Parse(data, &cfg); err != nil {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
+			return cfg, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	if v := os.Getenv("LOG_LEVEL"); v != "" {
@@ -81,7 +81,7 @@ func Load(path string, explicit bool) (Config, error) {
 		cfg.Log.Format = v
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
+		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
 }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the scripts in testdata/script run flabsync as a real
+// command (testscript re-executes this test binary as "flabsync").
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"flabsync": func() { os.Exit(NewMain().Run(context.Background(), os.Args[1:])) },
+	})
+}
+
+// TestScripts runs the CLI scripts: what a user types, what they see, and
+// the exit code.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("FLABSYNC_CONFIG", "")
+			env.Setenv("LOG_LEVEL", "")
+			env.Setenv("LOG_FORMAT", "")
+			return nil
+		},
+	})
+}

@@ -75,4 +75,3 @@ func newFlabsClient(m *Main, cfg *config.Config) (*flabs.Client, error) {
 		Logger:       m.logger(cfg).With("component", "flabs"),
 	})
 }
-

@@ -184,7 +184,9 @@ func (c *Client) do(ctx context.Context, op, method, path string, q url.Values, 
 		}
 		if status == http.StatusUnauthorized && attempt == 1 {
 			c.log.Info("flabs: auth token refused, refreshing", "op", op)
-			c.expire(gen)
+			if err := c.expire(ctx, gen); err != nil {
+				return err
+			}
 			continue
 		}
 		return c.decode(op, status, hdr, respBody, out)

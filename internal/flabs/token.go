@@ -70,11 +70,17 @@ func (c *Client) tokenCall(ctx context.Context, op, path string, in any) error {
 }
 
 // expire marks the token of generation gen as unusable, so the next call
-// renews it. A newer token (another caller already renewed) is kept.
-func (c *Client) expire(gen uint64) {
-	c.tokSem <- struct{}{}
+// renews it. A newer token (another caller already renewed) is kept. It
+// gives up when ctx ends while another caller holds the token lock.
+func (c *Client) expire(ctx context.Context, gen uint64) error {
+	select {
+	case c.tokSem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("flabs auth: %w", ctx.Err())
+	}
 	defer func() { <-c.tokSem }()
 	if c.tok.gen == gen {
 		c.tok.expires = time.Time{}
 	}
+	return nil
 }

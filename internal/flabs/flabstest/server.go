@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -186,18 +187,29 @@ func (s *Server) Requests() []Request {
 func (s *Server) Subscriptions() []Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Subscription(nil), s.subs...)
+	out := append([]Subscription(nil), s.subs...)
+	for i := range out {
+		out[i].Events = slices.Clone(out[i].Events)
+	}
+	return out
 }
 
 // ServeHTTP routes the documented endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.stats.Requests.Add(1)
 	rec := &recorder{ResponseWriter: w}
+	// Record on arrival so Requests() keeps arrival order even when the
+	// answer (or a dropped connection) comes later; fill in the status at
+	// the end.
 	req := Request{Time: s.opts.Now(), Method: r.Method, Path: r.URL.Path}
+	s.mu.Lock()
+	idx := len(s.requests)
+	s.requests = append(s.requests, req)
+	s.mu.Unlock()
 	defer func() {
 		req.Status = rec.status
 		s.mu.Lock()
-		s.requests = append(s.requests, req)
+		s.requests[idx] = req
 		s.mu.Unlock()
 	}()
 

@@ -93,7 +93,7 @@ func (s *Server) handleSubscribe(w http.ResponseWriter, r *http.Request, req *Re
 		}
 	} else { // catch-all: the new endpoint replaces the old one for these events
 		for i := range s.subs {
-			s.subs[i].Events = slices.DeleteFunc(s.subs[i].Events, func(e string) bool { return slices.Contains(sub.Events, e) })
+			s.subs[i].Events = slices.DeleteFunc(slices.Clone(s.subs[i].Events), func(e string) bool { return slices.Contains(sub.Events, e) })
 		}
 		s.subs = slices.DeleteFunc(s.subs, func(o Subscription) bool { return len(o.Events) == 0 })
 	}

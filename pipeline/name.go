@@ -14,7 +14,20 @@ var titles = map[string]bool{
 // dropped. Single names keep an empty last name; names in scripts that do
 // not separate words with spaces are kept whole as the first name.
 func SplitName(full string) (first, last string) {
+	// "Kumar, Suresh" is written surname first.
+	if before, after, ok := strings.Cut(full, ","); ok && strings.TrimSpace(before) != "" && strings.TrimSpace(after) != "" && !strings.Contains(after, ",") {
+		f, l := SplitName(after)
+		return strings.TrimSpace(strings.Join([]string{f, l}, " ")), strings.Join(strings.Fields(before), " ")
+	}
 	words := strings.Fields(full)
+	// A newborn registered as "Baby of Lakshmi" or "B/O Lakshmi" has no
+	// first name of its own: keep the whole as the first name.
+	if len(words) > 1 {
+		w0 := strings.ToLower(words[0])
+		if w0 == "b/o" || w0 == "b.o." || (w0 == "baby" && strings.EqualFold(words[1], "of")) {
+			return strings.Join(words, " "), ""
+		}
+	}
 	for len(words) > 1 && titles[strings.ToLower(strings.TrimRight(words[0], "."))] {
 		words = words[1:]
 	}

@@ -59,6 +59,13 @@ func (n *Normalizer) Add(in Input) []Result {
 		n.extend(in)
 		return nil
 	}
+	// A row with only tests under a grouped booking continues it: that is
+	// how vertically merged reference and patient cells read back.
+	if n.open != nil && ref == "" && n.open.first.Ref != "" && in.patientBlank() &&
+		strings.TrimSpace(in.Barcode+in.BookingDate) == "" && strings.TrimSpace(in.Tests+in.Packages) != "" {
+		n.extend(in)
+		return nil
+	}
 	out := n.Flush()
 	if ref != "" {
 		if row, seen := n.refs[n.key(ref)]; seen {
@@ -76,7 +83,7 @@ func (n *Normalizer) extend(in Input) {
 	g := n.open
 	if !in.patientBlank() && !samePatient(&g.first, &in) {
 		g.errs = append(g.errs, n.reject(in, "name", CodeConflictingGroup,
-			fmt.Sprintf("shares booking reference %q with row %d but names another patient", in.Ref, g.first.Row)))
+			fmt.Sprintf("shares booking reference %q with row %d but the patient differs (name, age, date of birth or gender)", in.Ref, g.first.Row)))
 		return
 	}
 	g.rows = append(g.rows, in.Row)
@@ -160,7 +167,7 @@ func (n *Normalizer) build(g *group) Result {
 		for i, e := range errs {
 			msgs[i] = e.msg
 		}
-		return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: in.Row, Ref: b.Ref,
+		return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: in.Row, Rows: g.rows, Ref: b.Ref,
 			Field: errs[0].field, Code: errs[0].code, Msg: strings.Join(msgs, "; ")}}
 	}
 	b.IntegratorID = IntegratorID(b)
@@ -182,11 +189,11 @@ func (n *Normalizer) build(g *group) Result {
 type fieldErr struct{ field, code, msg string }
 
 func (n *Normalizer) reject(in Input, field, code, msg string) Result {
-	return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: in.Row, Ref: strings.TrimSpace(in.Ref), Field: field, Code: code, Msg: msg}}
+	return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: in.Row, Rows: []int{in.Row}, Ref: strings.TrimSpace(in.Ref), Field: field, Code: code, Msg: msg}}
 }
 
 func (n *Normalizer) rejectResult(b *Booking, field, code, msg string) Result {
-	return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: b.Row, Ref: b.Ref, Field: field, Code: code, Msg: msg}}
+	return Result{Err: &RowError{File: n.File, Sheet: n.Sheet, Row: b.Row, Rows: b.Rows, Ref: b.Ref, Field: field, Code: code, Msg: msg}}
 }
 
 func (n *Normalizer) key(s string) uint64 { return maphash.String(n.seed, s) }

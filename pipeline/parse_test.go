@@ -126,7 +126,7 @@ func TestSplitName(t *testing.T) {
 		{"Mr. Ravi Kumar Sharma", "Ravi", "Kumar Sharma"},
 		{"Smt Lakshmi Devi", "Lakshmi", "Devi"},
 		{"Dr", "Dr", ""}, // a lone title is kept: it may be a name
-		{"Baby of Priya", "Baby", "of Priya"},
+		{"Baby of Priya", "Baby of Priya", ""}, {"B/O Priya", "B/O Priya", ""}, {"Kumar, Suresh", "Suresh", "Kumar"}, {"Sharma, Anil Kumar", "Anil Kumar", "Sharma"},
 		{"अमित कुमार", "अमित", "कुमार"},
 		{"王小明", "王小明", ""},
 		{"", "", ""},

@@ -29,6 +29,7 @@ type RowError struct {
 	File  string // file name as received
 	Sheet string // XLSX sheet, "" for CSV
 	Row   int    // the row number a person sees in the sheet
+	Rows  []int  // every row the rejection covers (a grouped booking has several)
 	Ref   string // the sheet's booking reference, if any
 	Field string // the field at fault, e.g. "age"
 	Code  string // one of the Code constants

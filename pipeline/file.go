@@ -1,0 +1,213 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline/sheet"
+)
+
+// Mapper looks test and package names up (mapping.Index does).
+type Mapper interface {
+	Lookup(partner string, kind mapping.Kind, name string) mapping.Match
+}
+
+// ReadOptions is what reading one file needs besides the file.
+type ReadOptions struct {
+	Partner    string
+	LeadSource string
+	LabID      string
+	Now        time.Time // booking date for rows without one
+	Sheet      sheet.Options
+	Mapper     Mapper
+}
+
+// Accepted is a valid booking and the exact request that would be sent.
+type Accepted struct {
+	Booking *Booking
+	Request flabs.BillingRequest
+	Matches []mapping.Match // one per test and package, in request order
+}
+
+// FileResult is everything one file came to. Its rows are conserved:
+// RowsIn = rows of Accepted + rows of Rejected + Skipped.
+type FileResult struct {
+	File     string
+	Partner  string
+	Summary  sheet.Summary
+	Accepted []Accepted
+	Rejected []RowError
+	Skipped  []sheet.Skip // rows after the header passed over on purpose
+}
+
+// RowsIn counts the data rows below the header (blank rows aside).
+func (r *FileResult) RowsIn() int { return r.Summary.Records + len(r.Skipped) }
+
+// Conserved reports whether every row is accounted for exactly once.
+func (r *FileResult) Conserved() bool {
+	n := len(r.Skipped)
+	for _, a := range r.Accepted {
+		n += len(a.Booking.Rows)
+	}
+	for _, e := range r.Rejected {
+		n += len(e.Rows)
+	}
+	return n == r.RowsIn()
+}
+
+// PartnerOf returns the partner a file belongs to from its name: the part
+// before the first "_" (sunrise_2026-11-24.csv → sunrise), lower-cased.
+func PartnerOf(path string) string {
+	base := filepath.Base(path)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	p, _, _ := strings.Cut(base, "_")
+	return strings.ToLower(strings.TrimSpace(p))
+}
+
+// ReadFile reads, validates and maps one sheet without sending anything.
+// A file that cannot be read at all returns an error (ErrRefused or
+// ErrNoHeader from package sheet for files that need a person).
+func ReadFile(ctx context.Context, path string, opts ReadOptions) (*FileResult, error) {
+	if opts.Partner == "" {
+		opts.Partner = PartnerOf(path)
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	res := &FileResult{File: filepath.Base(path), Partner: opts.Partner}
+	var norm *Normalizer
+	collect := func(rs []Result) {
+		for _, r := range rs {
+			if r.Err != nil {
+				res.Rejected = append(res.Rejected, *r.Err)
+				continue
+			}
+			res.Accepted = append(res.Accepted, Accept(r.Booking, opts))
+		}
+	}
+	sum, err := sheet.Read(ctx, path, opts.Sheet, func(rec *sheet.Record) error {
+		if norm == nil {
+			norm = NewNormalizer(opts.Partner, res.File, "", opts.Now)
+		}
+		collect(norm.Add(InputOf(rec)))
+		return nil
+	})
+	res.Summary = sum
+	if err != nil {
+		return res, err
+	}
+	if norm != nil {
+		collect(norm.Flush())
+	}
+	for _, s := range sum.Skipped {
+		if s.Row > sum.HeaderRow {
+			res.Skipped = append(res.Skipped, s)
+		}
+	}
+	if sum.Sheet != "" {
+		for i := range res.Rejected {
+			res.Rejected[i].Sheet = sum.Sheet
+		}
+		for i := range res.Accepted {
+			res.Accepted[i].Booking.Sheet = sum.Sheet
+		}
+	}
+	return res, nil
+}
+
+// InputOf turns a sheet record into the normaliser's input.
+func InputOf(r *sheet.Record) Input {
+	return Input{
+		Row: r.Row, Name: r.Get(sheet.Name), FirstName: r.Get(sheet.FirstName), LastName: r.Get(sheet.LastName),
+		Age: r.Get(sheet.Age), AgeUnit: r.Get(sheet.AgeUnit), DOB: r.Get(sheet.DOB), Gender: r.Get(sheet.Gender),
+		Tests: r.Get(sheet.Tests), Packages: r.Get(sheet.Packages), Barcode: r.Get(sheet.Barcode),
+		Ref: r.Get(sheet.Ref), BookingDate: r.Get(sheet.BookingDate),
+	}
+}
+
+// Accept maps a booking's tests and packages and builds its request. Names
+// that do not map exactly are sent unmapped, as the partner wrote them.
+func Accept(b *Booking, opts ReadOptions) Accepted {
+	req := flabs.BillingRequest{
+		LabID: opts.LabID,
+		PatientDetails: flabs.PatientDetails{
+			FirstName: b.FirstName, LastName: b.LastName, Gender: b.Gender,
+			Age: b.Age.Value, AgeType: b.Age.Unit,
+		},
+		IntegratorID: b.IntegratorID,
+		LeadSource:   opts.LeadSource,
+		BarCode:      b.Barcode,
+	}
+	a := Accepted{Booking: b}
+	add := func(kind mapping.Kind, name string) {
+		m := mapping.Match{Name: name, Kind: kind, How: mapping.MatchNone}
+		if opts.Mapper != nil {
+			m = opts.Mapper.Lookup(b.Partner, kind, name)
+		}
+		a.Matches = append(a.Matches, m)
+		switch {
+		case !m.Mapped() && kind == mapping.KindPackage:
+			req.UnmappedPackages = appendUnique(req.UnmappedPackages, name)
+		case !m.Mapped():
+			req.UnmappedTests = appendUnique(req.UnmappedTests, name)
+		case m.Kind == mapping.KindPackage:
+			if !containsPkg(req.MappedPackages, m.Target) {
+				req.MappedPackages = append(req.MappedPackages, flabs.MappedPackage{ID: m.Target})
+			}
+		default:
+			t := flabs.MappedTest{ID: m.Target}
+			if m.TargetKey == mapping.KeyFlabsID {
+				t = flabs.MappedTest{FlabsID: m.Target}
+			}
+			if !containsTest(req.MappedTests, t) {
+				req.MappedTests = append(req.MappedTests, t)
+			}
+		}
+	}
+	for _, t := range b.Tests {
+		add(mapping.KindTest, t)
+	}
+	for _, p := range b.Packages {
+		add(mapping.KindPackage, p)
+	}
+	a.Request = req
+	return a
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if strings.EqualFold(x, v) {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+func containsPkg(s []flabs.MappedPackage, id string) bool {
+	for _, p := range s {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func containsTest(s []flabs.MappedTest, t flabs.MappedTest) bool {
+	for _, x := range s {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// String is a one-line account of the file for logs and the CLI.
+func (r *FileResult) String() string {
+	return fmt.Sprintf("%s: %d rows, %d bookings accepted, %d rejected, %d skipped",
+		r.File, r.RowsIn(), len(r.Accepted), len(r.Rejected), len(r.Skipped))
+}

@@ -1,0 +1,205 @@
+package sheet
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// sniffSize is how much of a CSV is looked at to pick encoding and
+// delimiter.
+const sniffSize = 64 << 10
+
+// maxField guards against a quote that is never closed swallowing the rest
+// of the file into one cell.
+const maxField = 32 << 10
+
+func readCSV(ctx context.Context, path string, dict dictionary, fn func(*Record) error) (Summary, error) {
+	sum := Summary{Format: "csv"}
+	f, err := os.Open(path)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	r, enc, err := decodeText(f)
+	if err != nil {
+		return sum, err
+	}
+	sum.Encoding = enc
+	br := bufio.NewReaderSize(r, sniffSize)
+	sample, err := br.Peek(sniffSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return sum, err
+	}
+	delim := sniffDelimiter(sample)
+	sum.Delimiter = delimName(delim)
+
+	cr := csv.NewReader(br)
+	cr.Comma = delim
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	em := newEmitter(ctx, dict, &sum, fn)
+	if enc == "windows-1252" {
+		em.fix = nil
+	}
+	row, lastEnd := 0, 0 // the sheet row, and the line the previous record ended on
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return sum, fmt.Errorf("row %d: %w", row+1, err)
+		}
+		start, _ := cr.FieldPos(0)
+		// encoding/csv skips empty lines; a person opening the file
+		// still sees them as rows, so count them.
+		if gap := start - lastEnd - 1; gap > 0 {
+			row += gap
+			if em.lay != nil {
+				sum.Blank += gap
+			}
+		}
+		row++
+		endLine, _ := cr.FieldPos(len(rec) - 1)
+		for i, c := range rec {
+			if len(c) > maxField {
+				return sum, fmt.Errorf("row %d: a cell is over %d KB; a quote (\") opened near line %d is probably never closed", row, maxField>>10, start)
+			}
+			if !utf8.ValidString(c) {
+				rec[i] = decode1252(c)
+			}
+		}
+		lastEnd = endLine + strings.Count(rec[len(rec)-1], "\n")
+		if err := em.row(row, rec); err != nil {
+			if errors.Is(err, ErrNoHeader) {
+				return sum, err
+			}
+			return sum, err
+		}
+	}
+	return sum, em.done()
+}
+
+// decodeText picks the file's encoding from its byte-order mark or, failing
+// that, from whether the start is valid UTF-8 (else Windows-1252, what
+// Excel on Windows writes as "CSV").
+func decodeText(f io.Reader) (io.Reader, string, error) {
+	br := bufio.NewReaderSize(f, sniffSize)
+	head, err := br.Peek(sniffSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, "", err
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		br.Discard(3)
+		return br, "utf-8-bom", nil
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
+		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder()), "utf-16le", nil
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder()), "utf-16be", nil
+	}
+	switch utf16NoBOM(head) {
+	case "utf-16le":
+		return transform.NewReader(br, unicode.UTF16(unicode.LittleEndian, unicode.IgnoreBOM).NewDecoder()), "utf-16le", nil
+	case "utf-16be":
+		return transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder()), "utf-16be", nil
+	}
+	if !utf8.Valid(trimPartialRune(head)) {
+		return transform.NewReader(br, charmap.Windows1252.NewDecoder()), "windows-1252", nil
+	}
+	return br, "utf-8", nil
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence cut off at the end of
+// a sample.
+func trimPartialRune(b []byte) []byte {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return b
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return b[:len(b)-i]
+			}
+			return b
+		}
+	}
+	return b
+}
+
+// decode1252 reads a cell that is not UTF-8 as Windows-1252: files that
+// start as ASCII can still carry a "é" from Excel far down.
+func decode1252(s string) string {
+	out, err := charmap.Windows1252.NewDecoder().String(s)
+	if err != nil {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return out
+}
+
+var delimiters = []rune{',', ';', '\t', '|'}
+
+// sniffDelimiter picks the delimiter that splits the most sample lines
+// into the same number of fields (quotes respected within a line).
+func sniffDelimiter(sample []byte) rune {
+	lines := bytes.Split(sample, []byte("\n"))
+	if len(lines) > 1 && len(sample) == sniffSize {
+		lines = lines[:len(lines)-1] // the last line may be cut
+	}
+	if len(lines) > 100 {
+		lines = lines[:100]
+	}
+	best, bestScore, bestWidth := ',', 0, 0
+	for _, d := range delimiters {
+		counts := map[int]int{}
+		for _, l := range lines {
+			if n := countOutsideQuotes(l, byte(d)); n > 0 {
+				counts[n]++
+			}
+		}
+		score, width := 0, 0
+		for w, c := range counts {
+			if c > score || (c == score && w > width) {
+				score, width = c, w
+			}
+		}
+		if score > bestScore || (score == bestScore && score > 0 && width > bestWidth) {
+			best, bestScore, bestWidth = d, score, width
+		}
+	}
+	return best
+}
+
+func countOutsideQuotes(line []byte, d byte) int {
+	n, quoted := 0, false
+	for _, c := range line {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == d && !quoted:
+			n++
+		}
+	}
+	return n
+}
+
+func delimName(d rune) string {
+	if d == '\t' {
+		return "tab"
+	}
+	return string(d)
+}

@@ -1,0 +1,242 @@
+package sheet
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// builtinHeaders are the header names recognised without configuration,
+// written normalised (see normHeader).
+var builtinHeaders = map[Field][]string{
+	Name: {"name", "patient name", "patient", "full name", "patient full name", "name of patient",
+		"patients name", "patient s name", "pt name", "customer name", "client name"},
+	FirstName: {"first name", "firstname", "fname", "given name", "patient first name", "first"},
+	LastName:  {"last name", "lastname", "surname", "lname", "family name", "patient last name", "last"},
+	Age:       {"age", "patient age", "age yrs", "age years", "age y", "age in years", "age yr", "pt age"},
+	AgeUnit:   {"age unit", "age type", "unit", "age in", "age units"},
+	DOB:       {"dob", "date of birth", "birth date", "d o b", "birthdate", "birthday"},
+	Gender:    {"gender", "sex", "gender sex", "sex gender", "m f", "patient gender", "pt sex"},
+	Mobile: {"mobile", "phone", "contact", "mobile no", "mobile number", "phone no", "phone number",
+		"contact no", "contact number", "cell", "mob no", "mobile num"},
+	Email: {"email", "e mail", "email id", "email address", "mail"},
+	Tests: {"tests", "test", "test name", "test names", "tests ordered", "investigations", "investigation",
+		"tests requested", "test ordered", "services", "service", "test s", "lab tests", "test details"},
+	Packages: {"packages", "package", "package name", "package names", "health package", "health packages", "profiles", "profile"},
+	Barcode: {"barcode", "bar code", "sample id", "sample no", "barcode no", "sample barcode", "specimen id",
+		"tube id", "barcode number", "sample number", "vial id"},
+	Ref: {"booking id", "booking no", "booking number", "booking ref", "visit no", "visit number", "visit id",
+		"ref no", "ref", "reference", "reference no", "reference number", "order id", "order no", "order number",
+		"lab ref", "bill no", "registration no", "reg no", "sid", "accession no"},
+	BookingDate: {"booking date", "date", "visit date", "collection date", "order date", "sample date",
+		"registration date", "date of booking", "bill date"},
+}
+
+// multiColumn fields may span several columns ("Test 1", "Test 2", …);
+// their cells are joined.
+func multiColumn(f Field) bool { return f == Tests || f == Packages }
+
+// dictionary maps normalised header text to fields.
+type dictionary map[string]Field
+
+func newDictionary(aliases map[Field][]string) dictionary {
+	d := dictionary{}
+	for f, names := range builtinHeaders {
+		for _, n := range names {
+			d[normHeader(n)] = f
+		}
+	}
+	// Configured aliases win over built-in names.
+	for f, names := range aliases {
+		for _, n := range names {
+			if k := normHeader(n); k != "" {
+				d[k] = f
+			}
+		}
+	}
+	return d
+}
+
+// normHeader lower-cases a header and reduces punctuation and spacing to
+// single spaces: "Patient's Name:" → "patient s name".
+func normHeader(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(r)
+		} else {
+			space = true
+		}
+	}
+	return b.String()
+}
+
+// lookup returns the field a header names, trying "Test 1"-style numbered
+// headers for the multi-column fields.
+func (d dictionary) lookup(header string) (Field, bool) {
+	k := normHeader(header)
+	if k == "" {
+		return 0, false
+	}
+	if f, ok := d[k]; ok {
+		return f, true
+	}
+	if t := strings.TrimRightFunc(k, func(r rune) bool { return unicode.IsDigit(r) || r == ' ' }); t != k && t != "" {
+		if f, ok := d[t]; ok && multiColumn(f) {
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+// layout is a recognised header row: for each field, the columns it is
+// read from (several for the multi-column fields).
+type layout struct {
+	row     int
+	headers []string
+	cols    [numFields][]int
+}
+
+// match maps a candidate header row. The first column found for a
+// single-column field wins.
+func (d dictionary) match(row int, cells []string) *layout {
+	l := &layout{row: row, headers: trimAll(cells)}
+	for i, c := range cells {
+		f, ok := d.lookup(c)
+		if !ok {
+			continue
+		}
+		if len(l.cols[f]) > 0 && !multiColumn(f) {
+			continue
+		}
+		l.cols[f] = append(l.cols[f], i)
+	}
+	return l
+}
+
+// score counts the distinct fields found.
+func (l *layout) score() int {
+	n := 0
+	for _, c := range l.cols {
+		if len(c) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *layout) has(f Field) bool { return len(l.cols[f]) > 0 }
+
+// requirement is one thing a booking needs, satisfied by any of its fields.
+type requirement struct {
+	fields []Field
+	hint   string
+}
+
+var requirements = []requirement{
+	{[]Field{Name, FirstName}, "patient name (Patient Name, Name or First Name)"},
+	{[]Field{Age, DOB}, "age (Age, or DOB / Date of Birth)"},
+	{[]Field{Gender}, "gender (Sex or Gender)"},
+	{[]Field{Tests, Packages}, "tests (Tests, Test Name, Investigations or Packages)"},
+}
+
+// missing lists the requirements l does not meet.
+func (l *layout) missing() []string {
+	var out []string
+	for _, r := range requirements {
+		ok := false
+		for _, f := range r.fields {
+			ok = ok || l.has(f)
+		}
+		if !ok {
+			out = append(out, r.hint)
+		}
+	}
+	return out
+}
+
+// headerScanRows is how far down a sheet the header row is looked for.
+const headerScanRows = 30
+
+// headerFinder looks at the first rows of a sheet for the header.
+type headerFinder struct {
+	dict  dictionary
+	best  *layout
+	first []string // the first non-blank row, for messages
+	seen  int
+}
+
+// offer considers one row; it returns the layout once a row qualifies
+// (all requirements met), else nil.
+func (h *headerFinder) offer(row int, cells []string) *layout {
+	h.seen++
+	if isBlank(cells) {
+		return nil
+	}
+	if h.first == nil {
+		h.first = trimAll(cells)
+	}
+	l := h.dict.match(row, cells)
+	if len(l.missing()) == 0 {
+		return l
+	}
+	if l.score() >= 2 && (h.best == nil || l.score() > h.best.score()) {
+		h.best = l
+	}
+	return nil
+}
+
+// failure explains why no header was found.
+func (h *headerFinder) failure() error {
+	if h.best != nil {
+		return fmt.Errorf("%w: the header on row %d has %s but lacks %s; name the columns in partners.<name>.columns if they are called something else",
+			ErrNoHeader, h.best.row, quoteList(nonEmpty(h.best.headers)), strings.Join(h.best.missing(), ", "))
+	}
+	if h.first == nil {
+		return fmt.Errorf("%w: the sheet has no data", ErrNoHeader)
+	}
+	return fmt.Errorf("%w: no row in the first %d looks like a header (first row: %s); it needs %s",
+		ErrNoHeader, headerScanRows, quoteList(nonEmpty(h.first)), joinHints())
+}
+
+func joinHints() string {
+	var hs []string
+	for _, r := range requirements {
+		hs = append(hs, r.hint)
+	}
+	return strings.Join(hs, ", ")
+}
+
+func trimAll(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = strings.TrimSpace(c)
+	}
+	return out
+}
+
+func nonEmpty(cells []string) []string {
+	var out []string
+	for _, c := range cells {
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func quoteList(s []string) string {
+	if len(s) > 12 {
+		s = append(s[:12:12], "…")
+	}
+	q := make([]string, len(s))
+	for i, c := range s {
+		q[i] = fmt.Sprintf("%q", c)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

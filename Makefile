@@ -5,7 +5,9 @@ LDFLAGS := -X main.Version=$(VERSION)
 BIN     := bin/flabsync
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-short demo bench lint fmt clean
+.PHONY: help build test unit fuzz test-short demo bench lint fmt clean
+
+FUZZTIME ?= 3s
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -13,9 +15,19 @@ help: ## list the targets
 build: ## build bin/flabsync with the version stamped in
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/flabsync
 
-test: ## run every test with the race detector (PostgreSQL tests need FLABSYNC_TEST_POSTGRES)
+test: unit fuzz ## every test with the race detector, then each fuzz target for $(FUZZTIME)
+
+unit: ## the tests alone (PostgreSQL tests need FLABSYNC_TEST_POSTGRES)
 	@if [ -z "$$FLABSYNC_TEST_POSTGRES" ]; then echo "note: FLABSYNC_TEST_POSTGRES unset: PostgreSQL tests will skip (see README, Testing)"; fi
 	$(GO) test -race -count=1 ./...
+
+fuzz: ## run every go test -fuzz target for $(FUZZTIME) (FUZZTIME=1m make fuzz for longer)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/flabsync-fuzz.log 2>&1 || { cat /tmp/flabsync-fuzz.log; exit 1; }; \
+	  done; \
+	done
 
 test-short: ## quick run without the race detector
 	$(GO) test -count=1 -short ./...

@@ -69,10 +69,33 @@ func PartnerOf(path string) string {
 	return strings.ToLower(strings.TrimSpace(p))
 }
 
-// ReadFile reads, validates and maps one sheet without sending anything.
-// A file that cannot be read at all returns an error (ErrRefused or
-// ErrNoHeader from package sheet for files that need a person).
+// ReadFile reads, validates and maps one sheet without sending anything,
+// holding the whole result in memory (for dry runs and tests; Scan
+// streams). A file that cannot be read at all returns an error
+// (ErrRefused or ErrNoHeader from package sheet for files that need a
+// person).
 func ReadFile(ctx context.Context, path string, opts ReadOptions) (*FileResult, error) {
+	res := &FileResult{}
+	scan, err := Scan(ctx, path, opts, Sink{
+		Accepted: func(a Accepted) error { res.Accepted = append(res.Accepted, a); return nil },
+		Rejected: func(e RowError) error { res.Rejected = append(res.Rejected, e); return nil },
+	})
+	res.File, res.Partner, res.Summary, res.Skipped = scan.File, scan.Partner, scan.Summary, scan.Skipped
+	return res, err
+}
+
+// Sink receives a file's outcomes as they are decided.
+type Sink struct {
+	Accepted func(Accepted) error
+	Rejected func(RowError) error
+}
+
+// Scan streams one sheet through reading, validation and mapping, handing
+// each outcome to sink as soon as it is decided, in row order (a grouped
+// booking when its group ends). Memory stays flat but for the within-file
+// duplicate checks (a few bytes per booking). The returned result has no
+// Accepted or Rejected lists: those went to sink.
+func Scan(ctx context.Context, path string, opts ReadOptions, sink Sink) (*FileResult, error) {
 	if opts.Partner == "" {
 		opts.Partner = PartnerOf(path)
 	}
@@ -81,40 +104,42 @@ func ReadFile(ctx context.Context, path string, opts ReadOptions) (*FileResult, 
 	}
 	res := &FileResult{File: filepath.Base(path), Partner: opts.Partner}
 	var norm *Normalizer
-	collect := func(rs []Result) {
+	emit := func(rs []Result) error {
 		for _, r := range rs {
 			if r.Err != nil {
-				res.Rejected = append(res.Rejected, *r.Err)
+				if sink.Rejected != nil {
+					if err := sink.Rejected(*r.Err); err != nil {
+						return err
+					}
+				}
 				continue
 			}
-			res.Accepted = append(res.Accepted, Accept(r.Booking, opts))
+			if sink.Accepted != nil {
+				if err := sink.Accepted(Accept(r.Booking, opts)); err != nil {
+					return err
+				}
+			}
 		}
+		return nil
 	}
 	sum, err := sheet.Read(ctx, path, opts.Sheet, func(rec *sheet.Record) error {
 		if norm == nil {
-			norm = NewNormalizer(opts.Partner, res.File, "", opts.Now)
+			norm = NewNormalizer(opts.Partner, res.File, rec.Sheet, opts.Now)
 		}
-		collect(norm.Add(InputOf(rec)))
-		return nil
+		return emit(norm.Add(InputOf(rec)))
 	})
 	res.Summary = sum
 	if err != nil {
 		return res, err
 	}
 	if norm != nil {
-		collect(norm.Flush())
+		if err := emit(norm.Flush()); err != nil {
+			return res, err
+		}
 	}
 	for _, s := range sum.Skipped {
 		if s.Row > sum.HeaderRow {
 			res.Skipped = append(res.Skipped, s)
-		}
-	}
-	if sum.Sheet != "" {
-		for i := range res.Rejected {
-			res.Rejected[i].Sheet = sum.Sheet
-		}
-		for i := range res.Accepted {
-			res.Accepted[i].Booking.Sheet = sum.Sheet
 		}
 	}
 	return res, nil

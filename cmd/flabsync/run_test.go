@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,97 @@ func TestConfigExampleRoundTrips(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "(valid)") {
 		t.Errorf("check output: %s", stdout)
+	}
+}
+
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "fixtures", "sheets", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestImportDryRunExitCodes(t *testing.T) {
+	clean, bad, refused := fixture(t, "apollo_grouped.xlsx"), fixture(t, "sunrise_2026-11-24.csv"), fixture(t, "refused/scan.pdf")
+	tests := []struct {
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{[]string{"import", "--dry-run", clean}, ExitOK, []string{"3 bookings accepted, 0 rows rejected", "apollo:AV-77"}, nil},
+		{[]string{"import", "--dry-run", bad}, ExitPartial, []string{"row 6", "missing_name", "duplicate_barcode"}, []string{"1 of 1 files"}},
+		{[]string{"import", "--dry-run", clean, refused}, ExitPartial, []string{"scan.pdf  NOT READ", "PDF"}, nil},
+		{[]string{"import", clean}, ExitUsage, nil, []string{"--dry-run"}},
+		{[]string{"import", "--dry-run"}, ExitUsage, nil, []string{"name at least one file"}},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := run(t, nil, tt.args...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args[1:], code, tt.code, stdout, stderr)
+		}
+		for _, w := range tt.stdout {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%v: stdout lacks %q:\n%s", tt.args[1:], w, stdout)
+			}
+		}
+		for _, w := range tt.stderr {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: stderr lacks %q:\n%s", tt.args[1:], w, stderr)
+			}
+		}
+		if strings.Contains(stdout, "Sanjay") {
+			t.Errorf("human dry-run output shows a patient name")
+		}
+	}
+}
+
+// The --json shape is part of the interface: these keys, these types.
+func TestImportDryRunJSONShape(t *testing.T) {
+	code, stdout, stderr := run(t, nil, "import", "--dry-run", "--json", fixture(t, "hillside_grouped.csv"), fixture(t, "refused/bookings.ods"))
+	if code != ExitPartial {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	var files []map[string]any
+	for dec.More() {
+		var v map[string]any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("stdout is not a stream of JSON objects: %v\n%s", err, stdout)
+		}
+		files = append(files, v)
+	}
+	if len(files) != 2 {
+		t.Fatalf("%d objects, want one per file", len(files))
+	}
+	f := files[0]
+	for _, k := range []string{"file", "partner", "rows_in", "accepted", "rejected", "skipped"} {
+		if _, ok := f[k]; !ok {
+			t.Errorf("file object lacks %q", k)
+		}
+	}
+	if f["file"] != "hillside_grouped.csv" || f["partner"] != "hillside" || f["rows_in"] != 10.0 {
+		t.Errorf("file header = %v %v %v", f["file"], f["partner"], f["rows_in"])
+	}
+	acc := f["accepted"].([]any)[0].(map[string]any)
+	if acc["row"] != 2.0 || acc["ref"] != "H-1" || acc["integrator_id"] != "hillside:H-1" {
+		t.Errorf("accepted[0] = %v", acc)
+	}
+	req := acc["request"].(map[string]any)
+	if req["integrator_id"] != "hillside:H-1" || req["patient_details"].(map[string]any)["age"] != 40.0 {
+		t.Errorf("request = %v", req)
+	}
+	rej := f["rejected"].([]any)[0].(map[string]any)
+	if rej["row"] != 8.0 || rej["code"] != "duplicate_ref" || rej["ref"] != "H-1" || !strings.Contains(rej["message"].(string), "row 8") {
+		t.Errorf("rejected[0] = %v", rej)
+	}
+	sk := f["skipped"].([]any)[1].(map[string]any)
+	if sk["row"] != 11.0 || !strings.Contains(sk["why"].(string), "total") {
+		t.Errorf("skipped[1] = %v", sk)
+	}
+	if e, _ := files[1]["error"].(string); !strings.Contains(e, "OpenDocument") {
+		t.Errorf("refused file object = %v", files[1])
 	}
 }

@@ -61,7 +61,7 @@ func (e *emitter) row(num int, cells []string) error {
 		e.sum.Skipped = append(e.sum.Skipped, Skip{Row: num, Why: "repeated header row"})
 		return nil
 	}
-	e.rec = Record{Row: num}
+	e.rec = Record{Row: num, Sheet: e.sum.Sheet}
 	for f, cols := range e.lay.cols {
 		switch len(cols) {
 		case 0:

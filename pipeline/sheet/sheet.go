@@ -75,6 +75,7 @@ func Fields() []Field {
 // trimmed. A field the sheet has no column for is "".
 type Record struct {
 	Row   int
+	Sheet string // the XLSX worksheet; "" for CSV
 	cells [numFields]string
 }
 

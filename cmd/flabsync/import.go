@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flabsync/flabsync/fixtures"
+	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/pipeline/sheet"
+)
+
+func runImport(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("import", "import --dry-run [--partner NAME] [--json] FILE…",
+		"Reads, validates and maps partner sheets (CSV or XLSX). With --dry-run nothing is sent:\n"+
+			"it prints counts, every rejected row with its reason and a sample of the bookings, or with\n"+
+			"--json one object per file holding the exact request each booking would send.\n"+
+			"The partner is --partner, else the file name up to the first '_' (sunrise_2026-11-24.csv).\n"+
+			"Exit 1 when a row was rejected or a file could not be read.")
+	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
+	dry := fs.Bool("dry-run", false, "read, validate and map without sending")
+	partner := fs.String("partner", "", "partner for every file (default: from each file name)")
+	asJSON := fs.Bool("json", false, "print one JSON object per file (the stable dry-run shape)")
+	sample := fs.Int("sample", 5, "bookings to show per file in the human output")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageErrorf("import: name at least one file").hint("flabsync import --dry-run fixtures/sheets/sunrise_2026-11-24.csv")
+	}
+	if !*dry {
+		return usageErrorf("import: sending is not built yet; use --dry-run to read, validate and map").hint("submission arrives with the submitter")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ix, note, err := dryRunIndex(cfg)
+	if err != nil {
+		return err
+	}
+	if note != "" && !*asJSON {
+		fmt.Fprintln(m.Stderr, "note:", note)
+	}
+	failed := 0
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	for _, path := range fs.Args() {
+		p := *partner
+		if p == "" {
+			p = pipeline.PartnerOf(path)
+		}
+		opts := readOptions(cfg, p)
+		opts.Mapper = ix
+		res, err := pipeline.ReadFile(ctx, path, opts)
+		if err != nil {
+			failed++
+			if *asJSON {
+				rep := (&pipeline.FileResult{File: filepath.Base(path), Partner: p}).Report()
+				rep.Error = err.Error()
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(m.Stdout, "%s  NOT READ: %v\n\n", filepath.Base(path), err)
+			continue
+		}
+		if len(res.Rejected) > 0 {
+			failed++
+		}
+		if *asJSON {
+			if err := enc.Encode(res.Report()); err != nil {
+				return err
+			}
+			continue
+		}
+		printDryRun(m.Stdout, res, *sample)
+	}
+	if failed > 0 {
+		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, fs.NArg())}
+	}
+	return nil
+}
+
+// readOptions applies the config's partner settings.
+func readOptions(cfg *config.Config, partner string) pipeline.ReadOptions {
+	opts := pipeline.ReadOptions{Partner: partner, LeadSource: cfg.LeadSource(partner), LabID: cfg.Flabs.LabID, Now: time.Now()}
+	if pc, ok := cfg.Partners[partner]; ok {
+		opts.Sheet.Sheet = pc.Sheet
+		for name, aliases := range pc.Columns {
+			if f, ok := sheet.ParseField(name); ok {
+				if opts.Sheet.Aliases == nil {
+					opts.Sheet.Aliases = map[sheet.Field][]string{}
+				}
+				opts.Sheet.Aliases[f] = aliases
+			}
+		}
+	}
+	return opts
+}
+
+// dryRunIndex returns the mapping index a dry run maps with. Until the
+// catalogue is synced into the store, the sample catalogue stands in when
+// no real Flabs is configured.
+func dryRunIndex(cfg *config.Config) (*mapping.Index, string, error) {
+	if cfg.Flabs.BaseURL != "" {
+		return mapping.NewIndex(nil, nil), "no catalogue synced yet: every test shows as unmapped", nil
+	}
+	cat, err := fixtures.LoadCatalogue()
+	if err != nil {
+		return nil, "", err
+	}
+	var items []mapping.CatalogueItem
+	for _, c := range cat.Tests {
+		items = append(items, mapping.CatalogueItem{Kind: mapping.KindTest, ID: c.ID, Code: c.Code, Name: c.Name})
+	}
+	for _, c := range cat.Packages {
+		items = append(items, mapping.CatalogueItem{Kind: mapping.KindPackage, ID: c.ID, Code: c.Code, Name: c.Name})
+	}
+	return mapping.NewIndex(nil, items), "mapping with the sample catalogue (no flabs.base_url configured)", nil
+}
+
+// printDryRun is the human account of one file. It shows row numbers,
+// references and integrator IDs, not patient names.
+func printDryRun(w io.Writer, r *pipeline.FileResult, sample int) {
+	s := r.Summary
+	how := s.Format
+	if s.Format == "csv" {
+		how += fmt.Sprintf(" %s %q", s.Encoding, s.Delimiter)
+	} else {
+		how += fmt.Sprintf(" sheet %q", s.Sheet)
+	}
+	fmt.Fprintf(w, "%s  (partner %s, %s, header on row %d)\n", r.File, r.Partner, how, s.HeaderRow)
+	fmt.Fprintf(w, "  %d rows: %d bookings accepted, %d rows rejected, %d skipped; %d blank rows ignored\n",
+		r.RowsIn(), len(r.Accepted), len(r.Rejected), len(r.Skipped), s.Blank)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	if len(r.Rejected) > 0 {
+		fmt.Fprintln(w, "  rejected:")
+		for _, e := range r.Rejected {
+			fmt.Fprintf(tw, "    row %d\t%s\t%s\t%s\n", e.Row, orDash(e.Ref), e.Code, e.Msg)
+		}
+		tw.Flush()
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintln(w, "  skipped:")
+		for _, k := range r.Skipped {
+			fmt.Fprintf(tw, "    row %d\t%s\n", k.Row, k.Why)
+		}
+		tw.Flush()
+	}
+	if n := min(sample, len(r.Accepted)); n > 0 {
+		fmt.Fprintf(w, "  bookings (%d of %d):\n", n, len(r.Accepted))
+		for _, a := range r.Accepted[:n] {
+			b := a.Booking
+			var mapped, unmapped []string
+			for _, m := range a.Matches {
+				if m.Mapped() {
+					mapped = append(mapped, fmt.Sprintf("%s→%s", m.Name, m.How))
+				} else {
+					unmapped = append(unmapped, m.Name)
+				}
+			}
+			line := fmt.Sprintf("    row %d\t%s\t%d %s %s\t%d mapped", b.Row, b.IntegratorID, b.Age.Value, b.Age.Unit, b.Gender, len(mapped))
+			if len(unmapped) > 0 {
+				line += fmt.Sprintf(", unmapped: %s", strings.Join(unmapped, " | "))
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

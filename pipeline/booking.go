@@ -80,7 +80,12 @@ func IntegratorID(b *Booking) string {
 }
 
 func normRef(ref string) string {
-	return strings.ToUpper(strings.Join(strings.Fields(ref), ""))
+	for i := 0; i < len(ref); i++ {
+		if c := ref[i]; c <= ' ' || c >= 0x80 || (c >= 'a' && c <= 'z') {
+			return strings.ToUpper(strings.Join(strings.Fields(ref), ""))
+		}
+	}
+	return ref
 }
 
 func lowerSorted(items []string) []string {

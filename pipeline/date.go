@@ -25,21 +25,31 @@ func ParseDate(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("date is empty")
 	}
+	// Numbers first: it is what almost every row holds, and cheap.
+	if t, ok, err := numericDate(s, now); ok {
+		return t, err
+	}
 	for _, l := range textLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, nil
 		}
 	}
+	return time.Time{}, fmt.Errorf("date %q is not a date (use dd/mm/yyyy or yyyy-mm-dd)", s)
+}
+
+// numericDate reads d/m/y, y-m-d and the like; ok is false when s does not
+// have that shape at all.
+func numericDate(s string, now time.Time) (_ time.Time, ok bool, _ error) {
 	datePart, _, _ := strings.Cut(s, " ")
 	parts := strings.FieldsFunc(datePart, func(r rune) bool { return r == '/' || r == '-' || r == '.' })
 	if len(parts) != 3 {
-		return time.Time{}, fmt.Errorf("date %q is not a date (use dd/mm/yyyy or yyyy-mm-dd)", s)
+		return time.Time{}, false, nil
 	}
 	var n [3]int
 	for i, p := range parts {
 		v, err := strconv.Atoi(p)
 		if err != nil || v < 0 {
-			return time.Time{}, fmt.Errorf("date %q is not a date (use dd/mm/yyyy or yyyy-mm-dd)", s)
+			return time.Time{}, false, nil
 		}
 		n[i] = v
 	}
@@ -59,7 +69,7 @@ func ParseDate(s string, now time.Time) (time.Time, error) {
 	}
 	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
 	if m < 1 || m > 12 || d < 1 || t.Day() != d || y < 1850 || y > 2200 {
-		return time.Time{}, fmt.Errorf("date %q is not a real date", s)
+		return time.Time{}, true, fmt.Errorf("date %q is not a real date", s)
 	}
-	return t, nil
+	return t, true, nil
 }

@@ -21,9 +21,9 @@ type Normalizer struct {
 	Now     time.Time // the booking date for ages from a date of birth when the row has none
 
 	seed     maphash.Seed
-	barcodes map[uint64]int // barcode → first row
-	ids      map[uint64]int // integrator ID → first row
-	refs     map[uint64]int // closed references → first row
+	barcodes map[uint64]int32 // barcode → first row
+	ids      map[uint64]int32 // integrator ID (of bookings without a reference) → first row
+	refs     map[uint64]int32 // references → first row
 	open     *group
 }
 
@@ -46,7 +46,7 @@ func NewNormalizer(partner, file, sheet string, now time.Time) *Normalizer {
 	return &Normalizer{
 		Partner: partner, File: file, Sheet: sheet, Now: now,
 		seed:     maphash.MakeSeed(),
-		barcodes: map[uint64]int{}, ids: map[uint64]int{}, refs: map[uint64]int{},
+		barcodes: map[uint64]int32{}, ids: map[uint64]int32{}, refs: map[uint64]int32{},
 	}
 }
 
@@ -72,7 +72,7 @@ func (n *Normalizer) Add(in Input) []Result {
 			return append(out, n.reject(in, "ref", CodeDuplicateRef,
 				fmt.Sprintf("booking reference %q was already used on row %d, with other rows in between", in.Ref, row)))
 		}
-		n.refs[n.key(ref)] = in.Row
+		n.refs[n.key(ref)] = int32(in.Row)
 	}
 	n.open = &group{first: in, rows: []int{in.Row}, tests: SplitItems(in.Tests), pkgs: SplitItems(in.Packages)}
 	return out
@@ -176,13 +176,17 @@ func (n *Normalizer) build(g *group) Result {
 		if row, seen := n.barcodes[k]; seen {
 			return n.rejectResult(b, "barcode", CodeDuplicateBarcode, fmt.Sprintf("barcode %q is also on row %d", b.Barcode, row))
 		}
-		n.barcodes[k] = b.Row
+		n.barcodes[k] = int32(b.Row)
 	}
-	k := n.key(b.IntegratorID)
-	if row, seen := n.ids[k]; seen {
-		return n.rejectResult(b, "", CodeDuplicateRow, fmt.Sprintf("the same booking as row %d", row))
+	// A booking with a reference is unique by it (Add checks references);
+	// only bookings without one need their ID remembered.
+	if b.Ref == "" {
+		k := n.key(b.IntegratorID)
+		if row, seen := n.ids[k]; seen {
+			return n.rejectResult(b, "", CodeDuplicateRow, fmt.Sprintf("the same booking as row %d", row))
+		}
+		n.ids[k] = int32(b.Row)
 	}
-	n.ids[k] = b.Row
 	return Result{Booking: b}
 }
 

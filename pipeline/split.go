@@ -8,19 +8,22 @@ import "strings"
 // text, any case) are dropped; the first spelling is kept.
 func SplitItems(cell string) []string {
 	var items []string
-	seen := map[string]bool{}
 	depth := 0
 	start := 0
 	add := func(s string) {
-		s = strings.Join(strings.Fields(s), " ")
-		k := strings.ToLower(s)
-		if s != "" && !seen[k] {
-			seen[k] = true
-			items = append(items, s)
+		s = squeeze(s)
+		if s == "" {
+			return
 		}
+		for _, it := range items {
+			if strings.EqualFold(it, s) {
+				return
+			}
+		}
+		items = append(items, s)
 	}
-	for i, r := range cell {
-		switch r {
+	for i := 0; i < len(cell); i++ {
+		switch cell[i] {
 		case '(', '[', '{':
 			depth++
 		case ')', ']', '}':
@@ -36,4 +39,17 @@ func SplitItems(cell string) []string {
 	}
 	add(cell[start:])
 	return items
+}
+
+// squeeze trims s and turns each run of white space inside it into one
+// space, without allocating when there is nothing to change.
+func squeeze(s string) string {
+	s = strings.TrimSpace(s)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\t' || c == '\n' || c == '\r' || c >= 0x80 || (c == ' ' && i+1 < len(s) && s[i+1] == ' ') {
+			return strings.Join(strings.Fields(s), " ")
+		}
+	}
+	return s
 }

@@ -103,15 +103,16 @@ func cell(cells []string, i int) string {
 	return ""
 }
 
-// repeatedHeader spots the header row again (sheets pasted together).
+// repeatedHeader spots the header row again (sheets pasted together):
+// three or more cells equal to the header's own text in their columns.
 func (e *emitter) repeatedHeader(cells []string) bool {
 	hits := 0
-	for f, cols := range e.lay.cols {
-		if len(cols) == 0 {
-			continue
-		}
-		if got, ok := e.finder.dict.lookup(cell(cells, cols[0])); ok && got == Field(f) {
-			hits++
+	for _, cols := range e.lay.cols {
+		for _, c := range cols {
+			if c < len(cells) && c < len(e.lay.headers) && e.lay.headers[c] != "" &&
+				strings.EqualFold(strings.TrimSpace(cells[c]), e.lay.headers[c]) {
+				hits++
+			}
 		}
 	}
 	return hits >= 3

@@ -11,8 +11,10 @@ var titles = map[string]bool{
 
 // SplitName splits a full name into first and last: the first word, and
 // the rest as written. A leading title (Mr., Mrs., Dr., Smt., …) is
-// dropped. Single names keep an empty last name; names in scripts that do
-// not separate words with spaces are kept whole as the first name.
+// dropped. "Surname, Given Names" (one comma) is surname first. Single
+// names keep an empty last name, and so do "Baby of …" / "B/O …"
+// newborn registrations; names in scripts that do not separate words with
+// spaces are kept whole as the first name.
 func SplitName(full string) (first, last string) {
 	// "Kumar, Suresh" is written surname first.
 	if before, after, ok := strings.Cut(full, ","); ok && strings.TrimSpace(before) != "" && strings.TrimSpace(after) != "" && !strings.Contains(after, ",") {

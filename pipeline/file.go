@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/sheet"
@@ -122,12 +124,72 @@ func Scan(ctx context.Context, path string, opts ReadOptions, sink Sink) (*FileR
 		}
 		return nil
 	}
-	sum, err := sheet.Read(ctx, path, opts.Sheet, func(rec *sheet.Record) error {
-		if norm == nil {
-			norm = NewNormalizer(opts.Partner, res.File, rec.Sheet, opts.Now)
+
+	// Two stages on two goroutines: reading and parsing each row (which
+	// depends on the row alone) runs ahead of grouping, duplicate checks,
+	// mapping and the sink (which depend on order).
+	type batch struct {
+		sheet string
+		rows  []Prepared
+	}
+	const batchSize = 512
+	batches := make(chan batch, 8)
+	free := make(chan []Prepared, 10) // batch buffers handed back for reuse
+	buffer := func() []Prepared {
+		select {
+		case b := <-free:
+			return b[:0]
+		default:
+			return make([]Prepared, 0, batchSize)
 		}
-		return emit(norm.Add(InputOf(rec)))
+	}
+	var sum sheet.Summary
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(batches)
+		cur := batch{rows: buffer()}
+		send := func() error {
+			select {
+			case batches <- cur:
+				cur = batch{sheet: cur.sheet, rows: buffer()}
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		var err error
+		sum, err = sheet.Read(gctx, path, opts.Sheet, func(rec *sheet.Record) error {
+			cur.sheet = rec.Sheet
+			cur.rows = append(cur.rows, Prepare(InputOf(rec), opts.Now))
+			if len(cur.rows) == batchSize {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(cur.rows) > 0 {
+			err = send()
+		}
+		return err
 	})
+	g.Go(func() error {
+		for b := range batches {
+			if norm == nil {
+				norm = NewNormalizer(opts.Partner, res.File, b.sheet, opts.Now)
+			}
+			for i := range b.rows {
+				if err := emit(norm.AddPrepared(&b.rows[i])); err != nil {
+					return err
+				}
+			}
+			clear(b.rows) // drop references before reuse
+			select {
+			case free <- b.rows:
+			default:
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
 	res.Summary = sum
 	if err != nil {
 		return res, err
@@ -168,7 +230,7 @@ func Accept(b *Booking, opts ReadOptions) Accepted {
 		LeadSource:   opts.LeadSource,
 		BarCode:      b.Barcode,
 	}
-	a := Accepted{Booking: b}
+	a := Accepted{Booking: b, Matches: make([]mapping.Match, 0, len(b.Tests)+len(b.Packages))}
 	add := func(kind mapping.Kind, name string) {
 		m := mapping.Match{Name: name, Kind: kind, How: mapping.MatchNone}
 		if opts.Mapper != nil {

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"strings"
@@ -35,6 +34,7 @@ type Result struct {
 
 type group struct {
 	first Input
+	prep  Prepared // a copy: the caller may reuse its Prepared
 	rows  []int
 	tests []string
 	pkgs  []string
@@ -54,16 +54,24 @@ func NewNormalizer(partner, file, sheet string, now time.Time) *Normalizer {
 // none or one; a grouped booking completes when a row with another
 // reference (or Flush) arrives.
 func (n *Normalizer) Add(in Input) []Result {
-	ref := normRef(in.Ref)
-	if n.open != nil && ref != "" && ref == normRef(n.open.first.Ref) {
-		n.extend(in)
+	p := Prepare(in, n.Now)
+	return n.AddPrepared(&p)
+}
+
+// AddPrepared is Add for a row already run through Prepare (which may
+// happen on another goroutine: it depends on nothing but the row).
+func (n *Normalizer) AddPrepared(p *Prepared) []Result {
+	in := p.In
+	ref := p.ref
+	if n.open != nil && ref != "" && ref == n.open.prep.ref {
+		n.extend(p)
 		return nil
 	}
 	// A row with only tests under a grouped booking continues it: that is
 	// how vertically merged reference and patient cells read back.
-	if n.open != nil && ref == "" && n.open.first.Ref != "" && in.patientBlank() &&
-		strings.TrimSpace(in.Barcode+in.BookingDate) == "" && strings.TrimSpace(in.Tests+in.Packages) != "" {
-		n.extend(in)
+	if n.open != nil && ref == "" && n.open.prep.ref != "" && in.patientBlank() &&
+		strings.TrimSpace(in.Barcode+in.BookingDate) == "" && len(p.tests)+len(p.pkgs) > 0 {
+		n.extend(p)
 		return nil
 	}
 	out := n.Flush()
@@ -74,12 +82,13 @@ func (n *Normalizer) Add(in Input) []Result {
 		}
 		n.refs[n.key(ref)] = int32(in.Row)
 	}
-	n.open = &group{first: in, rows: []int{in.Row}, tests: SplitItems(in.Tests), pkgs: SplitItems(in.Packages)}
+	n.open = &group{first: in, prep: *p, rows: []int{in.Row}, tests: p.tests, pkgs: p.pkgs}
 	return out
 }
 
 // extend adds a following row of the same reference to the open group.
-func (n *Normalizer) extend(in Input) {
+func (n *Normalizer) extend(p *Prepared) {
+	in := p.In
 	g := n.open
 	if !in.patientBlank() && !samePatient(&g.first, &in) {
 		g.errs = append(g.errs, n.reject(in, "name", CodeConflictingGroup,
@@ -87,8 +96,8 @@ func (n *Normalizer) extend(in Input) {
 		return
 	}
 	g.rows = append(g.rows, in.Row)
-	g.tests = appendNew(g.tests, SplitItems(in.Tests))
-	g.pkgs = appendNew(g.pkgs, SplitItems(in.Packages))
+	g.tests = appendNew(g.tests, p.tests)
+	g.pkgs = appendNew(g.pkgs, p.pkgs)
 }
 
 // Flush completes the open booking, if any. Call it after the last row.
@@ -105,62 +114,13 @@ func (n *Normalizer) Flush() []Result {
 // build validates a group's cells and makes the booking.
 func (n *Normalizer) build(g *group) Result {
 	in := &g.first
+	p := &g.prep
 	b := &Booking{Partner: n.Partner, File: n.File, Sheet: n.Sheet, Row: in.Row, Rows: g.rows,
-		Ref: strings.TrimSpace(in.Ref), Barcode: strings.TrimSpace(in.Barcode), Tests: g.tests, Packages: g.pkgs}
-	var errs []fieldErr
-	fail := func(field, code string, err error) { errs = append(errs, fieldErr{field, code, err.Error()}) }
-
-	if in.Name != "" && in.FirstName == "" {
-		b.FirstName, b.LastName = SplitName(in.Name)
-	} else {
-		b.FirstName, b.LastName = CleanName(in.FirstName), CleanName(in.LastName)
-	}
-	if b.FirstName == "" {
-		if b.LastName != "" { // a surname alone: Flabs requires first_name
-			fail("name", CodeMissingName, errors.New("first name is empty (only a last name is given)"))
-		} else {
-			fail("name", CodeMissingName, errors.New("patient name is empty"))
-		}
-	}
-	if g, err := ParseGender(in.Gender); err != nil {
-		code := CodeBadGender
-		if errors.Is(err, errGenderEmpty) {
-			code = CodeMissingGender
-		}
-		fail("gender", code, err)
-	} else {
-		b.Gender = g
-	}
-	on := n.Now
-	if strings.TrimSpace(in.BookingDate) != "" {
-		if d, err := ParseDate(in.BookingDate, n.Now); err != nil {
-			fail("booking_date", CodeBadBookingDate, fmt.Errorf("booking date: %w", err))
-		} else {
-			b.BookingDate, on = d, d
-		}
-	}
-	switch {
-	case strings.TrimSpace(in.Age) != "":
-		if a, err := ParseAge(in.Age, in.AgeUnit); err != nil {
-			fail("age", CodeBadAge, err)
-		} else {
-			b.Age = a
-		}
-	case strings.TrimSpace(in.DOB) != "":
-		dob, err := ParseDate(in.DOB, n.Now)
-		if err == nil {
-			b.Age, err = AgeFromDOB(dob, on)
-		} else {
-			err = fmt.Errorf("date of birth: %w", err)
-		}
-		if err != nil {
-			fail("dob", CodeBadDOB, err)
-		}
-	default:
-		fail("age", CodeMissingAge, errors.New("neither age nor date of birth is given"))
-	}
+		Ref: strings.TrimSpace(in.Ref), Barcode: strings.TrimSpace(in.Barcode), Tests: g.tests, Packages: g.pkgs,
+		FirstName: p.first, LastName: p.last, Gender: p.gender, BookingDate: p.bookingDate, Age: p.age}
+	errs := p.errs[:len(p.errs):len(p.errs)]
 	if len(b.Tests)+len(b.Packages) == 0 {
-		fail("tests", CodeNoTests, errors.New("no tests or packages are listed"))
+		errs = append(errs, fieldErr{"tests", CodeNoTests, "no tests or packages are listed"})
 	}
 	if len(errs) > 0 {
 		msgs := make([]string, len(errs))

@@ -64,24 +64,23 @@ const (
 // Mapped reports whether the name maps to a target.
 func (m Match) Mapped() bool { return m.How != MatchNone }
 
-type aliasKey struct {
-	scope string
-	kind  Kind
-	key   string
-}
-
-type catKey struct {
-	kind Kind
-	key  string
+// kinds indexes per-kind tables: 0 test, 1 package.
+func kindIndex(k Kind) int {
+	if k == KindPackage {
+		return 1
+	}
+	return 0
 }
 
 // Index answers lookups. Build one per run with NewIndex; it is read-only
-// afterwards and safe for concurrent use.
+// afterwards and safe for concurrent use. Its maps are keyed by the
+// normalised name alone so that a lookup can index them with the bytes of
+// a stack buffer and allocate nothing.
 type Index struct {
-	aliases map[aliasKey]Entry
-	names   map[catKey][]int // catalogue name key → items
-	abbrevs map[catKey][]int // abbreviation key → items
-	byID    map[string]int   // ID or code → item
+	aliases map[string][]alias  // key → aliases of every scope and kind
+	names   [2]map[string][]int // per kind: catalogue name key → items
+	abbrevs [2]map[string][]int // per kind: abbreviation key → items
+	byID    map[string]int      // kind + ID or code → item
 	items   []CatalogueItem
 	sugg    *suggester
 }
@@ -89,33 +88,46 @@ type Index struct {
 // NewIndex builds the lookup index from the table and the catalogue.
 func NewIndex(entries []Entry, catalogue []CatalogueItem) *Index {
 	ix := &Index{
-		aliases: make(map[aliasKey]Entry, len(entries)),
-		names:   make(map[catKey][]int, len(catalogue)),
-		abbrevs: make(map[catKey][]int),
+		aliases: make(map[string][]alias, len(entries)),
 		byID:    make(map[string]int, 2*len(catalogue)),
 		items:   catalogue,
+	}
+	for i := range ix.names {
+		ix.names[i] = make(map[string][]int, len(catalogue))
+		ix.abbrevs[i] = make(map[string][]int)
+	}
+	for i, it := range catalogue {
+		kd := kindIndex(it.Kind)
+		k := Key(it.Name)
+		ix.names[kd][k] = append(ix.names[kd][k], i)
+		if a := Abbreviation(it.Name); a != "" {
+			ix.abbrevs[kd][a] = append(ix.abbrevs[kd][a], i)
+		}
+		ix.byID[idKey(it.Kind, KeyID, it.ID)] = i
+		if it.Code != "" {
+			ix.byID[idKey(it.Kind, KeyFlabsID, it.Code)] = i
+		}
 	}
 	for _, e := range entries {
 		k := e.Key
 		if k == "" {
 			k = Key(e.LocalName)
 		}
-		ix.aliases[aliasKey{e.Scope, e.Kind, k}] = e
-	}
-	for i, it := range catalogue {
-		ck := catKey{it.Kind, Key(it.Name)}
-		ix.names[ck] = append(ix.names[ck], i)
-		if a := Abbreviation(it.Name); a != "" {
-			ak := catKey{it.Kind, a}
-			ix.abbrevs[ak] = append(ix.abbrevs[ak], i)
-		}
-		ix.byID[string(it.Kind)+"\x00id\x00"+it.ID] = i
-		if it.Code != "" {
-			ix.byID[string(it.Kind)+"\x00code\x00"+it.Code] = i
-		}
+		cat, _ := ix.catalogueItem(e.Kind, e.Target, e.TargetKey)
+		ix.aliases[k] = append(ix.aliases[k], alias{e, cat})
 	}
 	ix.sugg = newSuggester(catalogue)
 	return ix
+}
+
+// alias is a table entry with the catalogue name of its target.
+type alias struct {
+	Entry
+	catalogue string
+}
+
+func idKey(kind Kind, key TargetKey, target string) string {
+	return string(kind) + "\x00" + string(key) + "\x00" + target
 }
 
 // Lookup maps one name written by partner in a column of kind. The order
@@ -124,31 +136,31 @@ func NewIndex(entries []Entry, catalogue []CatalogueItem) *Index {
 // then for the other kind (a package written in the tests column is still
 // an exact match). Nothing else maps.
 func (ix *Index) Lookup(partner string, kind Kind, name string) Match {
-	k := Key(name)
-	other := KindPackage
+	var arr [96]byte
+	k := appendKey(arr[:0], name)
+	kinds := [2]Kind{kind, KindPackage}
 	if kind == KindPackage {
-		other = KindTest
+		kinds[1] = KindTest
 	}
-	scopes := []string{""}
-	if partner != "" {
-		scopes = []string{partner, ""}
-	}
-	for _, kd := range []Kind{kind, other} {
-		for _, scope := range scopes {
-			if e, ok := ix.aliases[aliasKey{scope, kd, k}]; ok {
-				cat, _ := ix.catalogueItem(kd, e.Target, e.TargetKey)
-				return Match{Name: name, Kind: kd, How: MatchAlias, Target: e.Target, TargetKey: e.TargetKey,
-					Catalogue: cat, Scope: scope}
+	if as := ix.aliases[string(k)]; len(as) > 0 {
+		for _, kd := range kinds {
+			for _, scope := range [2]string{partner, ""} {
+				for _, e := range as {
+					if e.Scope == scope && e.Kind == kd {
+						return Match{Name: name, Kind: kd, How: MatchAlias, Target: e.Target, TargetKey: e.TargetKey,
+							Catalogue: e.catalogue, Scope: scope}
+					}
+				}
 			}
 		}
 	}
-	for _, kd := range []Kind{kind, other} {
-		if is := ix.names[catKey{kd, k}]; len(is) == 1 {
+	for _, kd := range kinds {
+		if is := ix.names[kindIndex(kd)][string(k)]; len(is) == 1 {
 			return ix.catMatch(name, MatchCatalogue, is[0])
 		}
 	}
-	for _, kd := range []Kind{kind, other} {
-		if is := ix.abbrevs[catKey{kd, k}]; len(is) == 1 {
+	for _, kd := range kinds {
+		if is := ix.abbrevs[kindIndex(kd)][string(k)]; len(is) == 1 {
 			return ix.catMatch(name, MatchAbbreviation, is[0])
 		}
 	}
@@ -162,11 +174,7 @@ func (ix *Index) catMatch(name, how string, i int) Match {
 
 // catalogueItem finds the catalogue name of a target.
 func (ix *Index) catalogueItem(kind Kind, target string, key TargetKey) (string, bool) {
-	id := string(kind) + "\x00id\x00" + target
-	if key == KeyFlabsID {
-		id = string(kind) + "\x00code\x00" + target
-	}
-	if i, ok := ix.byID[id]; ok && ix.items[i].Kind == kind {
+	if i, ok := ix.byID[idKey(kind, key, target)]; ok {
 		return ix.items[i].Name, true
 	}
 	return "", false

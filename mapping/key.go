@@ -44,6 +44,82 @@ var folder = cases.Fold()
 // "vitamin d (25-oh)." give the same key. Nothing else is changed: "T4"
 // and "FT4", "Vitamin D" and "Vitamin D3" stay different.
 func Key(name string) string {
+	if isASCII(name) {
+		var arr [64]byte
+		return string(appendKeyASCII(arr[:0], name))
+	}
+	return keyUnicode(name)
+}
+
+// appendKey appends Key(name) to dst. Lookups use it with a buffer on the
+// stack so that the exact path of a plain-ASCII name allocates nothing.
+func appendKey(dst []byte, name string) []byte {
+	if isASCII(name) {
+		return appendKeyASCII(dst, name)
+	}
+	return append(dst, keyUnicode(name)...)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendKeyASCII is keyUnicode for ASCII input, where NFKC is the
+// identity and case folding is lower-casing; FuzzKey holds the two equal.
+func appendKeyASCII(dst []byte, s string) []byte {
+	start := len(dst)
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c >= '\t' && c <= '\r':
+			space = true
+			continue
+		case c == '(' || c == '[':
+			if len(dst) > start {
+				dst = append(dst, ' ')
+			}
+			dst = append(dst, c)
+			space = false
+			continue
+		case c == ')' || c == ']':
+			space = false
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if space && len(dst) > start {
+			if last := dst[len(dst)-1]; last != '(' && last != '[' && last != ' ' {
+				dst = append(dst, ' ')
+			}
+		}
+		space = false
+		dst = append(dst, c)
+	}
+	// Trim what keyUnicode trims from the ends.
+	b := dst[start:]
+	for len(b) > 0 && trimmable(rune(b[0])) {
+		b = b[1:]
+	}
+	for len(b) > 0 && trimmable(rune(b[len(b)-1])) {
+		b = b[:len(b)-1]
+	}
+	n := copy(dst[start:], b)
+	return dst[:start+n]
+}
+
+// trimmable is what Key trims from the ends of a name: space, and
+// punctuation or symbols other than brackets and '+' ("HIV 1+2").
+func trimmable(r rune) bool {
+	return unicode.IsSpace(r) || (unicode.IsPunct(r) && r != '(' && r != ')' && r != '[' && r != ']') || unicode.IsSymbol(r) && r != '+'
+}
+
+// keyUnicode is Key for any input.
+func keyUnicode(name string) string {
 	s := folder.String(norm.NFKC.String(name))
 	var b strings.Builder
 	b.Grow(len(s))
@@ -72,9 +148,7 @@ func Key(name string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	return strings.TrimFunc(b.String(), func(r rune) bool {
-		return unicode.IsSpace(r) || (unicode.IsPunct(r) && r != '(' && r != ')' && r != '[' && r != ']') || unicode.IsSymbol(r) && r != '+'
-	})
+	return strings.TrimFunc(b.String(), trimmable)
 }
 
 // Abbreviation returns the text in the last parentheses of a catalogue

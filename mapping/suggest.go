@@ -6,7 +6,9 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Suggestion is a catalogue entry that might be what an unmapped name
@@ -23,42 +25,88 @@ type Suggestion struct {
 const MaxSuggestions = 3
 
 // shortlist is how many trigram candidates get a full score.
-const shortlist = 24
+const shortlist = 12
+
+// sitem is what scoring needs of one catalogue entry, worked out once.
+type sitem struct {
+	key     string   // Key(name)
+	base    string   // key without its "(abbreviation)": a prefix of key
+	abbr    string   // Abbreviation(name)
+	code    string   // Key(code)
+	tokens  []word   // words of key
+	bwords  []string // words of base
+	nGrams  int
+	baseLen int // len(base) in the units similarity counts (bytes if ASCII, else runes)
+}
+
+// word is a token with what tokenSim needs of it.
+type word struct {
+	s       string
+	code    bool   // codeLike(s)
+	letters string // letters(s), for codes
+}
+
+func newWord(t string) word {
+	w := word{s: t, code: codeLike(t)}
+	if w.code {
+		w.letters = letters(t)
+	}
+	return w
+}
 
 type suggester struct {
 	items   []CatalogueItem
-	keys    []string   // Key(name) per item
-	tokens  [][]string // tokens of each key
-	abbrevs []string
+	si      []sitem
 	grams   map[string][]int32 // trigram → items
-	nGrams  []int              // trigrams per item
 	byAbbr  map[string][]int
+	scratch sync.Pool // *scratch: Suggest runs concurrently
+}
+
+// scratch is one Suggest call's working memory, reused: counts is all
+// zero between calls.
+type scratch struct {
+	counts  []uint16 // shared trigrams per item
+	touched []int32  // items with counts > 0
 }
 
 func newSuggester(items []CatalogueItem) *suggester {
-	s := &suggester{items: items, keys: make([]string, len(items)), tokens: make([][]string, len(items)),
-		abbrevs: make([]string, len(items)), grams: map[string][]int32{}, nGrams: make([]int, len(items)), byAbbr: map[string][]int{}}
+	s := &suggester{items: items, si: make([]sitem, len(items)), grams: map[string][]int32{}, byAbbr: map[string][]int{}}
 	for i, it := range items {
 		k := Key(it.Name)
-		s.keys[i] = k
-		s.tokens[i] = tokens(k)
-		s.abbrevs[i] = Abbreviation(it.Name)
-		if s.abbrevs[i] != "" {
-			s.byAbbr[s.abbrevs[i]] = append(s.byAbbr[s.abbrevs[i]], i)
+		e := sitem{key: k, abbr: Abbreviation(it.Name), code: Key(it.Code)}
+		for _, t := range tokens(k) {
+			e.tokens = append(e.tokens, newWord(t))
 		}
-		if it.Code != "" {
-			c := Key(it.Code)
-			if c != s.abbrevs[i] {
-				s.byAbbr[c] = append(s.byAbbr[c], i)
-			}
+		e.base = strings.TrimSpace(strings.TrimSuffix(k, "("+e.abbr+")"))
+		e.bwords = tokens(e.base)
+		e.baseLen = len(e.base)
+		if !isASCII(k) {
+			e.baseLen = utf8.RuneCountInString(e.base)
+		}
+		if e.abbr != "" {
+			s.byAbbr[e.abbr] = append(s.byAbbr[e.abbr], i)
+		}
+		if e.code != "" && e.code != e.abbr {
+			s.byAbbr[e.code] = append(s.byAbbr[e.code], i)
 		}
 		gs := trigrams(k)
-		s.nGrams[i] = len(gs)
+		e.nGrams = len(gs)
 		for _, g := range gs {
 			s.grams[g] = append(s.grams[g], int32(i))
 		}
+		s.si[i] = e
 	}
+	s.scratch.New = func() any { return &scratch{counts: make([]uint16, len(items))} }
 	return s
+}
+
+// query is an unmapped name, prepared for scoring.
+type query struct {
+	key     string
+	words   []word
+	tokens  []string
+	compact string
+	inits   string
 }
 
 // Suggest returns up to MaxSuggestions catalogue entries for an unmapped
@@ -72,10 +120,21 @@ func (ix *Index) Suggest(kind Kind, name string) []Suggestion {
 	if k == "" || len(s.items) == 0 {
 		return nil
 	}
-	qTokens := tokens(k)
+	q := &query{key: k, tokens: tokens(k), compact: compact(k)}
+	for _, t := range q.tokens {
+		q.words = append(q.words, newWord(t))
+	}
+	q.inits = initials(q.tokens)
 	qGrams := trigrams(k)
-	counts := make([]uint16, len(s.items))
-	var touched []int32
+	sc := s.scratch.Get().(*scratch)
+	defer s.scratch.Put(sc)
+	counts, touched := sc.counts, sc.touched[:0]
+	defer func() {
+		for _, i := range touched { // leave counts zeroed for the next call
+			counts[i] = 0
+		}
+		sc.touched = touched
+	}()
 	for _, g := range qGrams {
 		for _, i := range s.grams[g] {
 			if counts[i] == 0 {
@@ -93,7 +152,7 @@ func (ix *Index) Suggest(kind Kind, name string) []Suggestion {
 	better := func(a, b cand) bool { return a.dice > b.dice || a.dice == b.dice && a.i < b.i }
 	cands := make([]cand, 0, shortlist+4)
 	for _, i := range touched {
-		c := cand{int(i), 2 * float64(counts[i]) / float64(len(qGrams)+s.nGrams[i])}
+		c := cand{int(i), 2 * float64(counts[i]) / float64(len(qGrams)+s.si[i].nGrams)}
 		if len(cands) == shortlist && !better(c, cands[shortlist-1]) {
 			continue
 		}
@@ -108,124 +167,173 @@ func (ix *Index) Suggest(kind Kind, name string) []Suggestion {
 	}
 	// Abbreviation candidates: the name is an entry's abbreviation or code
 	// (shared, or it would have mapped), or the initials of its words are.
-	for _, ab := range []string{k, initials(qTokens)} {
+	for _, ab := range [2]string{k, q.inits} {
 		for _, i := range s.byAbbr[ab] {
 			if !slices.ContainsFunc(cands, func(c cand) bool { return c.i == i }) {
 				cands = append(cands, cand{i: i})
 			}
 		}
 	}
-	out := make([]Suggestion, 0, len(cands))
+	type scored struct {
+		i     int
+		score float64
+		why   why
+	}
+	all := make([]scored, 0, len(cands))
 	for _, c := range cands {
-		it := s.items[c.i]
-		score, reason := s.score(k, qTokens, c.i)
-		if it.Kind != kind {
+		score, w := s.score(q, c.i)
+		if s.items[c.i].Kind != kind {
 			score *= 0.8
-			reason += fmt.Sprintf("; is a %s", it.Kind)
+			w.otherKind = true
 		}
 		if score < 0.2 {
 			continue
 		}
-		out = append(out, Suggestion{Target: it.ID, Name: it.Name, Kind: it.Kind, Score: math.Round(score*100) / 100, Reason: reason})
+		all = append(all, scored{c.i, math.Round(score*100) / 100, w})
 	}
-	slices.SortStableFunc(out, func(a, b Suggestion) int {
-		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+	slices.SortStableFunc(all, func(a, b scored) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Name, b.Name)
+		return strings.Compare(s.items[a.i].Name, s.items[b.i].Name)
 	})
-	if len(out) > MaxSuggestions {
-		out = out[:MaxSuggestions]
+	if len(all) > MaxSuggestions {
+		all = all[:MaxSuggestions]
+	}
+	out := make([]Suggestion, len(all))
+	for n, c := range all {
+		it := s.items[c.i]
+		out[n] = Suggestion{Target: it.ID, Name: it.Name, Kind: it.Kind, Score: c.score, Reason: c.why.String(s.si[c.i].abbr, it.Kind)}
 	}
 	return out
 }
 
-// score rates catalogue item i against the query key and says why.
-func (s *suggester) score(k string, q []string, i int) (float64, string) {
-	ck, ct := s.keys[i], s.tokens[i]
-	var reasons []string
-	// Abbreviation: the query is the entry's abbreviation or code.
-	abbr := s.abbrevs[i]
-	code := Key(s.items[i].Code)
-	if k == abbr || (code != "" && k == code) {
-		n := len(s.byAbbr[k])
-		r := "abbreviation"
-		if n > 1 {
-			r = fmt.Sprintf("abbreviation shared by %d entries", n)
+// why records how a score came about; only the suggestions kept are
+// turned into words.
+type why struct {
+	abbrev    int // >0: the query is the abbreviation or code of this many entries
+	initials  bool
+	written   bool // the abbreviation written differently ("t-4")
+	exact     int  // words shared exactly
+	edit      float64
+	namesAbbr bool     // the query names the entry's abbreviation
+	diffs     []string // codes on one side only
+	otherKind bool
+}
+
+// String is the reason shown to people.
+func (w why) String(abbr string, kind Kind) string {
+	var r string
+	switch {
+	case w.abbrev == 1:
+		r = "abbreviation"
+	case w.abbrev > 1:
+		r = fmt.Sprintf("abbreviation shared by %d entries", w.abbrev)
+	case w.initials:
+		r = "initials match the abbreviation " + strings.ToUpper(abbr)
+	case w.written:
+		r = "abbreviation, written differently"
+	default:
+		var parts []string
+		if w.namesAbbr {
+			parts = append(parts, "names its abbreviation "+strings.ToUpper(abbr))
 		}
-		return 0.9 - 0.05*float64(min(n-1, 4)), r
+		if w.exact > 0 {
+			parts = append(parts, fmt.Sprintf("%d shared word(s)", w.exact))
+		}
+		parts = append(parts, fmt.Sprintf("spelling %.0f%% alike", w.edit*100))
+		if len(w.diffs) > 0 {
+			parts = append(parts, "CAUTION differs in "+strings.Join(dedupe(w.diffs), ", "))
+		}
+		r = strings.Join(parts, ", ")
 	}
-	if ini := initials(q); len(q) > 1 && ini != "" && ini == abbr {
-		return 0.85, "initials match the abbreviation " + strings.ToUpper(abbr)
+	if w.otherKind {
+		r += "; is a " + string(kind)
 	}
-	if c := compact(k); c != "" && (c == compact(abbr) || c == compact(code)) {
-		return 0.85, "abbreviation, written differently"
+	return r
+}
+
+// score rates catalogue item i against the query.
+func (s *suggester) score(q *query, i int) (float64, why) {
+	e := &s.si[i]
+	k := q.key
+	// Abbreviation: the query is the entry's abbreviation or code.
+	if k == e.abbr || (e.code != "" && k == e.code) {
+		n := len(s.byAbbr[k])
+		return 0.9 - 0.05*float64(min(n-1, 4)), why{abbrev: n}
+	}
+	if len(q.tokens) > 1 && q.inits != "" && q.inits == e.abbr {
+		return 0.85, why{initials: true}
+	}
+	if q.compact != "" && (q.compact == compact(e.abbr) || q.compact == compact(e.code)) {
+		return 0.85, why{written: true}
 	}
 	// Spelling of the whole name (with and without its abbreviation), and
 	// how well the query's words are covered by the entry's words.
-	base := strings.TrimSpace(strings.TrimSuffix(ck, "("+abbr+")"))
-	bt := tokens(base)
-	edit := max(similarity(k, ck), similarity(k, base))
-	cover, exact := 0.0, 0
-	for _, t := range q {
+	full, base := similarity2(k, e.key, e.baseLen)
+	w := why{edit: max(full, base)}
+	cover := 0.0
+	for _, t := range q.words {
 		best := 0.0
-		for _, c := range ct {
+		for _, c := range e.tokens {
 			best = max(best, tokenSim(t, c))
+			if c.s == t.s {
+				w.exact++
+				break
+			}
 		}
 		cover += best
-		if slices.Contains(ct, t) {
-			exact++
-		}
 	}
-	cover /= float64(max(1, len(q)))
+	cover /= float64(max(1, len(q.words)))
 	candFrac := 0.0
-	for _, c := range bt {
-		if slices.Contains(q, c) {
+	for _, c := range e.bwords {
+		if slices.Contains(q.tokens, c) {
 			candFrac++
 		}
 	}
-	candFrac /= float64(max(1, len(bt)))
-	score := 0.4*edit + 0.6*cover*(0.7+0.3*candFrac)
-	if exact > 0 {
-		reasons = append(reasons, fmt.Sprintf("%d shared word(s)", exact))
-	}
-	reasons = append(reasons, fmt.Sprintf("spelling %.0f%% alike", edit*100))
-	if abbr != "" && slices.Contains(q, abbr) {
+	candFrac /= float64(max(1, len(e.bwords)))
+	score := 0.4*w.edit + 0.6*cover*(0.7+0.3*candFrac)
+	if e.abbr != "" && slices.Contains(q.tokens, e.abbr) {
 		score = max(score, 0.75)
-		reasons = append([]string{"names its abbreviation " + strings.ToUpper(abbr)}, reasons...)
+		w.namesAbbr = true
 	}
 	// Codes must agree: a code-like token on one side missing on the other.
-	var diffs []string
-	for _, t := range q {
-		if codeLike(t) && !slices.Contains(ct, t) && t != abbr {
-			diffs = append(diffs, strings.ToUpper(t))
+	for _, t := range q.words {
+		if t.code && t.s != e.abbr && !slices.ContainsFunc(e.tokens, func(c word) bool { return c.s == t.s }) {
+			w.diffs = append(w.diffs, strings.ToUpper(t.s))
 		}
 	}
-	for _, t := range tokens(base) { // the entry's own abbreviation may be absent from the query
-		if codeLike(t) && !slices.Contains(q, t) {
-			diffs = append(diffs, strings.ToUpper(t))
+	for _, t := range e.bwords { // the entry's own abbreviation may be absent from the query
+		if codeLike(t) && !slices.Contains(q.tokens, t) {
+			w.diffs = append(w.diffs, strings.ToUpper(t))
 		}
 	}
-	if len(diffs) > 0 {
+	if len(w.diffs) > 0 {
 		score *= 0.5
-		reasons = append(reasons, "CAUTION differs in "+strings.Join(dedupe(diffs), ", "))
 	}
-	return score, strings.Join(reasons, ", ")
+	return score, w
 }
 
 // tokenSim compares two words: codes by their letters (D3 is a kind of
 // D, B12 is not), other words by spelling.
-func tokenSim(a, b string) float64 {
-	if a == b {
+func tokenSim(a, b word) float64 {
+	if a.s == b.s {
 		return 1
 	}
-	if codeLike(a) || codeLike(b) {
-		if la := letters(a); la != "" && la == letters(b) {
+	if a.code || b.code {
+		la, lb := a.letters, b.letters
+		if !a.code {
+			la = letters(a.s)
+		}
+		if !b.code {
+			lb = letters(b.s)
+		}
+		if la != "" && la == lb {
 			return 0.7
 		}
 		return 0
 	}
-	return similarity(a, b)
+	return similarity(a.s, b.s)
 }
 
 func letters(s string) string {
@@ -293,11 +401,9 @@ func trigrams(k string) []string {
 		return nil
 	}
 	out := make([]string, 0, len(r)-2)
-	seen := map[string]bool{}
 	for i := 0; i+3 <= len(r); i++ {
 		g := string(r[i : i+3])
-		if !seen[g] {
-			seen[g] = true
+		if !slices.Contains(out, g) {
 			out = append(out, g)
 		}
 	}
@@ -306,25 +412,49 @@ func trigrams(k string) []string {
 
 // similarity is 1 - Levenshtein distance / longer length, on runes.
 func similarity(a, b string) float64 {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) == 0 && len(rb) == 0 {
-		return 1
+	s, _ := similarity2(a, b, 0)
+	return s
+}
+
+// similarity2 is similarity(a, b) and similarity(a, b[:prefix]), from one
+// pass of the edit-distance table (its last row holds the distance from a
+// to every prefix of b). prefix counts bytes for ASCII strings and runes
+// otherwise.
+func similarity2(a, b string, prefix int) (full, pre float64) {
+	if isASCII(a) && isASCII(b) {
+		return editSim([]byte(a), []byte(b), prefix)
 	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	return editSim([]rune(a), []rune(b), prefix)
+}
+
+func editSim[T byte | rune](a, b []T, prefix int) (full, pre float64) {
+	var buf [2 * 128]int
+	var prev, cur []int
+	if len(b) < 128 {
+		prev, cur = buf[:len(b)+1], buf[128:128+len(b)+1]
+	} else {
+		prev, cur = make([]int, len(b)+1), make([]int, len(b)+1)
+	}
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	for i := 1; i <= len(a); i++ {
 		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
+		for j := 1; j <= len(b); j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
 		prev, cur = cur, prev
 	}
-	return 1 - float64(prev[len(rb)])/float64(max(len(ra), len(rb)))
+	sim := func(d, la, lb int) float64 {
+		if la == 0 && lb == 0 {
+			return 1
+		}
+		return 1 - float64(d)/float64(max(la, lb))
+	}
+	prefix = min(prefix, len(b))
+	return sim(prev[len(b)], len(a), len(b)), sim(prev[prefix], len(a), prefix)
 }

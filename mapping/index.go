@@ -23,15 +23,15 @@ const (
 // Entry is one row of the mapping table: a local name (for one partner, or
 // all when Scope is "") that maps to a Flabs target.
 type Entry struct {
-	Scope     string // partner name, "" for all partners
-	Kind      Kind
-	LocalName string
-	Key       string // Key(LocalName)
-	Target    string // the Flabs ID or code sent
-	TargetKey TargetKey
-	Source    string
-	CreatedAt time.Time
-	CreatedBy string
+	Scope     string    `json:"partner"` // partner name, "" for all partners
+	Kind      Kind      `json:"kind"`
+	LocalName string    `json:"local_name"`
+	Key       string    `json:"-"`      // Key(LocalName)
+	Target    string    `json:"target"` // the Flabs ID or code sent
+	TargetKey TargetKey `json:"key"`
+	Source    string    `json:"source"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
 }
 
 // CatalogueItem is one test or package of the lab's Flabs catalogue.

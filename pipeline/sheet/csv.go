@@ -32,7 +32,7 @@ func readCSV(ctx context.Context, path string, dict dictionary, fn func(*Record)
 		return sum, err
 	}
 	defer f.Close()
-	r, enc, err := decodeText(f)
+	r, enc, err := DecodeText(f)
 	if err != nil {
 		return sum, err
 	}
@@ -42,7 +42,7 @@ func readCSV(ctx context.Context, path string, dict dictionary, fn func(*Record)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return sum, err
 	}
-	delim := sniffDelimiter(sample)
+	delim := SniffDelimiter(sample)
 	sum.Delimiter = delimName(delim)
 
 	cr := csv.NewReader(br)
@@ -93,10 +93,10 @@ func readCSV(ctx context.Context, path string, dict dictionary, fn func(*Record)
 	return sum, em.done()
 }
 
-// decodeText picks the file's encoding from its byte-order mark or, failing
+// DecodeText picks the file's encoding from its byte-order mark or, failing
 // that, from whether the start is valid UTF-8 (else Windows-1252, what
 // Excel on Windows writes as "CSV").
-func decodeText(f io.Reader) (io.Reader, string, error) {
+func DecodeText(f io.Reader) (io.Reader, string, error) {
 	br := bufio.NewReaderSize(f, sniffSize)
 	head, err := br.Peek(sniffSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -153,9 +153,9 @@ func decode1252(s string) string {
 
 var delimiters = []rune{',', ';', '\t', '|'}
 
-// sniffDelimiter picks the delimiter that splits the most sample lines
+// SniffDelimiter picks the delimiter that splits the most sample lines
 // into the same number of fields (quotes respected within a line).
-func sniffDelimiter(sample []byte) rune {
+func SniffDelimiter(sample []byte) rune {
 	lines := bytes.Split(sample, []byte("\n"))
 	if len(lines) > 1 && len(sample) == sniffSize {
 		lines = lines[:len(lines)-1] // the last line may be cut

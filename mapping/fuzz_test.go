@@ -1,0 +1,93 @@
+package mapping_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flabsync/flabsync/fixtures"
+	"github.com/flabsync/flabsync/mapping"
+)
+
+// FuzzReadTable: whatever a mapping file holds, reading it never panics;
+// every line read comes from a row with something in it; and what is read
+// survives being written and read again unchanged.
+func FuzzReadTable(f *testing.F) {
+	f.Add(string(fixtures.Mappings()))
+	f.Add("Local Name;Kind;ID\n'=1+1;test;x\n\"a\nb\";package;y\n")
+	f.Add("title\n\npartner,kind,local_name,id,flabs_id\n,test,,,\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		lines, err := mapping.ReadTable(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		for _, l := range lines {
+			if l.Row < 1 {
+				t.Fatalf("line %+v has no row", l)
+			}
+			if l.Partner+l.Kind+l.LocalName+l.ID+l.FlabsID == "" {
+				t.Fatalf("blank line read: %+v", l)
+			}
+		}
+		var buf bytes.Buffer
+		if err := mapping.WriteTable(&buf, lines); err != nil {
+			t.Fatalf("write back: %v", err)
+		}
+		back, err := mapping.ReadTable(&buf)
+		if err != nil {
+			t.Fatalf("read back %q: %v", buf.String(), err)
+		}
+		noRows := func(ls []mapping.Line) []mapping.Line {
+			out := []mapping.Line{}
+			for _, l := range ls {
+				l.Row = 0
+				out = append(out, l)
+			}
+			return out
+		}
+		if d := cmp.Diff(noRows(lines), noRows(back)); d != "" {
+			t.Fatalf("round trip of %q (-read +reread):\n%s", text, d)
+		}
+	})
+}
+
+// FuzzLookupSuggest: a name maps only to a catalogue entry whose name or
+// unique abbreviation has the same key; suggestions are at most three,
+// ranked, scored in [0, 1], and never include a name that would have
+// mapped exactly under another target.
+func FuzzLookupSuggest(f *testing.F) {
+	cat := catalogue(f)
+	ix := mapping.NewIndex(nil, cat)
+	for _, s := range []string{"CBC", "Vitamin D3", "T4", "FT-4", "Hb", "HbA1c", "liver function test", "Thyroid Profile (T3 T4 TSH)", "ＣＢＣ", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		m := ix.Lookup("p", mapping.KindTest, name)
+		if m.Mapped() {
+			k := mapping.Key(name)
+			ok := false
+			for _, it := range cat {
+				if it.ID == m.Target && (mapping.Key(it.Name) == k || mapping.Abbreviation(it.Name) == k) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Fatalf("%q mapped to %s (%q) without an exact name or abbreviation", name, m.Target, m.Catalogue)
+			}
+		}
+		ss := ix.Suggest(mapping.KindTest, name)
+		if len(ss) > mapping.MaxSuggestions {
+			t.Fatalf("%d suggestions", len(ss))
+		}
+		for i, s := range ss {
+			if s.Score < 0 || s.Score > 1 || s.Reason == "" || s.Target == "" {
+				t.Fatalf("suggestion %+v", s)
+			}
+			if i > 0 && s.Score > ss[i-1].Score {
+				t.Fatalf("not ranked: %+v", ss)
+			}
+		}
+	})
+}

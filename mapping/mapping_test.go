@@ -209,6 +209,38 @@ func BenchmarkLookupExact(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 }
 
+// BenchmarkLookupMix: a run's realistic mix against a 5,000-entry
+// catalogue and 2,000 aliases — a quarter each by alias, catalogue name,
+// abbreviation and no match, names written with stray case and spaces.
+func BenchmarkLookupMix(b *testing.B) {
+	cat := bigCatalogue(5000)
+	var entries []mapping.Entry
+	for i := 0; i < 2000; i++ {
+		entries = append(entries, mapping.Entry{Scope: []string{"", "sunrise"}[i%2], Kind: mapping.KindTest,
+			LocalName: fmt.Sprintf("Local Name %d", i), Target: cat[i].ID, TargetKey: mapping.KeyID})
+	}
+	ix := mapping.NewIndex(entries, cat)
+	names := make([]string, 1024)
+	for i := range names {
+		it := cat[(i*7919)%len(cat)]
+		switch i % 4 {
+		case 0:
+			names[i] = fmt.Sprintf(" local name %d", i%2000)
+		case 1:
+			names[i] = strings.ToUpper(it.Name)
+		case 2:
+			names[i] = mapping.Abbreviation(it.Name)
+		default:
+			names[i] = it.Name[:len(it.Name)-4]
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ix.Lookup("sunrise", mapping.KindTest, names[i%len(names)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
+
 func BenchmarkSuggest(b *testing.B) {
 	cat := bigCatalogue(5000)
 	ix := mapping.NewIndex(nil, cat)

@@ -24,6 +24,11 @@ type Suggestion struct {
 // MaxSuggestions is how many suggestions Suggest returns at most.
 const MaxSuggestions = 3
 
+// minScore is the lowest score worth showing. It is low on purpose: a
+// near-miss flagged CAUTION (Trop T → Troponin I) still tells ops where
+// to look.
+const minScore = 0.15
+
 // shortlist is how many trigram candidates get a full score.
 const shortlist = 12
 
@@ -186,7 +191,7 @@ func (ix *Index) Suggest(kind Kind, name string) []Suggestion {
 			score *= 0.8
 			w.otherKind = true
 		}
-		if score < 0.2 {
+		if score < minScore {
 			continue
 		}
 		all = append(all, scored{c.i, math.Round(score*100) / 100, w})
@@ -299,7 +304,7 @@ func (s *suggester) score(q *query, i int) (float64, why) {
 	}
 	// Codes must agree: a code-like token on one side missing on the other.
 	for _, t := range q.words {
-		if t.code && t.s != e.abbr && !slices.ContainsFunc(e.tokens, func(c word) bool { return c.s == t.s }) {
+		if t.code && t.s != e.abbr && !slices.ContainsFunc(e.tokens, func(c word) bool { return c.s == t.s || shortFor(t.s, c.s) }) {
 			w.diffs = append(w.diffs, strings.ToUpper(t.s))
 		}
 	}
@@ -320,6 +325,9 @@ func tokenSim(a, b word) float64 {
 	if a.s == b.s {
 		return 1
 	}
+	if shortFor(a.s, b.s) || shortFor(b.s, a.s) {
+		return 0.85
+	}
 	if a.code || b.code {
 		la, lb := a.letters, b.letters
 		if !a.code {
@@ -334,6 +342,21 @@ func tokenSim(a, b word) float64 {
 		return 0
 	}
 	return similarity(a.s, b.s)
+}
+
+// shortFor reports whether a is b shortened: at least three letters and
+// no digits, a prefix of the longer b ("vit" for vitamin, "trop" for
+// troponin). Codes with digits never are: T4 is not short for T45.
+func shortFor(a, b string) bool {
+	if len(a) < 3 || len(a) >= len(b) || !strings.HasPrefix(b, a) {
+		return false
+	}
+	for _, r := range a {
+		if !unicode.IsLetter(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func letters(s string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flabsync/flabsync/fixtures"
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/sheet"
@@ -42,7 +43,12 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	ix, note, err := dryRunIndex(cfg)
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ix, note, err := mappingIndex(ctx, cfg, mapping.NewStore(db))
 	if err != nil {
 		return err
 	}
@@ -108,16 +114,12 @@ func readOptions(cfg *config.Config, partner string) pipeline.ReadOptions {
 	return opts
 }
 
-// dryRunIndex returns the mapping index a dry run maps with. Until the
-// catalogue is synced into the store, the sample catalogue stands in when
-// no real Flabs is configured.
-func dryRunIndex(cfg *config.Config) (*mapping.Index, string, error) {
-	if cfg.Flabs.BaseURL != "" {
-		return mapping.NewIndex(nil, nil), "no catalogue synced yet: every test shows as unmapped", nil
-	}
+// sampleCatalogue is the fixtures' catalogue, as the mapping index takes
+// it: what the demo and the simulator serve.
+func sampleCatalogue() ([]mapping.CatalogueItem, error) {
 	cat, err := fixtures.LoadCatalogue()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	var items []mapping.CatalogueItem
 	for _, c := range cat.Tests {
@@ -126,7 +128,7 @@ func dryRunIndex(cfg *config.Config) (*mapping.Index, string, error) {
 	for _, c := range cat.Packages {
 		items = append(items, mapping.CatalogueItem{Kind: mapping.KindPackage, ID: c.ID, Code: c.Code, Name: c.Name})
 	}
-	return mapping.NewIndex(nil, items), "mapping with the sample catalogue (no flabs.base_url configured)", nil
+	return items, nil
 }
 
 // printDryRun is the human account of one file. It shows row numbers,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/flabsync/flabsync/fixtures"
+	"github.com/flabsync/flabsync/internal/flabs"
 	"net"
 	"net/http"
 	"strings"
@@ -100,6 +102,9 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 		return usageErrorf("sim: %v", err)
 	}
 	o.Logger = log
+	if err := sampleSimCatalogue(&o); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -127,5 +132,19 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sim: shutdown: %w", err)
 	}
+	return nil
+}
+
+// sampleSimCatalogue makes the simulator serve the fixtures' lab and
+// catalogue: the one the sample sheets and the starting mapping table
+// are written against.
+func sampleSimCatalogue(o *flabstest.Options) error {
+	cat, err := fixtures.LoadCatalogue()
+	if err != nil {
+		return err
+	}
+	o.Labs = []flabs.Lab{cat.Lab}
+	o.Tests = cat.Tests
+	o.Packages = cat.Packages
 	return nil
 }

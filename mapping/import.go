@@ -34,6 +34,7 @@ type Plan struct {
 	Changed   int       `json:"changed"`   // names that map to a different target now
 	Unchanged int       `json:"unchanged"` // already in the table as given
 	Repeated  int       `json:"repeated"`  // lines that repeat an earlier line exactly
+	Unfilled  int       `json:"unfilled"`  // review lines left without a target (SkipUnfilled)
 	Problems  []Problem `json:"problems"`
 	// Overrides are names that are also a catalogue name or abbreviation
 	// and that the import maps elsewhere: allowed (an alias wins), but
@@ -53,6 +54,10 @@ type ImportOptions struct {
 	By       string // who imports
 	Now      time.Time
 	DryRun   bool // check only
+	// SkipUnfilled passes over lines with neither id nor flabs_id instead
+	// of refusing them: a review sheet comes back with only the names a
+	// person decided on filled in.
+	SkipUnfilled bool
 }
 
 // CheckImport checks every line against the catalogue in ix (built
@@ -81,6 +86,10 @@ func CheckImport(lines []Line, ix *Index, existing []Entry, opts ImportOptions) 
 		have[[3]string{e.Scope, string(e.Kind), k}] = e
 	}
 	for _, l := range lines {
+		if opts.SkipUnfilled && l.ID == "" && l.FlabsID == "" {
+			plan.Unfilled++
+			continue
+		}
 		bad := func(col, val, msg string) { plan.Problems = append(plan.Problems, Problem{l.Row, col, val, msg}) }
 		n := len(plan.Problems)
 		kind, ok := ParseKind(l.Kind)

@@ -422,7 +422,7 @@ func runMappingImport(ctx context.Context, m *Main, args []string) error {
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
 	dry := fs.Bool("dry-run", false, "check only; change nothing")
 	by := fs.String("by", "", "who is importing, recorded on each entry (default: the OS user)")
-	review := fs.Bool("review", false, "record the entries' source as review (names from the exception workbook)")
+	review := fs.Bool("review", false, "the file is a filled-in review sheet: lines left without id/flabs_id are passed over, the rest recorded with source review")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -451,6 +451,7 @@ func runMappingImport(ctx context.Context, m *Main, args []string) error {
 	}
 	if *review {
 		opts.Source = mapping.SourceReview
+		opts.SkipUnfilled = true
 	}
 	if len(cfg.Partners) > 0 {
 		opts.Partners = sortedKeys(cfg.Partners)
@@ -485,6 +486,9 @@ func runMappingImport(ctx context.Context, m *Main, args []string) error {
 				path, len(lines), plan.Added, plan.Changed, plan.Unchanged)
 		default:
 			fmt.Fprintf(w, "%s: %d line(s) applied: %d added, %d changed, %d already so\n", path, len(lines), plan.Added, plan.Changed, plan.Unchanged)
+		}
+		if plan.Unfilled > 0 {
+			fmt.Fprintf(w, "%d line(s) without an id or flabs_id passed over (still unmapped)\n", plan.Unfilled)
 		}
 	}
 	if !plan.OK() {

@@ -267,3 +267,17 @@ func bigCatalogue(n int) []mapping.CatalogueItem {
 	}
 	return out
 }
+
+// BenchmarkNewIndex: building the index once per run, 5,000 catalogue
+// entries and 2,000 aliases.
+func BenchmarkNewIndex(b *testing.B) {
+	cat := bigCatalogue(5000)
+	var entries []mapping.Entry
+	for i := 0; i < 2000; i++ {
+		entries = append(entries, mapping.Entry{Kind: mapping.KindTest, LocalName: fmt.Sprintf("Local Name %d", i), Target: cat[i].ID, TargetKey: mapping.KeyID})
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		mapping.NewIndex(entries, cat)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
 )
 
 func runStatus(ctx context.Context, m *Main, args []string) error {
@@ -31,6 +32,21 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 	}
 	out := m.Stdout
 	fmt.Fprintf(out, "database  %s (schema v%d)\n", db, ver)
+	ms := mapping.NewStore(db)
+	info, err := ms.Info(ctx)
+	if err != nil {
+		return err
+	}
+	es, err := ms.Entries(ctx)
+	if err != nil {
+		return err
+	}
+	if info.SyncedAt.IsZero() {
+		fmt.Fprintf(out, "catalogue none synced yet (flabsync mapping sync); %d aliases\n", len(es))
+	} else {
+		fmt.Fprintf(out, "catalogue lab %s (%s): %d tests, %d packages, synced %s; %d aliases\n", info.LabName, info.LabID,
+			info.Tests, info.Packages, info.SyncedAt.Local().Format(time.RFC3339), len(es))
+	}
 	runs, err := db.JobRuns(ctx, "", 10)
 	if err != nil {
 		return err

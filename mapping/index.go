@@ -51,6 +51,11 @@ type Match struct {
 	TargetKey TargetKey // id or flabs_id
 	Catalogue string    // the catalogue name of the target, when known
 	Scope     string    // for aliases: the partner, or "" for a global alias
+	// Orphan is set when the name has an alias whose target is not in the
+	// catalogue (it vanished, or was never synced): the name does not map
+	// — neither to the stale target nor, past the alias, to a catalogue
+	// entry a person chose not to use.
+	Orphan bool
 }
 
 // How a name mapped.
@@ -113,8 +118,8 @@ func NewIndex(entries []Entry, catalogue []CatalogueItem) *Index {
 		if k == "" {
 			k = Key(e.LocalName)
 		}
-		cat, _ := ix.catalogueItem(e.Kind, e.Target, e.TargetKey)
-		ix.aliases[k] = append(ix.aliases[k], alias{e, cat})
+		cat, known := ix.catalogueItem(e.Kind, e.Target, e.TargetKey)
+		ix.aliases[k] = append(ix.aliases[k], alias{e, cat, known})
 	}
 	ix.sugg = newSuggester(catalogue)
 	return ix
@@ -124,6 +129,7 @@ func NewIndex(entries []Entry, catalogue []CatalogueItem) *Index {
 type alias struct {
 	Entry
 	catalogue string
+	known     bool // the target is in the catalogue
 }
 
 func idKey(kind Kind, key TargetKey, target string) string {
@@ -134,7 +140,8 @@ func idKey(kind Kind, key TargetKey, target string) string {
 // is: the partner's alias, a global alias, an exact catalogue name, then a
 // catalogue abbreviation carried by exactly one entry — first for kind,
 // then for the other kind (a package written in the tests column is still
-// an exact match). Nothing else maps.
+// an exact match). Nothing else maps. An alias whose target is not in the
+// catalogue stops the lookup: the name does not map (Match.Orphan).
 func (ix *Index) Lookup(partner string, kind Kind, name string) Match {
 	var arr [96]byte
 	k := appendKey(arr[:0], name)
@@ -147,6 +154,9 @@ func (ix *Index) Lookup(partner string, kind Kind, name string) Match {
 			for _, scope := range [2]string{partner, ""} {
 				for _, e := range as {
 					if e.Scope == scope && e.Kind == kd {
+						if !e.known {
+							return Match{Name: name, Kind: kd, How: MatchNone, Scope: scope, Orphan: true}
+						}
 						return Match{Name: name, Kind: kd, How: MatchAlias, Target: e.Target, TargetKey: e.TargetKey,
 							Catalogue: e.catalogue, Scope: scope}
 					}

@@ -140,6 +140,21 @@ func TestLookupNeverGuesses(t *testing.T) {
 	}
 }
 
+func TestOrphanAliasMapsNothing(t *testing.T) {
+	cat := catalogue(t)
+	ix := mapping.NewIndex([]mapping.Entry{
+		// A person said CBC means something else for sunrise; that target
+		// is gone. CBC must not fall through to the catalogue's CBC.
+		{Scope: "sunrise", Kind: mapping.KindTest, LocalName: "CBC", Target: "64f0000000000000000000aa", TargetKey: mapping.KeyID},
+	}, cat)
+	if m := ix.Lookup("sunrise", mapping.KindTest, "cbc"); m.Mapped() || !m.Orphan || m.Scope != "sunrise" {
+		t.Errorf("sunrise cbc = %+v; want unmapped, orphan of sunrise's alias", m)
+	}
+	if m := ix.Lookup("metro", mapping.KindTest, "cbc"); m.How != mapping.MatchAbbreviation {
+		t.Errorf("metro cbc = %+v; another partner still maps by the catalogue", m)
+	}
+}
+
 func TestSuggest(t *testing.T) {
 	cat := catalogue(t)
 	ix := mapping.NewIndex(nil, cat)

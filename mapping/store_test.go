@@ -171,6 +171,11 @@ func TestSyncReportsChangesAndFlagsVanishedTargets(t *testing.T) {
 		if m := ix.Lookup("", mapping.KindTest, "Vitamin B12"); m.Mapped() {
 			t.Errorf("a retired catalogue entry still maps: %+v", m)
 		}
+		for _, n := range [][2]string{{"sunrise", "vit b12"}, {"", "Vitamin B-12"}, {"", "TSH Ultrasensitive"}} {
+			if m := ix.Lookup(n[0], mapping.KindTest, n[1]); m.Mapped() || !m.Orphan {
+				t.Errorf("%s %q, an alias to a vanished target: %+v; want unmapped, orphan", n[0], n[1], m)
+			}
+		}
 		if m := ix.Lookup("", mapping.KindTest, "Liver Function Test"); m.Catalogue != "Liver Function Test Extended (LFT)" {
 			t.Errorf("the alias to a renamed entry: %+v", m)
 		}

@@ -91,7 +91,7 @@ func mappingIndex(ctx context.Context, cfg *config.Config, ms *mapping.Store) (*
 		return mapping.NewIndex(es, cat), "", nil
 	}
 	if cfg.Flabs.BaseURL != "" {
-		return mapping.NewIndex(es, nil), "no catalogue synced yet (run 'flabsync mapping sync'): only aliases map", nil
+		return mapping.NewIndex(es, nil), "no catalogue synced yet (run 'flabsync mapping sync'): nothing maps, every name would be sent unmapped", nil
 	}
 	sample, err := sampleCatalogue()
 	if err != nil {
@@ -285,6 +285,9 @@ func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []suggestio
 	switch mt.How {
 	case mapping.MatchNone:
 		fmt.Fprintf(w, "%q  does not map: sent as an unmapped %s\n", mt.Name, mt.Kind)
+		if mt.Orphan {
+			fmt.Fprintf(w, "    its alias (%s) points at a target no longer in the catalogue: fix it with 'flabsync mapping import'\n", scopeLabel(mt.Scope))
+		}
 		if len(sugg) == 0 {
 			fmt.Fprintln(w, "    no catalogue entry looks close")
 		}
@@ -292,11 +295,7 @@ func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []suggestio
 			fmt.Fprintf(w, "    maybe %.2f  %s (id %s): %s\n", s.Score, s.Name, s.Target, s.Reason)
 		}
 	case mapping.MatchAlias:
-		cat := mt.Catalogue
-		if cat == "" {
-			cat = "NOT IN THE SYNCED CATALOGUE"
-		}
-		fmt.Fprintf(w, "%q  → %s %s  %s  (%s alias of %s)\n", mt.Name, mt.TargetKey, mt.Target, cat, mt.Kind, scopeLabel(mt.Scope))
+		fmt.Fprintf(w, "%q  → %s %s  %s  (%s alias of %s)\n", mt.Name, mt.TargetKey, mt.Target, mt.Catalogue, mt.Kind, scopeLabel(mt.Scope))
 	default:
 		fmt.Fprintf(w, "%q  → %s %s  %s  (%s %s)\n", mt.Name, mt.TargetKey, mt.Target, mt.Catalogue, mt.Kind, mt.How)
 	}

@@ -1,0 +1,220 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
+
+// Ingester takes files through the whole journey: read, validate, map,
+// write every row to the ledger, then send what is new. One Ingester (and
+// its Submitter) serves every file of a process, so all share one rate
+// limit and partners are served in turn.
+type Ingester struct {
+	Ledger    *submit.Ledger
+	Submitter *submit.Submitter
+	Holder    string // who claims files, recorded in the ledger
+	// Detail keeps every accepted booking (with its request) and its
+	// final ledger state in Ingested, for the JSON report. Off, memory
+	// stays flat however big the file.
+	Detail bool
+	Logger *slog.Logger // never given patient data
+	// Progress, when set, hears of each booking admitted for sending
+	// (admitted) and each one settled (done).
+	Progress func(admitted, done int, r *submit.Result)
+}
+
+// Ingested is what became of one file.
+type Ingested struct {
+	FileID  int64
+	SameAs  []int64 // earlier files with the same content
+	Result  *FileResult
+	Counts  submit.Counts
+	States  map[string]submit.BookingState // by integrator ID, for the accepted bookings
+	Verdict map[string]string              // by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
+}
+
+// admitBatch is how many bookings go to the ledger per transaction (and
+// to the submitter per hand-over).
+const admitBatch = 500
+
+// Ingest reads path as opts says and submits its bookings. Every row is
+// in the ledger before any of its bookings is sent; batches are sent as
+// they are admitted, so a big file starts sending before it is fully
+// read. It returns when every booking is final or ctx ends (then the
+// unsent ones stay pending in the ledger for the next run). A file that
+// does not balance (rows in ≠ the sum of outcomes) is an error.
+func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (*Ingested, error) {
+	log := in.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Partner == "" {
+		opts.Partner = PartnerOf(path)
+	}
+	name := filepath.Base(path)
+	sum, size, err := hashFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", name, err)
+	}
+	fileID, sameAs, err := in.Ledger.StartFile(ctx, submit.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder})
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("file", name, "file_id", fileID, "partner", opts.Partner)
+	if len(sameAs) > 0 {
+		log.Info("same content as an earlier file: only what was not submitted then is sent", "same_as", sameAs[0])
+	}
+	hold := ""
+	if opts.LeadSource == "" {
+		hold = fmt.Sprintf("no lead_source: set partners.%s.lead_source or default_lead_source (Flabs requires one)", opts.Partner)
+	}
+	out := &Ingested{FileID: fileID, SameAs: sameAs, Result: &FileResult{File: name, Partner: opts.Partner},
+		Verdict: map[string]string{}}
+
+	var (
+		bookings []submit.Booking
+		rows     []submit.Row
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		admitted int
+		done     int
+	)
+	flush := func() error {
+		if len(bookings) == 0 && len(rows) == 0 {
+			return nil
+		}
+		ds, err := in.Ledger.Admit(ctx, fileID, bookings, rows)
+		if err != nil {
+			return err
+		}
+		var jobs []submit.Job
+		for _, d := range ds {
+			switch {
+			case d.Send != nil:
+				jobs = append(jobs, *d.Send)
+				out.Verdict[d.IntegratorID] = "sent"
+			case d.Duplicate:
+				out.Verdict[d.IntegratorID] = "duplicate"
+			default:
+				out.Verdict[d.IntegratorID] = d.State
+			}
+		}
+		bookings, rows = bookings[:0], rows[:0]
+		if len(jobs) == 0 {
+			return nil
+		}
+		mu.Lock()
+		admitted += len(jobs)
+		if in.Progress != nil {
+			in.Progress(admitted, done, nil)
+		}
+		mu.Unlock()
+		wg.Go(func() {
+			in.Submitter.Submit(ctx, jobs, func(r submit.Result) {
+				mu.Lock()
+				defer mu.Unlock()
+				done++
+				if in.Progress != nil {
+					in.Progress(admitted, done, &r)
+				}
+			})
+		})
+		return nil
+	}
+	res, scanErr := Scan(ctx, path, opts, Sink{
+		Accepted: func(a Accepted) error {
+			b := a.Booking
+			if in.Detail {
+				out.Result.Accepted = append(out.Result.Accepted, a)
+			}
+			req := a.Request
+			sb := submit.Booking{IntegratorID: b.IntegratorID, Partner: b.Partner, FirstRow: b.Row, Rows: b.Rows,
+				Request: &req, Hold: hold}
+			for _, m := range a.Matches {
+				sb.Items = append(sb.Items, submit.Item{Kind: string(m.Kind), Name: m.Name, Target: m.Target, TargetKey: string(m.TargetKey), How: m.How})
+			}
+			bookings = append(bookings, sb)
+			for _, r := range b.Rows {
+				rows = append(rows, submit.Row{Sheet: b.Sheet, Num: r, Status: submit.RowAccepted, IntegratorID: b.IntegratorID})
+			}
+			if len(bookings) >= admitBatch {
+				return flush()
+			}
+			return nil
+		},
+		Rejected: func(e RowError) error {
+			out.Result.Rejected = append(out.Result.Rejected, e)
+			nums := e.Rows
+			if len(nums) == 0 {
+				nums = []int{e.Row}
+			}
+			for _, r := range nums {
+				rows = append(rows, submit.Row{Sheet: e.Sheet, Num: r, Status: submit.RowRejected, Code: e.Code, Message: e.Msg})
+			}
+			return nil
+		},
+	})
+	if res != nil {
+		out.Result.Summary, out.Result.Skipped = res.Summary, res.Skipped
+	}
+	if scanErr == nil {
+		for _, s := range out.Result.Skipped {
+			rows = append(rows, submit.Row{Sheet: res.Summary.Sheet, Num: s.Row, Status: submit.RowSkipped, Message: s.Why})
+		}
+		scanErr = flush()
+	}
+	wg.Wait()
+	if scanErr != nil {
+		// Rows admitted before the failure are in the ledger and were
+		// sent; the file is marked as not fully read.
+		if err := in.Ledger.FailFile(context.WithoutCancel(ctx), fileID, scanErr.Error()); err != nil {
+			log.Error("ledger: mark file failed", "err", err)
+		}
+		return out, fmt.Errorf("ingest %s: %w", name, scanErr)
+	}
+	keep := context.WithoutCancel(ctx)
+	if in.Detail {
+		ids := make([]string, 0, len(out.Result.Accepted))
+		for _, a := range out.Result.Accepted {
+			ids = append(ids, a.Booking.IntegratorID)
+		}
+		if out.States, err = in.Ledger.States(keep, ids); err != nil {
+			return out, err
+		}
+	}
+	out.Counts, err = in.Ledger.FinishFile(keep, fileID, out.Result.RowsIn())
+	log.Info("file done", "rows_in", out.Counts.RowsIn, "submitted", out.Counts.Submitted, "rejected", out.Counts.Rejected,
+		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
+		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unfinished", out.Counts.Unfinished)
+	if err != nil {
+		return out, err
+	}
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("ingest %s: stopped with %d rows unfinished (they stay pending and go with the next run): %w",
+			name, out.Counts.Unfinished, ctx.Err())
+	}
+	return out, nil
+}
+
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

@@ -1,0 +1,413 @@
+package submit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/store"
+)
+
+// Ledger is the submission ledger in the store: files, every sheet row,
+// and one booking per integrator ID with its request and state. Every row
+// is written before any request is sent, and each booking is marked in
+// flight before its request and settled after the answer.
+type Ledger struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+// NewLedger returns the ledger in db.
+func NewLedger(db *store.DB) *Ledger { return &Ledger{db: db, now: time.Now} }
+
+// File is a file as the ledger records it.
+type File struct {
+	Partner string
+	Name    string
+	Path    string
+	SHA256  string
+	Size    int64
+	By      string // who claimed it
+}
+
+// Row statuses in sheet_rows.
+const (
+	RowAccepted  = "accepted"  // part of a booking; its fate is the booking's
+	RowRejected  = "rejected"  // failed validation, never sent
+	RowSkipped   = "skipped"   // a total or repeated header row, passed over on purpose
+	RowDuplicate = "duplicate" // its booking was already submitted, by an earlier file or run
+)
+
+// Row is one sheet row's entry.
+type Row struct {
+	Sheet        string
+	Num          int
+	Status       string // Row* constants
+	Code         string // rejection code
+	Message      string
+	IntegratorID string
+}
+
+// Booking is a valid booking to admit to the ledger.
+type Booking struct {
+	IntegratorID string
+	Partner      string
+	FirstRow     int
+	Rows         []int // every sheet row it came from
+	Request      *flabs.BillingRequest
+	Items        []Item
+	Hold         string // non-empty: do not send, and why (e.g. no lead_source)
+}
+
+// Item is one test or package of a booking, as written and as mapped.
+type Item struct {
+	Kind, Name, Target, TargetKey, How string
+}
+
+// Decision is what the ledger made of an admitted booking.
+type Decision struct {
+	IntegratorID string
+	Send         *Job   // non-nil: send this (the stored request when it may already have arrived)
+	State        string // when not sent: the booking's state (submitted, rejected, held)
+	PreBookingID string
+	Duplicate    bool // already submitted before: its rows count as duplicates
+}
+
+// StartFile records a file and returns its ID, and the IDs of earlier
+// files with the same content (a re-drop).
+func (l *Ledger) StartFile(ctx context.Context, f File) (id int64, sameAs []int64, err error) {
+	now := store.T(l.now())
+	err = l.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &sameAs, tx.Rebind(`SELECT id FROM files WHERE sha256 = ? ORDER BY id`), f.SHA256); err != nil {
+			return err
+		}
+		var dup any
+		if len(sameAs) > 0 {
+			dup = sameAs[0]
+		}
+		q := tx.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, duplicate_of, claimed_by, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, 'reading', ?, ?, ?, ?) RETURNING id`)
+		return tx.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, dup, f.By, now, now).Scan(&id)
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("ledger: record file %s: %w", f.Name, err)
+	}
+	return id, sameAs, nil
+}
+
+// Admit writes a batch of a file's rows and bookings in one transaction
+// and decides, booking by booking, what to send:
+//   - new: send it;
+//   - already submitted: send nothing, its rows are duplicates;
+//   - pending, in flight or waiting to retry (an interrupted run): send
+//     it again with the stored request once it has been attempted (it may
+//     have arrived; the same integrator_id makes Flabs refuse a second
+//     booking), else with the new one;
+//   - rejected: send only if the request changed (a corrected file);
+//   - failed: send again (the cause may have passed);
+//   - held: send if nothing holds it any more.
+func (l *Ledger) Admit(ctx context.Context, fileID int64, bookings []Booking, rows []Row) ([]Decision, error) {
+	now := store.T(l.now())
+	out := make([]Decision, 0, len(bookings))
+	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		out = out[:0]
+		dupRows := map[string]bool{}
+		for _, b := range bookings {
+			d, err := admit(ctx, tx, fileID, b, now)
+			if err != nil {
+				return fmt.Errorf("booking %s: %w", b.IntegratorID, err)
+			}
+			if d.Duplicate {
+				dupRows[b.IntegratorID] = true
+			}
+			out = append(out, d)
+		}
+		q := tx.Rebind(`INSERT INTO sheet_rows (file_id, sheet, row_num, status, code, message, integrator_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (file_id, sheet, row_num) DO UPDATE SET status = excluded.status, code = excluded.code, message = excluded.message,
+	integrator_id = excluded.integrator_id`)
+		stmt, err := tx.PreparexContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range rows {
+			status := r.Status
+			if status == RowAccepted && dupRows[r.IntegratorID] {
+				status = RowDuplicate
+			}
+			var iid any
+			if r.IntegratorID != "" {
+				iid = r.IntegratorID
+			}
+			if _, err := stmt.ExecContext(ctx, fileID, r.Sheet, r.Num, status, r.Code, r.Message, iid); err != nil {
+				return fmt.Errorf("row %d: %w", r.Num, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: admit rows of file %d: %w", fileID, err)
+	}
+	return out, nil
+}
+
+func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, b Booking, now store.Time) (Decision, error) {
+	d := Decision{IntegratorID: b.IntegratorID}
+	body, err := json.Marshal(b.Request)
+	if err != nil {
+		return d, err
+	}
+	state := StatePending
+	if b.Hold != "" {
+		state = StateHeld
+	}
+	var cur struct {
+		Status   string `db:"status"`
+		Attempts int    `db:"attempts"`
+		Request  string `db:"request"`
+		PreBook  string `db:"pre_booking_id"`
+	}
+	err = tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, attempts, request, pre_booking_id FROM bookings WHERE integrator_id = ?`), b.IntegratorID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		q := tx.Rebind(`INSERT INTO bookings (integrator_id, partner, file_id, first_row, status, request, last_error, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if _, err := tx.ExecContext(ctx, q, b.IntegratorID, b.Partner, fileID, b.FirstRow, state, string(body), b.Hold, now, now); err != nil {
+			return d, err
+		}
+		if err := writeItems(ctx, tx, b); err != nil {
+			return d, err
+		}
+		if b.Hold != "" {
+			d.State = StateHeld
+			return d, nil
+		}
+		d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
+		return d, nil
+	case err != nil:
+		return d, err
+	}
+	d.PreBookingID = cur.PreBook
+	replace := func(status string, resetAttempts bool) error {
+		q := `UPDATE bookings SET status = ?, request = ?, file_id = ?, first_row = ?, last_error = ?, updated_at = ?`
+		if resetAttempts {
+			q += `, attempts = 0`
+		}
+		q += ` WHERE integrator_id = ?`
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), status, string(body), fileID, b.FirstRow, b.Hold, now, b.IntegratorID); err != nil {
+			return err
+		}
+		return writeItems(ctx, tx, b)
+	}
+	switch cur.Status {
+	case StateSubmitted:
+		d.State, d.Duplicate = StateSubmitted, true
+		return d, nil
+	case StateRejected:
+		if cur.Request == string(body) {
+			d.State = StateRejected // the same request would be refused the same way
+			return d, nil
+		}
+	case StatePending, StateInFlight, StateRetry:
+		if cur.Attempts > 0 {
+			// It may have reached Flabs: resend exactly what was sent.
+			var stored flabs.BillingRequest
+			if err := json.Unmarshal([]byte(cur.Request), &stored); err != nil {
+				return d, fmt.Errorf("stored request: %w", err)
+			}
+			d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: &stored}
+			return d, nil
+		}
+	}
+	if b.Hold != "" {
+		if err := replace(StateHeld, false); err != nil {
+			return d, err
+		}
+		d.State = StateHeld
+		return d, nil
+	}
+	if err := replace(StatePending, cur.Status == StateFailed || cur.Status == StateRejected); err != nil {
+		return d, err
+	}
+	d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
+	return d, nil
+}
+
+func writeItems(ctx context.Context, tx *sqlx.Tx, b Booking) error {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM booking_tests WHERE integrator_id = ?`), b.IntegratorID); err != nil {
+		return err
+	}
+	q := tx.Rebind(`INSERT INTO booking_tests (integrator_id, position, kind, name, target, target_key, match_how) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	for i, it := range b.Items {
+		if _, err := tx.ExecContext(ctx, q, b.IntegratorID, i, it.Kind, it.Name, it.Target, it.TargetKey, it.How); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sending marks a booking in flight, before its request, and returns the
+// attempt number.
+func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int, error) {
+	var n int
+	q := l.db.Rebind(`UPDATE bookings SET status = ?, attempts = attempts + 1, claimed_by = ?, updated_at = ?
+WHERE integrator_id = ? RETURNING attempts`)
+	if err := l.db.QueryRowxContext(ctx, q, StateInFlight, holder, store.T(l.now()), integratorID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
+	}
+	return n, nil
+}
+
+// Settle records an answer.
+func (l *Ledger) Settle(ctx context.Context, r Result) error {
+	now := store.T(l.now())
+	var next, submitted any
+	if !r.NextAttempt.IsZero() {
+		next = store.T(r.NextAttempt)
+	}
+	if r.State == StateSubmitted {
+		submitted = now
+	}
+	q := l.db.Rebind(`UPDATE bookings SET status = ?, last_http_status = ?, last_error = ?,
+	pre_booking_id = CASE WHEN ? <> '' THEN ? ELSE pre_booking_id END,
+	next_attempt_at = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?
+WHERE integrator_id = ?`)
+	msg := r.Error
+	if r.DuplicateAnswer {
+		msg = "Flabs already had this integrator_id (counted as submitted): " + msg
+	}
+	if _, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, msg, r.PreBookingID, r.PreBookingID, next, submitted, now, r.IntegratorID); err != nil {
+		return fmt.Errorf("ledger: settle %s as %s: %w", r.IntegratorID, r.State, err)
+	}
+	return nil
+}
+
+// Counts is a file's accounting, in sheet rows.
+type Counts struct {
+	RowsIn        int `json:"rows_in"`
+	Submitted     int `json:"submitted"`
+	Rejected      int `json:"rejected"`       // failed validation
+	RejectedFlabs int `json:"rejected_flabs"` // Flabs refused
+	Duplicate     int `json:"duplicate"`      // submitted before, by an earlier file or run
+	Failed        int `json:"failed"`
+	Held          int `json:"held"`
+	Skipped       int `json:"skipped"`
+	Unfinished    int `json:"unfinished"` // pending or retrying when the run stopped
+}
+
+// Balanced reports whether every row is accounted for exactly once.
+func (c Counts) Balanced() bool {
+	return c.RowsIn == c.Submitted+c.Rejected+c.RejectedFlabs+c.Duplicate+c.Failed+c.Held+c.Skipped+c.Unfinished
+}
+
+// FinishFile counts the file's rows by their final state, stores the
+// counts and the file's status, and returns them. rowsIn is what the
+// reader saw; a mismatch with the rows recorded is an error.
+func (l *Ledger) FinishFile(ctx context.Context, fileID int64, rowsIn int) (Counts, error) {
+	c := Counts{RowsIn: rowsIn}
+	var groups []struct {
+		Row     string         `db:"row_status"`
+		Booking sql.NullString `db:"booking_status"`
+		N       int            `db:"n"`
+	}
+	q := l.db.Rebind(`SELECT r.status AS row_status, b.status AS booking_status, COUNT(*) AS n
+FROM sheet_rows r LEFT JOIN bookings b ON b.integrator_id = r.integrator_id
+WHERE r.file_id = ? GROUP BY r.status, b.status`)
+	if err := l.db.SelectContext(ctx, &groups, q, fileID); err != nil {
+		return c, fmt.Errorf("ledger: count rows of file %d: %w", fileID, err)
+	}
+	recorded := 0
+	for _, g := range groups {
+		recorded += g.N
+		switch g.Row {
+		case RowRejected:
+			c.Rejected += g.N
+		case RowSkipped:
+			c.Skipped += g.N
+		case RowDuplicate:
+			c.Duplicate += g.N
+		default:
+			switch g.Booking.String {
+			case StateSubmitted:
+				c.Submitted += g.N
+			case StateRejected:
+				c.RejectedFlabs += g.N
+			case StateFailed:
+				c.Failed += g.N
+			case StateHeld:
+				c.Held += g.N
+			default:
+				c.Unfinished += g.N
+			}
+		}
+	}
+	status := "done"
+	if c.Unfinished > 0 {
+		status = "interrupted"
+	}
+	var bad error
+	if recorded != rowsIn || !c.Balanced() {
+		status = "unbalanced"
+		bad = fmt.Errorf("ledger: file %d: %w: %d rows read, %d recorded (%+v)", fileID, ErrUnbalanced, rowsIn, recorded, c)
+	}
+	now := store.T(l.now())
+	uq := l.db.Rebind(`UPDATE files SET status = ?, rows_total = ?, rows_valid = ?, rows_rejected = ?, rows_duplicate = ?, rows_skipped = ?,
+	rows_submitted = ?, rows_rejected_flabs = ?, rows_failed = ?, rows_held = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+	valid := rowsIn - c.Rejected - c.Skipped
+	if _, err := l.db.ExecContext(ctx, uq, status, rowsIn, valid, c.Rejected, c.Duplicate, c.Skipped, c.Submitted, c.RejectedFlabs,
+		c.Failed, c.Held, now, now, fileID); err != nil {
+		return c, fmt.Errorf("ledger: finish file %d: %w", fileID, err)
+	}
+	return c, bad
+}
+
+// ErrUnbalanced is wrapped by FinishFile's error when a file's rows do not
+// add up: rows in ≠ the sum of their outcomes.
+var ErrUnbalanced = errors.New("rows do not balance")
+
+// FailFile marks a file that could not be read to its end.
+func (l *Ledger) FailFile(ctx context.Context, fileID int64, reason string) error {
+	now := store.T(l.now())
+	q := l.db.Rebind(`UPDATE files SET status = 'failed', reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+	if _, err := l.db.ExecContext(ctx, q, reason, now, now, fileID); err != nil {
+		return fmt.Errorf("ledger: mark file %d failed: %w", fileID, err)
+	}
+	return nil
+}
+
+// BookingState is one booking's ledger entry, for reports.
+type BookingState struct {
+	IntegratorID string `db:"integrator_id" json:"integrator_id"`
+	Status       string `db:"status" json:"state"`
+	Attempts     int    `db:"attempts" json:"attempts"`
+	HTTPStatus   int    `db:"last_http_status" json:"http_status,omitempty"`
+	Error        string `db:"last_error" json:"error,omitempty"`
+	PreBookingID string `db:"pre_booking_id" json:"pre_booking_id,omitempty"`
+}
+
+// States returns the ledger entries of the given bookings.
+func (l *Ledger) States(ctx context.Context, ids []string) (map[string]BookingState, error) {
+	out := make(map[string]BookingState, len(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(len(ids), start+500)]
+		q, args, err := sqlx.In(`SELECT integrator_id, status, attempts, last_http_status, last_error, pre_booking_id
+FROM bookings WHERE integrator_id IN (?)`, chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []BookingState
+		if err := l.db.SelectContext(ctx, &rows, l.db.Rebind(q), args...); err != nil {
+			return nil, fmt.Errorf("ledger: read booking states: %w", err)
+		}
+		for _, r := range rows {
+			out[r.IntegratorID] = r
+		}
+	}
+	return out, nil
+}

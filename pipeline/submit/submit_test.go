@@ -1,0 +1,266 @@
+package submit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/flabs/flabstest"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
+
+// rig is a ledger on a real SQLite file, a simulator over loopback HTTP
+// and a client for it.
+type rig struct {
+	db     *store.DB
+	ledger *submit.Ledger
+	sim    *flabstest.Server
+	client *flabs.Client
+	fileID int64
+}
+
+func newRig(t *testing.T, o flabstest.Options, timeout time.Duration) *rig {
+	t.Helper()
+	o.Webhooks.Manual = true
+	sim := flabstest.NewTestServer(t, o)
+	cl, err := flabs.NewClient(flabs.Config{BaseURL: sim.URL(), ClientID: flabstest.DefaultClientID,
+		ClientSecret: flabstest.DefaultClientSecret, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.OpenSQLite(t)
+	r := &rig{db: db, ledger: submit.NewLedger(db), sim: sim, client: cl}
+	r.fileID, _, err = r.ledger.StartFile(context.Background(), submit.File{Partner: "p", Name: "f.csv", SHA256: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func request(id string) *flabs.BillingRequest {
+	return &flabs.BillingRequest{
+		PatientDetails: flabs.PatientDetails{FirstName: "Test", Gender: flabs.GenderFemale, Age: 30, AgeType: flabs.AgeYear},
+		IntegratorID:   id, LeadSource: "partner",
+		MappedTests: []flabs.MappedTest{{ID: flabstest.DefaultTests()[0].ID}},
+	}
+}
+
+// admit puts n bookings of partner into the ledger and returns the jobs
+// it decides to send.
+func (r *rig) admit(t *testing.T, partner string, n int) []submit.Job {
+	t.Helper()
+	var bs []submit.Booking
+	var rows []submit.Row
+	for i := range n {
+		id := fmt.Sprintf("%s:%05d", partner, i)
+		bs = append(bs, submit.Booking{IntegratorID: id, Partner: partner, FirstRow: i + 2, Rows: []int{i + 2}, Request: request(id)})
+		rows = append(rows, submit.Row{Sheet: partner, Num: i + 2, Status: submit.RowAccepted, IntegratorID: id})
+	}
+	ds, err := r.ledger.Admit(context.Background(), r.fileID, bs, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []submit.Job
+	for _, d := range ds {
+		if d.Send != nil {
+			jobs = append(jobs, *d.Send)
+		}
+	}
+	return jobs
+}
+
+func fast() submit.Options {
+	return submit.Options{Concurrency: 8, MaxAttempts: 8, Backoff: submit.Backoff{Min: time.Millisecond, Max: 20 * time.Millisecond}}
+}
+
+// run starts s and returns a stop function that waits for it.
+func run(t *testing.T, s *submit.Submitter) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	t.Cleanup(cancel)
+	return func() error { cancel(); return <-errc }
+}
+
+// assertBookedOnce checks the simulator holds exactly one booking per ID.
+func assertBookedOnce(t *testing.T, sim *flabstest.Server, jobs []submit.Job) {
+	t.Helper()
+	if d := sim.DoubleBooked(); len(d) > 0 {
+		t.Errorf("double-booked at Flabs: %v", d)
+	}
+	for _, j := range jobs {
+		if n := len(sim.BookingsFor(j.IntegratorID)); n != 1 {
+			t.Errorf("%s booked %d times at Flabs, want once", j.IntegratorID, n)
+		}
+	}
+}
+
+func TestFaultsEveryBookingOnceAndSubmitted(t *testing.T) {
+	// 10% 503s, 5% answers that never come although the booking was made
+	// (the client times out and resends: Flabs says 409), 5% dropped
+	// connections.
+	r := newRig(t, flabstest.Options{FailRate: 0.1, TimeoutRate: 0.05, DropRate: 0.05, HangFor: time.Second, Seed: 7}, 150*time.Millisecond)
+	jobs := r.admit(t, "p", 300)
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(1000, 50), fast())
+	stop := run(t, s)
+	res := s.Submit(context.Background(), jobs, nil)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	dupAnswers := 0
+	for _, x := range res {
+		if x.State != submit.StateSubmitted {
+			t.Errorf("%s ended %s: %s", x.IntegratorID, x.State, x.Error)
+		}
+		if x.DuplicateAnswer {
+			dupAnswers++
+		}
+	}
+	assertBookedOnce(t, r.sim, jobs)
+	if dupAnswers == 0 {
+		t.Errorf("no resend met a booking that had gone through; the timeout fault did not bite")
+	}
+	c, err := r.ledger.FinishFile(context.Background(), r.fileID, 300)
+	if err != nil || c.Submitted != 300 {
+		t.Errorf("file counts %+v, %v; want 300 submitted", c, err)
+	}
+}
+
+func TestPermanentRefusalIsNeverRetried(t *testing.T) {
+	r := newRig(t, flabstest.Options{}, time.Second)
+	jobs := r.admit(t, "p", 3)
+	jobs[1].Request.PatientDetails.AgeType = "decade" // Flabs refuses it: 400
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(100, 10), fast())
+	stop := run(t, s)
+	res := s.Submit(context.Background(), jobs, nil)
+	stop()
+	if res[1].State != submit.StateRejected || res[1].Attempts != 1 || res[1].HTTPStatus != 400 {
+		t.Errorf("refused booking: %+v; want rejected after 1 attempt with 400", res[1])
+	}
+	if res[0].State != submit.StateSubmitted || res[2].State != submit.StateSubmitted {
+		t.Errorf("the others: %+v, %+v", res[0], res[2])
+	}
+	st, err := r.ledger.States(context.Background(), []string{jobs[1].IntegratorID})
+	if err != nil || st[jobs[1].IntegratorID].Status != submit.StateRejected || st[jobs[1].IntegratorID].Error == "" {
+		t.Errorf("ledger: %+v, %v", st, err)
+	}
+}
+
+func TestRetriesRunOutIntoFailed(t *testing.T) {
+	r := newRig(t, flabstest.Options{FailRate: 1}, time.Second)
+	jobs := r.admit(t, "p", 2)
+	o := fast()
+	o.MaxAttempts = 3
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(1000, 10), o)
+	stop := run(t, s)
+	res := s.Submit(context.Background(), jobs, nil)
+	stop()
+	for _, x := range res {
+		if x.State != submit.StateFailed || x.Attempts != 3 || x.HTTPStatus != 503 {
+			t.Errorf("%+v; want failed after 3 attempts, last 503", x)
+		}
+	}
+	if n := len(r.sim.Bookings()); n != 0 {
+		t.Errorf("%d bookings made", n)
+	}
+}
+
+func TestRateLimitAdaptsTo429(t *testing.T) {
+	// Flabs allows 20/s; we are configured for 80/s. Every 429 makes
+	// every worker wait out Retry-After (a whole second: the header counts
+	// seconds), so this takes a few seconds.
+	r := newRig(t, flabstest.Options{RateLimit: 20, RateBurst: 5, RetryAfter: 100 * time.Millisecond}, time.Second)
+	jobs := r.admit(t, "p", 60)
+	lim := submit.NewLimiter(80, 8)
+	o := fast()
+	o.Backoff = submit.Backoff{Min: 10 * time.Millisecond, Max: 200 * time.Millisecond}
+	s := submit.New(r.client, r.ledger, lim, o)
+	stop := run(t, s)
+	res := s.Submit(context.Background(), jobs, nil)
+	stop()
+	for _, x := range res {
+		if x.State != submit.StateSubmitted {
+			t.Fatalf("%s ended %s: %s", x.IntegratorID, x.State, x.Error)
+		}
+	}
+	assertBookedOnce(t, r.sim, jobs)
+	n := lim.Throttles()
+	if n == 0 {
+		t.Fatalf("no 429 seen; the simulator's limit did not bite")
+	}
+	if n > int64(len(jobs)) {
+		t.Errorf("%d 429s for %d bookings: the limiter did not slow down", n, len(jobs))
+	}
+	t.Logf("429s: %d for %d bookings; rate now %.1f/s", n, len(jobs), lim.Rate())
+}
+
+func TestPartnersServedInTurn(t *testing.T) {
+	r := newRig(t, flabstest.Options{Latency: 2 * time.Millisecond}, time.Second)
+	big := r.admit(t, "big", 400)
+	small := r.admit(t, "small", 10)
+	o := fast()
+	o.Concurrency = 2
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(400, 1), o)
+	var mu sync.Mutex
+	var order []string
+	note := func(x submit.Result) { mu.Lock(); order = append(order, x.Partner); mu.Unlock() }
+	stop := run(t, s)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Submit(context.Background(), big, note) })
+	time.Sleep(20 * time.Millisecond) // the big file is well under way
+	s.Submit(context.Background(), small, note)
+	mu.Lock()
+	doneWhenSmallDone := len(order)
+	mu.Unlock()
+	wg.Wait()
+	stop()
+	// Served in turn, the 10 small bookings are done within about 20
+	// requests of arriving, not after the big file's 400.
+	if doneWhenSmallDone > 200 {
+		t.Errorf("the small file finished after %d results: starved by the big one", doneWhenSmallDone)
+	}
+}
+
+func TestAuthFailureStopsAndKeepsBookingsPending(t *testing.T) {
+	r := newRig(t, flabstest.Options{ClientSecret: "other"}, time.Second)
+	jobs := r.admit(t, "p", 5)
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(100, 5), fast())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(context.Background()) }()
+	res := s.Submit(context.Background(), jobs, nil)
+	if err := <-errc; !errors.Is(err, submit.ErrAuth) {
+		t.Fatalf("Run = %v, want ErrAuth", err)
+	}
+	for _, x := range res {
+		if submit.Final(x.State) {
+			t.Errorf("%s ended %s on a credentials problem; want it left to send later", x.IntegratorID, x.State)
+		}
+	}
+}
+
+func TestSameIDQueuedOnce(t *testing.T) {
+	r := newRig(t, flabstest.Options{Latency: 20 * time.Millisecond}, time.Second)
+	jobs := r.admit(t, "p", 1)
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(100, 5), fast())
+	stop := run(t, s)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() { s.Submit(context.Background(), jobs, nil) })
+	}
+	wg.Wait()
+	stop()
+	if n := len(r.sim.Requests()); n > 2 { // a token and one billing create
+		var paths []string
+		for _, q := range r.sim.Requests() {
+			paths = append(paths, q.Path)
+		}
+		t.Errorf("%d requests for one booking submitted five times at once: %v", n, paths)
+	}
+	assertBookedOnce(t, r.sim, jobs)
+}

@@ -1,0 +1,357 @@
+// Package submit sends bookings to Flabs: a bounded pool of workers behind
+// one shared, adaptive rate limit, partners served in turn, retries with
+// back-off that never double-book, and a ledger written before and after
+// every request so that a crash loses nothing and resends only what may
+// not have arrived (with the same integrator_id, which Flabs refuses to
+// book twice).
+package submit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/flabs"
+)
+
+// Booking states in the ledger.
+const (
+	StatePending   = "pending"   // admitted, not sent yet
+	StateInFlight  = "in_flight" // a request is (or was, before a crash) on its way
+	StateRetry     = "retry"     // a retryable failure; waiting for its next attempt
+	StateSubmitted = "submitted" // Flabs booked it (or said it already had)
+	StateRejected  = "rejected"  // Flabs refused it: never retried as it is
+	StateFailed    = "failed"    // dead-lettered: retries or time ran out
+	StateHeld      = "held"      // not sent: something local is missing (lead_source)
+)
+
+// Final reports whether state ends a booking's run.
+func Final(state string) bool {
+	switch state {
+	case StateSubmitted, StateRejected, StateFailed, StateHeld:
+		return true
+	}
+	return false
+}
+
+// Biller sends one booking: flabs.Client does.
+type Biller interface {
+	CreateBilling(ctx context.Context, req *flabs.BillingRequest) (*flabs.BillingResponse, error)
+}
+
+// Recorder is the ledger as the submitter sees it: told before each
+// request and after each answer.
+type Recorder interface {
+	// Sending marks the booking in flight and returns its attempt number.
+	Sending(ctx context.Context, integratorID, holder string) (attempt int, err error)
+	// Settle records an answer: a final state, or a retry and when.
+	Settle(ctx context.Context, r Result) error
+}
+
+// Job is a booking to send.
+type Job struct {
+	IntegratorID string
+	Partner      string
+	Request      *flabs.BillingRequest
+}
+
+// Result is what became of a job.
+type Result struct {
+	IntegratorID    string
+	Partner         string
+	State           string
+	PreBookingID    string
+	Attempts        int
+	HTTPStatus      int    // the last answer's status, 0 if none
+	Error           string // the last failure, for people
+	DuplicateAnswer bool   // Flabs said it already had this integrator_id
+	NextAttempt     time.Time
+}
+
+// Options tune a Submitter.
+type Options struct {
+	Concurrency int           // workers, default 8
+	MaxAttempts int           // per booking and run, default 8
+	Budget      time.Duration // how long a booking may keep retrying, default 30m
+	Backoff     Backoff
+	Holder      string // who sends, recorded in the ledger
+	Logger      *slog.Logger
+}
+
+// ErrAuth stops a run: Flabs refused the credentials.
+var ErrAuth = errors.New("flabs refused the credentials")
+
+// Submitter sends jobs. One Submitter (with one Limiter) serves every file
+// and partner of a process: Run starts its workers, Submit hands it jobs.
+type Submitter struct {
+	client Biller
+	rec    Recorder
+	lim    *Limiter
+	opts   Options
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	queues map[string][]*task // per partner, FIFO
+	ring   []string           // partners with queued work, served in turn
+	active map[string]*task   // by integrator ID: queued, in flight or waiting to retry
+	wake   chan struct{}
+	work   chan *task
+
+	stop    context.CancelCauseFunc
+	stopped chan struct{}
+}
+
+type task struct {
+	job   Job
+	first time.Time // first attempt in this run, for the budget
+	res   Result
+	done  chan struct{}
+}
+
+// New returns a Submitter sending with client through lim and recording
+// in rec.
+func New(client Biller, rec Recorder, lim *Limiter, opts Options) *Submitter {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 8
+	}
+	if opts.Budget <= 0 {
+		opts.Budget = 30 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Submitter{client: client, rec: rec, lim: lim, opts: opts, log: opts.Logger,
+		queues: map[string][]*task{}, active: map[string]*task{},
+		wake: make(chan struct{}, 1), work: make(chan *task), stopped: make(chan struct{})}
+}
+
+// Limiter is the submitter's rate limiter.
+func (s *Submitter) Limiter() *Limiter { return s.lim }
+
+// Run sends until ctx ends or the credentials are refused. On the way out
+// it takes no new job; requests already on their way finish (each within
+// the client's timeout) and are recorded, so the ledger is consistent.
+func (s *Submitter) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	s.mu.Lock()
+	s.stop = cancel
+	s.mu.Unlock()
+	defer close(s.stopped)
+	var wg sync.WaitGroup
+	for range s.opts.Concurrency {
+		wg.Go(func() { s.worker(ctx) })
+	}
+	s.dispatch(ctx)
+	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, ErrAuth) {
+		return err
+	}
+	return nil
+}
+
+// Submit queues jobs and waits until each is final, or the run stops.
+// onResult (optional) is called as each job ends, from worker goroutines.
+// A job whose integrator ID is already queued or in flight is not queued
+// twice: it shares that one's result.
+func (s *Submitter) Submit(ctx context.Context, jobs []Job, onResult func(Result)) []Result {
+	tasks := make([]*task, len(jobs))
+	s.mu.Lock()
+	for i, j := range jobs {
+		if t, ok := s.active[j.IntegratorID]; ok {
+			tasks[i] = t
+			continue
+		}
+		t := &task{job: j, done: make(chan struct{}),
+			res: Result{IntegratorID: j.IntegratorID, Partner: j.Partner, State: StatePending}}
+		s.active[j.IntegratorID] = t
+		s.push(t)
+		tasks[i] = t
+	}
+	s.mu.Unlock()
+	s.signal()
+	out := make([]Result, len(tasks))
+	for i, t := range tasks {
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+		case <-s.stopped:
+		}
+		s.mu.Lock()
+		out[i] = t.res
+		s.mu.Unlock()
+		if onResult != nil {
+			onResult(out[i])
+		}
+	}
+	return out
+}
+
+// push appends t to its partner's queue; s.mu is held.
+func (s *Submitter) push(t *task) {
+	p := t.job.Partner
+	if len(s.queues[p]) == 0 {
+		s.ring = append(s.ring, p)
+	}
+	s.queues[p] = append(s.queues[p], t)
+}
+
+func (s *Submitter) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch hands queued jobs to free workers, one partner after another,
+// so a big file cannot hold a small one back.
+func (s *Submitter) dispatch(ctx context.Context) {
+	defer close(s.work)
+	for {
+		s.mu.Lock()
+		var t *task
+		if len(s.ring) > 0 {
+			p := s.ring[0]
+			q := s.queues[p]
+			t, s.queues[p] = q[0], q[1:]
+			s.ring = s.ring[1:]
+			if len(s.queues[p]) > 0 {
+				s.ring = append(s.ring, p) // to the back of the line
+			} else {
+				delete(s.queues, p)
+			}
+		}
+		s.mu.Unlock()
+		if t == nil {
+			select {
+			case <-s.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case s.work <- t:
+		case <-ctx.Done():
+			return // t stays pending in the ledger; the next run sends it
+		}
+	}
+}
+
+func (s *Submitter) worker(ctx context.Context) {
+	for t := range s.work {
+		if err := s.lim.Wait(ctx); err != nil {
+			continue // stopping: t was never sent and stays pending
+		}
+		s.send(ctx, t)
+	}
+}
+
+// send makes one attempt and records it. The request itself is not
+// cancelled by a stop: it runs to its answer or the client's timeout.
+func (s *Submitter) send(ctx context.Context, t *task) {
+	keep := context.WithoutCancel(ctx)
+	id := t.job.IntegratorID
+	if t.first.IsZero() {
+		t.first = time.Now()
+	}
+	attempt, err := s.rec.Sending(keep, id, s.opts.Holder)
+	if err != nil {
+		s.log.Error("ledger: mark in flight", "integrator_id", id, "err", err)
+		s.finish(t, Result{State: StatePending, Error: "ledger: " + err.Error()})
+		return
+	}
+	resp, err := s.client.CreateBilling(keep, t.job.Request)
+	r := Result{IntegratorID: id, Partner: t.job.Partner, Attempts: attempt}
+	var fe *flabs.Error
+	if errors.As(err, &fe) {
+		r.HTTPStatus = fe.Status
+		r.Error = fe.Error()
+	} else if err != nil {
+		r.Error = err.Error()
+	}
+	switch class := flabs.ClassOf(err); {
+	case err == nil:
+		r.State, r.PreBookingID, r.HTTPStatus = StateSubmitted, resp.PreBookingID, 200
+		s.lim.Succeeded()
+	case class == flabs.ClassConflict:
+		r.State, r.DuplicateAnswer = StateSubmitted, true
+		s.lim.Succeeded()
+	case class == flabs.ClassPermanent:
+		r.State = StateRejected
+		s.lim.Succeeded()
+	case class == flabs.ClassAuth:
+		r.State = StatePending // not the booking's fault: sent again once the config is fixed
+		s.record(keep, r)
+		s.finish(t, r)
+		s.log.Error("flabs refused the credentials; stopping", "integrator_id", id)
+		s.mu.Lock()
+		stop := s.stop
+		s.mu.Unlock()
+		if stop != nil {
+			stop(fmt.Errorf("%w: %s", ErrAuth, r.Error))
+		}
+		return
+	default: // retryable
+		var retryAfter time.Duration
+		if fe != nil {
+			retryAfter = fe.RetryAfter
+			if fe.Status == 429 {
+				s.lim.Throttled(retryAfter)
+			}
+		}
+		delay := s.opts.Backoff.Delay(attempt, retryAfter)
+		switch {
+		case attempt >= s.opts.MaxAttempts:
+			r.State = StateFailed
+			r.Error = fmt.Sprintf("gave up after %d attempts: %s", attempt, r.Error)
+		case time.Since(t.first)+delay > s.opts.Budget:
+			r.State = StateFailed
+			r.Error = fmt.Sprintf("gave up after %s of retries: %s", time.Since(t.first).Round(time.Second), r.Error)
+		default:
+			r.State, r.NextAttempt = StateRetry, time.Now().Add(delay)
+			s.log.Warn("flabs: will retry", "integrator_id", id, "attempt", attempt, "status", r.HTTPStatus, "in", delay.Round(time.Millisecond))
+			s.record(keep, r)
+			s.mu.Lock()
+			t.res = r
+			s.mu.Unlock()
+			time.AfterFunc(delay, func() {
+				s.mu.Lock()
+				s.push(t)
+				s.mu.Unlock()
+				s.signal()
+			})
+			return
+		}
+	}
+	s.record(keep, r)
+	s.finish(t, r)
+	level := slog.LevelInfo
+	if r.State != StateSubmitted {
+		level = slog.LevelWarn
+	}
+	s.log.Log(ctx, level, "booking "+r.State, "integrator_id", id, "partner", r.Partner, "attempts", r.Attempts,
+		"status", r.HTTPStatus, "duplicate_answer", r.DuplicateAnswer)
+}
+
+func (s *Submitter) record(ctx context.Context, r Result) {
+	if err := s.rec.Settle(ctx, r); err != nil {
+		s.log.Error("ledger: record answer", "integrator_id", r.IntegratorID, "state", r.State, "err", err)
+	}
+}
+
+func (s *Submitter) finish(t *task, r Result) {
+	s.mu.Lock()
+	if r.IntegratorID == "" {
+		r.IntegratorID, r.Partner = t.job.IntegratorID, t.job.Partner
+	}
+	t.res = r
+	delete(s.active, t.job.IntegratorID)
+	s.mu.Unlock()
+	close(t.done)
+}

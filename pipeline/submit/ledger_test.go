@@ -1,0 +1,163 @@
+package submit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
+
+// TestAdmitDecides: what a second sighting of a booking sends, by the
+// state the first left it in.
+func TestAdmitDecides(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := submit.NewLedger(db)
+		file := func() int64 {
+			id, _, err := l.StartFile(ctx, submit.File{Partner: "p", Name: "f.csv", SHA256: "same"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		admit := func(id string, hold string, age int) submit.Decision {
+			t.Helper()
+			req := request(id)
+			req.PatientDetails.Age = age
+			ds, err := l.Admit(ctx, file(), []submit.Booking{{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: req, Hold: hold}},
+				[]submit.Row{{Num: 2, Status: submit.RowAccepted, IntegratorID: id}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ds[0]
+		}
+		settle := func(id, state string) {
+			t.Helper()
+			if _, err := l.Sending(ctx, id, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if state == submit.StateInFlight {
+				return // the process died with the request on its way
+			}
+			if err := l.Settle(ctx, submit.Result{IntegratorID: id, State: state, PreBookingID: "pb-" + id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tt := range []struct {
+			name      string
+			first     string // state the first sighting ended in
+			holdAgain string
+			ageAgain  int // 30 = the same request
+			send      bool
+			sendAge   int // the age of the request sent
+			state     string
+			duplicate bool
+		}{
+			{"submitted: never again", submit.StateSubmitted, "", 31, false, 0, submit.StateSubmitted, true},
+			{"in flight at a crash: the stored request again", submit.StateInFlight, "", 31, true, 30, "", false},
+			{"waiting to retry: the stored request", submit.StateRetry, "", 31, true, 30, "", false},
+			{"refused, same request: not again", submit.StateRejected, "", 30, false, 0, submit.StateRejected, false},
+			{"refused, corrected: the new request", submit.StateRejected, "", 31, true, 31, "", false},
+			{"failed: again", submit.StateFailed, "", 30, true, 30, "", false},
+			{"held, still held", submit.StateHeld, "no lead_source", 30, false, 0, submit.StateHeld, false},
+			{"held, released", submit.StateHeld, "", 30, true, 30, "", false},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				id := "p:" + tt.name
+				hold := ""
+				if tt.first == submit.StateHeld {
+					hold = "no lead_source"
+				}
+				if d := admit(id, hold, 30); (d.Send != nil) == (hold != "") {
+					t.Fatalf("first sighting: %+v", d)
+				}
+				if tt.first != submit.StateHeld {
+					settle(id, tt.first)
+				}
+				d := admit(id, tt.holdAgain, tt.ageAgain)
+				if (d.Send != nil) != tt.send || d.Duplicate != tt.duplicate {
+					t.Fatalf("second sighting: send=%v duplicate=%v; want send=%v duplicate=%v", d.Send != nil, d.Duplicate, tt.send, tt.duplicate)
+				}
+				if d.Send != nil && d.Send.Request.PatientDetails.Age != tt.sendAge {
+					t.Errorf("sends age %d, want the request with age %d", d.Send.Request.PatientDetails.Age, tt.sendAge)
+				}
+				if d.Send == nil && d.State != tt.state {
+					t.Errorf("state %q, want %q", d.State, tt.state)
+				}
+			})
+		}
+	})
+}
+
+func TestFinishFileBalances(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := submit.NewLedger(db)
+		fid, _, err := l.StartFile(ctx, submit.File{Partner: "p", Name: "f.csv", SHA256: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A grouped booking over rows 2-3, a refused one, a rejected row,
+		// a skipped total row.
+		_, err = l.Admit(ctx, fid, []submit.Booking{
+			{IntegratorID: "p:a", Partner: "p", FirstRow: 2, Rows: []int{2, 3}, Request: request("p:a")},
+			{IntegratorID: "p:b", Partner: "p", FirstRow: 4, Rows: []int{4}, Request: request("p:b")},
+		}, []submit.Row{
+			{Num: 2, Status: submit.RowAccepted, IntegratorID: "p:a"}, {Num: 3, Status: submit.RowAccepted, IntegratorID: "p:a"},
+			{Num: 4, Status: submit.RowAccepted, IntegratorID: "p:b"},
+			{Num: 5, Status: submit.RowRejected, Code: "missing_name", Message: "no name"},
+			{Num: 6, Status: submit.RowSkipped, Message: "total row"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, st := range map[string]string{"p:a": submit.StateSubmitted, "p:b": submit.StateRejected} {
+			l.Sending(ctx, id, "t")
+			if err := l.Settle(ctx, submit.Result{IntegratorID: id, State: st}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := l.FinishFile(ctx, fid, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := submit.Counts{RowsIn: 5, Submitted: 2, RejectedFlabs: 1, Rejected: 1, Skipped: 1}
+		if c != want {
+			t.Errorf("counts %+v, want %+v", c, want)
+		}
+		var stored struct {
+			Status    string `db:"status"`
+			Submitted int    `db:"rows_submitted"`
+		}
+		if err := db.GetContext(ctx, &stored, db.Rebind(`SELECT status, rows_submitted FROM files WHERE id = ?`), fid); err != nil {
+			t.Fatal(err)
+		}
+		if stored.Status != "done" || stored.Submitted != 2 {
+			t.Errorf("stored %+v", stored)
+		}
+		// The reader saw a row the ledger never got: that is an error.
+		if _, err := l.FinishFile(ctx, fid, 6); !errors.Is(err, submit.ErrUnbalanced) {
+			t.Errorf("6 rows read, 5 recorded: err = %v, want ErrUnbalanced", err)
+		}
+	})
+}
+
+func TestBackoff(t *testing.T) {
+	b := submit.Backoff{Min: time.Second, Max: 5 * time.Minute}
+	for attempt := 1; attempt <= 20; attempt++ {
+		ceiling := min(5*time.Minute, time.Second<<(attempt-1))
+		for range 50 {
+			d := b.Delay(attempt, 0)
+			if d < time.Second || d > ceiling {
+				t.Fatalf("attempt %d: %s outside [1s, %s]", attempt, d, ceiling)
+			}
+		}
+	}
+	if d := b.Delay(1, 90*time.Second); d < 90*time.Second {
+		t.Errorf("Retry-After 90s, waited %s", d)
+	}
+}

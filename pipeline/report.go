@@ -1,6 +1,9 @@
 package pipeline
 
-import "github.com/flabsync/flabsync/internal/flabs"
+import (
+	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
 
 // FileReport is the stable JSON shape of one file's dry run (`flabsync
 // import --dry-run --json`). Keys are part of the interface: only add.
@@ -12,6 +15,11 @@ type FileReport struct {
 	Rejected []RejectedReport `json:"rejected"`
 	Skipped  []SkippedReport  `json:"skipped"`
 	Error    string           `json:"error,omitempty"` // the file could not be read at all
+	// Counts is a real import's accounting (absent in a dry run): rows in
+	// = submitted + rejected + rejected_flabs + duplicate + failed + held
+	// + skipped + unfinished.
+	Counts *submit.Counts `json:"counts,omitempty"`
+	SameAs []int64        `json:"same_content_as_files,omitempty"` // earlier files with the same bytes
 }
 
 // AcceptedReport is one booking that would be sent.
@@ -20,6 +28,15 @@ type AcceptedReport struct {
 	Ref          string               `json:"ref"`
 	IntegratorID string               `json:"integrator_id"`
 	Request      flabs.BillingRequest `json:"request"`
+	// A real import adds the booking's final state (submitted, rejected,
+	// failed, held, or pending/retry when the run stopped first), and
+	// whether it was already submitted before this file (duplicate).
+	State        string `json:"state,omitempty"`
+	Duplicate    bool   `json:"duplicate,omitempty"`
+	PreBookingID string `json:"pre_booking_id,omitempty"`
+	Attempts     int    `json:"attempts,omitempty"`
+	HTTPStatus   int    `json:"http_status,omitempty"`
+	Error        string `json:"error,omitempty"`
 }
 
 // RejectedReport is one row kept out, with its stable code.
@@ -48,6 +65,25 @@ func (r *FileResult) Report() FileReport {
 	}
 	for _, s := range r.Skipped {
 		out.Skipped = append(out.Skipped, SkippedReport{Row: s.Row, Why: s.Why})
+	}
+	return out
+}
+
+// Report renders a real import in the dry run's shape, with each
+// booking's final state and the file's counts.
+func (in *Ingested) Report() FileReport {
+	out := in.Result.Report()
+	c := in.Counts
+	out.Counts = &c
+	out.SameAs = in.SameAs
+	for i := range out.Accepted {
+		a := &out.Accepted[i]
+		st, ok := in.States[a.IntegratorID]
+		if !ok {
+			continue
+		}
+		a.State, a.PreBookingID, a.Attempts, a.HTTPStatus, a.Error = st.Status, st.PreBookingID, st.Attempts, st.HTTPStatus, st.Error
+		a.Duplicate = in.Verdict[a.IntegratorID] == "duplicate"
 	}
 	return out
 }

@@ -19,29 +19,35 @@ import (
 )
 
 func runImport(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("import", "import --dry-run [--partner NAME] [--json] FILE…",
-		"Reads, validates and maps partner sheets (CSV or XLSX). With --dry-run nothing is sent:\n"+
-			"it prints counts, every rejected row with its reason and a sample of the bookings, or with\n"+
-			"--json one object per file holding the exact request each booking would send.\n"+
+	fs := m.newFlagSet("import", "import [--dry-run] [--partner NAME] [--json] FILE…",
+		"Reads, validates and maps partner sheets (CSV or XLSX) and submits their bookings to Flabs:\n"+
+			"every row is written to the ledger first, then sent under the rate limit, partners in turn,\n"+
+			"with retries that never book twice. A re-dropped or corrected file sends only what was not\n"+
+			"submitted before; after a crash, the next run resends what was in flight (same integrator_id).\n"+
+			"With --dry-run nothing is sent and nothing is recorded: counts, every rejected row with its\n"+
+			"reason and a sample of the bookings, or with --json one object per file holding the exact\n"+
+			"request each booking would send. --json on a real import adds each booking's final state.\n"+
 			"The partner is --partner, else the file name up to the first '_' (sunrise_2026-11-24.csv).\n"+
-			"Exit 1 when a row was rejected or a file could not be read.")
+			"Ctrl-C stops taking rows, lets requests on their way finish, and keeps the ledger whole.\n"+
+			"Exit 1 when a row was rejected, refused, failed or held, or a file could not be read.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
-	dry := fs.Bool("dry-run", false, "read, validate and map without sending")
+	dry := fs.Bool("dry-run", false, "read, validate and map without sending or recording anything")
 	partner := fs.String("partner", "", "partner for every file (default: from each file name)")
-	asJSON := fs.Bool("json", false, "print one JSON object per file (the stable dry-run shape)")
-	sample := fs.Int("sample", 5, "bookings to show per file in the human output")
+	asJSON := fs.Bool("json", false, "print one JSON object per file (the stable shape)")
+	sample := fs.Int("sample", 5, "bookings to show per file in the human dry-run output")
+	noProgress := fs.Bool("no-progress", false, "no progress bar, even on a terminal")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return usageErrorf("import: name at least one file").hint("flabsync import --dry-run fixtures/sheets/sunrise_2026-11-24.csv")
 	}
-	if !*dry {
-		return usageErrorf("import: sending is not built yet; use --dry-run to read, validate and map").hint("submission arrives with the submitter")
-	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if !*dry {
+		return runSend(ctx, m, cfg, fs.Args(), *partner, *asJSON, !*noProgress)
 	}
 	db, err := store.Open(ctx, cfg.Database)
 	if err != nil {

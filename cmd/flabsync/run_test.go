@@ -120,7 +120,7 @@ func TestImportDryRunExitCodes(t *testing.T) {
 		{[]string{"import", "--dry-run", clean}, ExitOK, []string{"3 bookings accepted, 0 rows rejected", "apollo:AV-77"}, nil},
 		{[]string{"import", "--dry-run", bad}, ExitPartial, []string{"row 6", "missing_name", "duplicate_barcode"}, []string{"1 of 1 files"}},
 		{[]string{"import", "--dry-run", clean, refused}, ExitPartial, []string{"scan.pdf  NOT READ", "PDF"}, nil},
-		{[]string{"import", clean}, ExitUsage, nil, []string{"--dry-run"}},
+		{[]string{"import", clean}, ExitUsage, nil, []string{"flabs.base_url", "--dry-run"}},
 		{[]string{"import", "--dry-run"}, ExitUsage, nil, []string{"name at least one file"}},
 	}
 	for _, tt := range tests {

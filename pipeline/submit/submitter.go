@@ -331,7 +331,7 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	}
 	s.record(keep, r)
 	s.finish(t, r)
-	level := slog.LevelInfo
+	level := slog.LevelDebug // one line per booking is too many for a big file
 	if r.State != StateSubmitted {
 		level = slog.LevelWarn
 	}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
+
+	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
+
+// filesAtOnce is how many files are read and fed to the submitter at
+// the same time: enough for partners to take turns.
+const filesAtOnce = 4
+
+// runSend is `flabsync import` without --dry-run: every file through the
+// ledger and the submitter.
+func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, partner string, asJSON, progress bool) error {
+	if err := cfg.RequireFlabs(); err != nil {
+		return &configError{err: fmt.Errorf("%w (to read and check without sending, use --dry-run)", err)}
+	}
+	client, err := newFlabsClient(m, cfg)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ms := mapping.NewStore(db)
+	info, err := ms.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.Tests+info.Packages == 0 {
+		return &partialError{msg: "import: no catalogue synced yet, so every test would go unmapped; run 'flabsync mapping sync' first"}
+	}
+	ix, err := ms.Index(ctx)
+	if err != nil {
+		return err
+	}
+	log := m.logger(cfg)
+	who := holder()
+	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
+	sub := submit.New(client, submit.NewLedger(db), lim, submit.Options{
+		Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts, Holder: who,
+		Logger: log.With("component", "submit"),
+	})
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runErr := make(chan error, 1)
+	go func() { runErr <- sub.Run(runCtx) }()
+
+	bar := newBar(m, progress && !asJSON, lim)
+	ing := &pipeline.Ingester{Ledger: submit.NewLedger(db), Submitter: sub, Holder: who, Detail: asJSON,
+		Logger: log.With("component", "pipeline"), Progress: bar.update}
+
+	start := time.Now()
+	type outcome struct {
+		path string
+		in   *pipeline.Ingested
+		err  error
+	}
+	outs := make([]outcome, len(paths))
+	g := new(errgroup.Group)
+	g.SetLimit(filesAtOnce)
+	for i, path := range paths {
+		g.Go(func() error {
+			p := partner
+			if p == "" {
+				p = pipeline.PartnerOf(path)
+			}
+			opts := readOptions(cfg, p)
+			opts.Mapper = ix
+			in, err := ing.Ingest(ctx, path, opts)
+			outs[i] = outcome{path, in, err}
+			return nil
+		})
+	}
+	g.Wait()
+	stopRun()
+	authErr := <-runErr
+	bar.finish()
+
+	failed, stopped := 0, ctx.Err() != nil
+	var total submit.Counts
+	for _, o := range outs {
+		bad := o.err != nil
+		if o.in != nil {
+			c := o.in.Counts
+			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unfinished > 0
+			total = addCounts(total, c)
+		}
+		if bad {
+			failed++
+		}
+		if asJSON {
+			var rep pipeline.FileReport
+			if o.in != nil {
+				rep = o.in.Report()
+			} else {
+				rep = (&pipeline.FileResult{File: filepath.Base(o.path), Partner: partner}).Report()
+			}
+			if o.err != nil {
+				rep.Error = o.err.Error()
+			}
+			if err := writeJSON(m.Stdout, rep); err != nil {
+				return err
+			}
+			continue
+		}
+		printSent(m.Stdout, o.path, o.in, o.err)
+	}
+	if !asJSON && len(paths) > 1 {
+		fmt.Fprintf(m.Stdout, "all files: %s\n", countsLine(total))
+	}
+	fmt.Fprintf(m.Stderr, "%d files, %d rows in %s: %s; %d 429s from Flabs\n", len(paths), total.RowsIn,
+		time.Since(start).Round(time.Millisecond), countsLine(total), lim.Throttles())
+	switch {
+	case errors.Is(authErr, submit.ErrAuth):
+		return &partialError{msg: fmt.Sprintf("import: %v; unsent rows stay pending and go with the next run once the credentials are fixed", authErr)}
+	case stopped:
+		return &partialError{msg: fmt.Sprintf("import: stopped; %d rows not yet sent stay pending in the ledger and go with the next run", total.Unfinished)}
+	case failed > 0:
+		return &partialError{msg: fmt.Sprintf("%d of %d files had rows rejected, refused, failed or held, or could not be read", failed, len(paths))}
+	}
+	return nil
+}
+
+func addCounts(a, b submit.Counts) submit.Counts {
+	return submit.Counts{RowsIn: a.RowsIn + b.RowsIn, Submitted: a.Submitted + b.Submitted, Rejected: a.Rejected + b.Rejected,
+		RejectedFlabs: a.RejectedFlabs + b.RejectedFlabs, Duplicate: a.Duplicate + b.Duplicate, Failed: a.Failed + b.Failed,
+		Held: a.Held + b.Held, Skipped: a.Skipped + b.Skipped, Unfinished: a.Unfinished + b.Unfinished}
+}
+
+func countsLine(c submit.Counts) string {
+	s := fmt.Sprintf("%d submitted, %d rejected, %d refused by Flabs, %d duplicate, %d failed, %d held, %d skipped",
+		c.Submitted, c.Rejected, c.RejectedFlabs, c.Duplicate, c.Failed, c.Held, c.Skipped)
+	if c.Unfinished > 0 {
+		s += fmt.Sprintf(", %d unfinished", c.Unfinished)
+	}
+	return s
+}
+
+// printSent is the human account of one file: its counts, whether they
+// balance, and every row that did not go through, with the reason. Row
+// numbers, references and integrator IDs; never patient names.
+func printSent(w io.Writer, path string, in *pipeline.Ingested, err error) {
+	name := filepath.Base(path)
+	if in == nil {
+		fmt.Fprintf(w, "%s  NOT READ: %v\n\n", name, err)
+		return
+	}
+	c := in.Counts
+	balance := "balanced"
+	if !c.Balanced() {
+		balance = "DOES NOT BALANCE"
+	}
+	fmt.Fprintf(w, "%s  (partner %s, file #%d)\n  %d rows: %s (%s)\n", name, in.Result.Partner, in.FileID, c.RowsIn, countsLine(c), balance)
+	if len(in.SameAs) > 0 {
+		fmt.Fprintf(w, "  same content as file #%d: rows submitted then were not sent again\n", in.SameAs[0])
+	}
+	if err != nil {
+		fmt.Fprintf(w, "  ERROR: %v\n", err)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, e := range in.Result.Rejected {
+		fmt.Fprintf(tw, "  row %d\t%s\trejected\t%s\t%s\n", e.Row, orDash(e.Ref), e.Code, e.Msg)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// bar is the progress display: a progress bar on a terminal (bookings
+// settled of those admitted, rate, ETA, 429s), nothing otherwise.
+type bar struct {
+	mu  sync.Mutex
+	pb  *progressbar.ProgressBar
+	lim *submit.Limiter
+}
+
+func newBar(m *Main, want bool, lim *submit.Limiter) *bar {
+	b := &bar{lim: lim}
+	f, ok := m.Stderr.(*os.File)
+	if !want || !ok || !term.IsTerminal(int(f.Fd())) {
+		return b
+	}
+	b.pb = progressbar.NewOptions(-1, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("sending"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("bookings"),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish())
+	return b
+}
+
+func (b *bar) update(admitted, done int, _ *submit.Result) {
+	if b.pb == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pb.ChangeMax(admitted)
+	b.pb.Describe(fmt.Sprintf("sending (%d 429s)", b.lim.Throttles()))
+	b.pb.Set(done)
+}
+
+func (b *bar) finish() {
+	if b.pb != nil {
+		b.pb.Finish()
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -214,4 +215,61 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		t.Fatalf("second run: %v\n%s", err, out.String())
 	}
 	assertExactlyOnce(t, dir, sim, n)
+}
+
+// TestImportJSONAddsFinalStates: a real import's --json keeps the dry
+// run's shape and adds each booking's state and the file's counts.
+func TestImportJSONAddsFinalStates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as a child process")
+	}
+	dir, sheet, _ := sendRig(t, 5, flabstest.Options{})
+	// A row Flabs will refuse is not possible from a valid sheet; a
+	// held one is: no lead source for this partner.
+	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
+	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), bytes.Replace(cfg, []byte("default_lead_source: sheet\n"), nil, 1), 0o644)
+	cmd := child(t, dir, "import", "--json", sheet)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != ExitPartial {
+		t.Fatalf("exit %d, want %d (held rows)\n%s", code, ExitPartial, stderr.String())
+	}
+	var rep struct {
+		File     string `json:"file"`
+		RowsIn   int    `json:"rows_in"`
+		Accepted []struct {
+			IntegratorID string         `json:"integrator_id"`
+			Request      map[string]any `json:"request"`
+			State        string         `json:"state"`
+			Error        string         `json:"error"`
+		} `json:"accepted"`
+		Rejected []any          `json:"rejected"`
+		Counts   map[string]int `json:"counts"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if rep.RowsIn != 5 || len(rep.Accepted) != 5 || rep.Counts["held"] != 5 || rep.Counts["rows_in"] != 5 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, a := range rep.Accepted {
+		if a.State != submit.StateHeld || !strings.Contains(a.Error, "lead_source") || a.Request["integrator_id"] != a.IntegratorID {
+			t.Errorf("booking %+v", a)
+		}
+	}
+	// With a lead source configured, the same file sends the held rows.
+	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
+	stdout.Reset()
+	cmd = child(t, dir, "import", "--json", sheet)
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	json.Unmarshal(stdout.Bytes(), &rep)
+	for _, a := range rep.Accepted {
+		if a.State != submit.StateSubmitted {
+			t.Errorf("after adding a lead source: %+v", a)
+		}
+	}
 }

@@ -13,10 +13,10 @@ import (
 // all files and partners. On a 429 it halves its rate and its burst (once
 // per second at most: the requests already in flight answer 429
 // together) and holds every caller until Retry-After has passed. Each
-// second's worth of successes then raises the rate: quickly back to 90%
-// of the rate that drew the 429, then in small probing steps (1/32 of the
-// configured rate) to the configured rate. It settles just under Flabs'
-// own limit with few 429s.
+// second's worth of successes then raises the rate quickly back to 90% of
+// the rate that drew the 429; above that it probes in small steps (1/32 of
+// the configured rate) every ten seconds' worth of successes, up to the
+// configured rate. It settles just under Flabs' own limit with few 429s.
 type Limiter struct {
 	lim   *rate.Limiter
 	max   rate.Limit
@@ -98,11 +98,15 @@ func (l *Limiter) Succeeded() {
 		return
 	}
 	l.streak++
-	if l.streak >= max(5, int(l.lim.Limit())) { // about a second's worth
-
+	r := l.lim.Limit()
+	below := r < l.ceiling
+	need := max(5, int(r)) // about a second's worth of successes
+	if !below {
+		need *= 10 // near the rate that drew a 429: probe every ten seconds
+	}
+	if l.streak >= need {
 		l.streak = 0
-		r := l.lim.Limit()
-		if r < l.ceiling {
+		if below {
 			r = min(l.ceiling, r+l.step)
 		} else {
 			r += l.max / 32

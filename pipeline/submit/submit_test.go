@@ -25,7 +25,7 @@ type rig struct {
 	fileID int64
 }
 
-func newRig(t *testing.T, o flabstest.Options, timeout time.Duration) *rig {
+func newRig(t testing.TB, o flabstest.Options, timeout time.Duration) *rig {
 	t.Helper()
 	o.Webhooks.Manual = true
 	sim := flabstest.NewTestServer(t, o)
@@ -53,7 +53,7 @@ func request(id string) *flabs.BillingRequest {
 
 // admit puts n bookings of partner into the ledger and returns the jobs
 // it decides to send.
-func (r *rig) admit(t *testing.T, partner string, n int) []submit.Job {
+func (r *rig) admit(t testing.TB, partner string, n int) []submit.Job {
 	t.Helper()
 	var bs []submit.Booking
 	var rows []submit.Row

@@ -1,0 +1,280 @@
+// Package inbox owns the watched directory partners' files drop into. A
+// file is taken only once it has stopped changing (same size and mtime
+// on two looks, and older than the settle time), claimed by an atomic
+// rename into a processing folder (so two processes sharing the folder
+// never both take it), handed to a handler, and then moved to
+// archive/<date>/ or, with a plain-words .error.txt beside it, to
+// errors/<date>/. Temporary names are ignored; symlinks leading out of
+// the inbox and empty files are refused.
+package inbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says where files are and how long they must rest.
+type Config struct {
+	Dir           string        // the inbox; partners may have subfolders
+	ArchiveDir    string        // done files go to ArchiveDir/<date>/
+	ErrorDir      string        // refused files go to ErrorDir/<date>/, with a .error.txt
+	ProcessingDir string        // claimed files; default Dir/.processing
+	Settle        time.Duration // a file must be this old and unchanged; default 30s
+	ScanEvery     time.Duration // the safety-net scan; default 30s
+	// Partner names the partner of a file directly in Dir (files in a
+	// subfolder belong to the subfolder's partner). Nil: the file name up
+	// to its first '_' or '-'.
+	Partner func(name string) string
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// File is a claimed file.
+type File struct {
+	Path    string // where it is now, in the processing folder
+	Name    string // its name as dropped
+	Rel     string // its path under the inbox, as dropped
+	Partner string
+	Size    int64
+	ModTime time.Time
+}
+
+// Inbox finds, claims and files away partners' files.
+type Inbox struct {
+	cfg Config
+	log *slog.Logger
+
+	mu   sync.Mutex
+	seen map[string]look // rel path → the last look at it
+}
+
+type look struct {
+	size  int64
+	mtime time.Time
+}
+
+// New returns an Inbox; it creates the folders it needs.
+func New(cfg Config) (*Inbox, error) {
+	if cfg.ProcessingDir == "" {
+		cfg.ProcessingDir = filepath.Join(cfg.Dir, ".processing")
+	}
+	if cfg.Settle <= 0 {
+		cfg.Settle = 30 * time.Second
+	}
+	if cfg.ScanEvery <= 0 {
+		cfg.ScanEvery = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{cfg.Dir, cfg.ArchiveDir, cfg.ErrorDir, cfg.ProcessingDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("inbox: %w", err)
+		}
+	}
+	return &Inbox{cfg: cfg, log: cfg.Logger, seen: map[string]look{}}, nil
+}
+
+// Config is the inbox's configuration with defaults filled in.
+func (in *Inbox) Config() Config { return in.cfg }
+
+// ignored reports names never taken: temporary, partial and hidden files.
+func ignored(name string) bool {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasPrefix(name, "."), strings.HasPrefix(name, "~$"), strings.HasPrefix(name, "~"):
+		return true
+	case strings.HasSuffix(lower, ".part"), strings.HasSuffix(lower, ".tmp"), strings.HasSuffix(lower, ".crdownload"),
+		strings.HasSuffix(lower, ".partial"), strings.HasSuffix(lower, ".error.txt"), strings.HasSuffix(lower, "~"):
+		return true
+	}
+	return false
+}
+
+// Take looks at the inbox once and claims every file that has settled:
+// unchanged since the previous look and older than Settle. Files that
+// must be refused (empty, a symlink leading out of the inbox) go straight
+// to errors/. A file another process claimed first is skipped.
+func (in *Inbox) Take(ctx context.Context) ([]File, error) {
+	now := in.cfg.Now()
+	var ready []File
+	var current = map[string]bool{}
+	err := filepath.WalkDir(in.cfg.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == in.cfg.Dir {
+				return err
+			}
+			return nil // vanished while we looked
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rel, _ := filepath.Rel(in.cfg.Dir, path)
+		if d.IsDir() {
+			if path != in.cfg.Dir && (ignored(d.Name()) || in.special(path) || strings.Count(rel, string(filepath.Separator)) >= 1) {
+				return filepath.SkipDir // hidden, processing/archive/errors, or deeper than inbox/<partner>/
+			}
+			return nil
+		}
+		if ignored(d.Name()) {
+			return nil
+		}
+		current[rel] = true
+		if d.Type()&fs.ModeSymlink != 0 {
+			if reason := in.symlinkProblem(path); reason != "" {
+				in.refuse(path, rel, reason, "put the file itself in the inbox, not a link to it")
+				return nil
+			}
+		}
+		info, err := os.Stat(path)
+		if err != nil || !info.Mode().IsRegular() {
+			return nil
+		}
+		l := look{size: info.Size(), mtime: info.ModTime()}
+		in.mu.Lock()
+		prev, ok := in.seen[rel]
+		in.seen[rel] = l
+		in.mu.Unlock()
+		if !ok || prev != l || now.Sub(l.mtime) < in.cfg.Settle {
+			return nil // new, still changing, or too fresh
+		}
+		if l.size == 0 {
+			in.refuse(path, rel, "the file is empty (0 bytes)", "ask the clinic to send it again; if they send empty files when they have no bookings, nothing is lost")
+			return nil
+		}
+		f, err := in.claim(path, rel, l)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				in.log.Error("inbox: claim", "file", rel, "err", err)
+			}
+			return nil
+		}
+		ready = append(ready, f)
+		return nil
+	})
+	in.mu.Lock()
+	for rel := range in.seen {
+		if !current[rel] {
+			delete(in.seen, rel)
+		}
+	}
+	in.mu.Unlock()
+	sort.Slice(ready, func(i, j int) bool { return ready[i].ModTime.Before(ready[j].ModTime) })
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return ready, fmt.Errorf("inbox: scan %s: %w", in.cfg.Dir, err)
+	}
+	return ready, nil
+}
+
+// special reports the folders the inbox keeps inside itself.
+func (in *Inbox) special(path string) bool {
+	for _, d := range []string{in.cfg.ProcessingDir, in.cfg.ArchiveDir, in.cfg.ErrorDir} {
+		if sameDir(path, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameDir(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}
+
+// symlinkProblem says why a symlink must be refused, or "".
+func (in *Inbox) symlinkProblem(path string) string {
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "it is a link to a file that does not exist"
+	}
+	root, err := filepath.EvalSymlinks(in.cfg.Dir)
+	if err != nil {
+		return "the inbox folder cannot be resolved"
+	}
+	if rel, err := filepath.Rel(root, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "it is a link to a file outside the inbox (" + target + "), which flabsync does not follow"
+	}
+	return ""
+}
+
+// partnerOf names a file's partner: its subfolder, else Config.Partner.
+func (in *Inbox) partnerOf(rel string) string {
+	if dir := filepath.Dir(rel); dir != "." {
+		return strings.ToLower(dir)
+	}
+	if in.cfg.Partner != nil {
+		if p := in.cfg.Partner(rel); p != "" {
+			return p
+		}
+	}
+	name := strings.TrimSuffix(rel, filepath.Ext(rel))
+	if i := strings.IndexAny(name, "_-"); i > 0 {
+		name = name[:i]
+	}
+	return strings.ToLower(name)
+}
+
+// claim renames the file into the processing folder: atomic, so of two
+// processes only one gets it.
+func (in *Inbox) claim(path, rel string, l look) (File, error) {
+	partner := in.partnerOf(rel)
+	dir := filepath.Join(in.cfg.ProcessingDir, partner)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return File{}, err
+	}
+	dst := filepath.Join(dir, filepath.Base(rel))
+	if _, err := os.Lstat(dst); err == nil {
+		dst = unique(dst, in.cfg.Now())
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return File{}, err
+	}
+	in.mu.Lock()
+	delete(in.seen, rel)
+	in.mu.Unlock()
+	in.log.Info("inbox: claimed", "file", rel, "partner", partner, "bytes", l.size)
+	return File{Path: dst, Name: filepath.Base(rel), Rel: rel, Partner: partner, Size: l.size, ModTime: l.mtime}, nil
+}
+
+// Recover puts files left in the processing folder by a process that
+// stopped mid-way back into the inbox, to be taken again: the ledger
+// makes a second pass over a file send nothing twice. Only call it when
+// no other process is working on the same folder.
+func (in *Inbox) Recover() (int, error) {
+	n := 0
+	err := filepath.WalkDir(in.cfg.ProcessingDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(in.cfg.ProcessingDir, path)
+		dst := filepath.Join(in.cfg.Dir, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if _, err := os.Lstat(dst); err == nil {
+			dst = unique(dst, in.cfg.Now())
+		}
+		if err := os.Rename(path, dst); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("inbox: recover %s: %w", in.cfg.ProcessingDir, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,234 @@
+package inbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flabsync/flabsync/pipeline/inbox"
+	"github.com/flabsync/flabsync/pipeline/sheet"
+)
+
+// clock is a settable Now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func newInbox(t *testing.T) (*inbox.Inbox, string, *clock) {
+	t.Helper()
+	root := t.TempDir()
+	c := &clock{t: time.Now()}
+	in, err := inbox.New(inbox.Config{Dir: filepath.Join(root, "inbox"), ArchiveDir: filepath.Join(root, "archive"),
+		ErrorDir: filepath.Join(root, "errors"), Settle: 30 * time.Second, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, root, c
+}
+
+// drop writes a file with its mtime set to at.
+func drop(t *testing.T, path, body string, at time.Time) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, at, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func names(fs []inbox.File) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Partner+"/"+f.Name)
+	}
+	return out
+}
+
+func TestHalfWrittenFileWaitsUntilStable(t *testing.T) {
+	in, root, c := newInbox(t)
+	ctx := context.Background()
+	path := filepath.Join(root, "inbox", "sunrise_2026-11-25.csv")
+	drop(t, path, "Patient Name,Age\n", c.Now())
+	for i, step := range []struct {
+		body    string // "" leaves the file alone
+		advance time.Duration
+		taken   bool
+	}{
+		{"", 0, false},                // first sight
+		{"", 10 * time.Second, false}, // unchanged, but only 10 s old
+		{"Patient Name,Age\nA,3\n", 40 * time.Second, false}, // still being written
+		{"", 10 * time.Second, false},                        // unchanged since, but written 10 s ago
+		{"", 25 * time.Second, true},                         // unchanged and 35 s old
+	} {
+		c.Add(step.advance)
+		if step.body != "" {
+			drop(t, path, step.body, c.Now())
+		}
+		got, err := in.Take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(got) == 1) != step.taken {
+			t.Fatalf("step %d: took %v, want taken=%v", i, names(got), step.taken)
+		}
+		if step.taken {
+			if got[0].Partner != "sunrise" || got[0].Size != int64(len("Patient Name,Age\nA,3\n")) {
+				t.Errorf("claimed %+v", got[0])
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("the claimed file is still in the inbox")
+			}
+		}
+	}
+}
+
+func TestIgnoredRefusedAndPartners(t *testing.T) {
+	in, root, c := newInbox(t)
+	ctx := context.Background()
+	old := c.Now().Add(-time.Hour)
+	dir := filepath.Join(root, "inbox")
+	for _, n := range []string{"upload.csv.part", "x.tmp", "~$book.xlsx", ".hidden.csv", "metro/.sync.csv"} {
+		drop(t, filepath.Join(dir, n), "a,b\n", old)
+	}
+	drop(t, filepath.Join(dir, "empty_2026.csv"), "", old)
+	drop(t, filepath.Join(dir, "metro", "bookings nov.xlsx"), "x", old)
+	drop(t, filepath.Join(dir, "apollo-2026-11-25.csv"), "x", old)
+	drop(t, filepath.Join(root, "secret.csv"), "x", old)
+	if err := os.Symlink(filepath.Join(root, "secret.csv"), filepath.Join(dir, "link_2026.csv")); err != nil {
+		t.Fatal(err)
+	}
+	in.Take(ctx)
+	got, err := in.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"metro/bookings nov.xlsx": true, "apollo/apollo-2026-11-25.csv": true}
+	if len(got) != len(want) {
+		t.Fatalf("took %v, want %v", names(got), want)
+	}
+	for _, n := range names(got) {
+		if !want[n] {
+			t.Errorf("took %s", n)
+		}
+	}
+	day := c.Now().Format("2006-01-02")
+	for name, reason := range map[string]string{"empty_2026.csv": "empty", "link_2026.csv": "outside the inbox"} {
+		text, err := os.ReadFile(filepath.Join(root, "errors", day, name+".error.txt"))
+		if err != nil || !strings.Contains(string(text), reason) || !strings.Contains(string(text), "What to do") {
+			t.Errorf("%s: reason file %q, %v", name, text, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "secret.csv")); err != nil {
+		t.Errorf("the link's target outside the inbox was touched: %v", err)
+	}
+	for _, n := range []string{"upload.csv.part", "x.tmp", "~$book.xlsx", ".hidden.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s was moved: %v", n, err)
+		}
+	}
+}
+
+func TestHandleFilesAwayByOutcome(t *testing.T) {
+	in, root, c := newInbox(t)
+	ctx := context.Background()
+	old := c.Now().Add(-time.Hour)
+	drop(t, filepath.Join(root, "inbox", "good_1.csv"), "x", old)
+	drop(t, filepath.Join(root, "inbox", "bad_1.xls"), "x", old)
+	drop(t, filepath.Join(root, "inbox", "stop_1.csv"), "x", old)
+	n, err := in.Drain(ctx, func(ctx context.Context, f inbox.File) error {
+		switch f.Partner {
+		case "bad":
+			return fmt.Errorf("read %s: %w: old binary Excel (.xls) is not read; save it as .xlsx", f.Name, sheet.ErrRefused)
+		case "stop":
+			return fmt.Errorf("ingest: %w", context.Canceled)
+		}
+		return nil
+	}, time.Millisecond)
+	if err != nil || n != 3 {
+		t.Fatalf("Drain = %d, %v", n, err)
+	}
+	day := c.Now().Format("2006-01-02")
+	if _, err := os.Stat(filepath.Join(root, "archive", day, "good_1.csv")); err != nil {
+		t.Errorf("good file not archived: %v", err)
+	}
+	text, err := os.ReadFile(filepath.Join(root, "errors", day, "bad_1.xls.error.txt"))
+	if err != nil || !strings.Contains(string(text), "save it as .xlsx") || !strings.Contains(string(text), "drop the fixed file") {
+		t.Errorf("bad file's reason: %q, %v", text, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "inbox", "stop_1.csv")); err != nil {
+		t.Errorf("a file interrupted by a stop is not back in the inbox: %v", err)
+	}
+}
+
+func TestTwoProcessesNeverTakeOneFile(t *testing.T) {
+	root := t.TempDir()
+	c := &clock{t: time.Now()}
+	cfg := inbox.Config{Dir: filepath.Join(root, "inbox"), ArchiveDir: filepath.Join(root, "archive"),
+		ErrorDir: filepath.Join(root, "errors"), Settle: time.Second, Now: c.Now}
+	a, err := inbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := inbox.New(cfg)
+	old := c.Now().Add(-time.Hour)
+	for i := range 200 {
+		drop(t, filepath.Join(cfg.Dir, fmt.Sprintf("p%d_file%03d.csv", i%5, i)), "x", old)
+	}
+	var mu sync.Mutex
+	taken := map[string]int{}
+	var wg sync.WaitGroup
+	for _, in := range []*inbox.Inbox{a, b} {
+		wg.Go(func() {
+			for range 4 {
+				fs, _ := in.Take(context.Background())
+				mu.Lock()
+				for _, f := range fs {
+					taken[f.Rel]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(taken) != 200 {
+		t.Errorf("%d files taken, want 200", len(taken))
+	}
+	for rel, n := range taken {
+		if n != 1 {
+			t.Errorf("%s taken %d times", rel, n)
+		}
+	}
+}
+
+func TestRecoverPutsClaimedFilesBack(t *testing.T) {
+	in, root, c := newInbox(t)
+	old := c.Now().Add(-time.Hour)
+	drop(t, filepath.Join(root, "inbox", "sunrise", "a.csv"), "x", old)
+	in.Take(context.Background())
+	got, _ := in.Take(context.Background())
+	if len(got) != 1 {
+		t.Fatalf("took %v", names(got))
+	}
+	n, err := in.Recover()
+	if err != nil || n != 1 {
+		t.Fatalf("Recover = %d, %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "inbox", "sunrise", "a.csv")); err != nil {
+		t.Errorf("not back: %v", err)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		t.Fatal("unreachable")
+	}
+}

@@ -1,0 +1,99 @@
+package inbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
+
+// Archive moves a handled file to ArchiveDir/<date>/ and returns where it
+// went.
+func (in *Inbox) Archive(f File) (string, error) {
+	dst, err := in.moveTo(f.Path, in.cfg.ArchiveDir, f.Name)
+	if err != nil {
+		return "", fmt.Errorf("inbox: archive %s: %w", f.Rel, err)
+	}
+	in.log.Info("inbox: archived", "file", f.Rel, "to", dst)
+	return dst, nil
+}
+
+// Refuse moves a file that could not be handled to ErrorDir/<date>/ with
+// a .error.txt beside it saying what was wrong and what to do, and
+// returns where it went.
+func (in *Inbox) Refuse(f File, cause error) (string, error) {
+	dst, err := in.moveTo(f.Path, in.cfg.ErrorDir, f.Name)
+	if err != nil {
+		return "", fmt.Errorf("inbox: move %s to errors: %w", f.Rel, err)
+	}
+	if err := in.writeReason(dst, f.Rel, cause.Error(), Advice(cause)); err != nil {
+		return dst, err
+	}
+	in.log.Warn("inbox: refused", "file", f.Rel, "to", dst, "reason", cause.Error())
+	return dst, nil
+}
+
+// refuse moves a file still in the inbox straight to errors/.
+func (in *Inbox) refuse(path, rel, reason, advice string) {
+	dst, err := in.moveTo(path, in.cfg.ErrorDir, filepath.Base(rel))
+	if err != nil {
+		in.log.Error("inbox: move to errors", "file", rel, "err", err)
+		return
+	}
+	if err := in.writeReason(dst, rel, reason, advice); err != nil {
+		in.log.Error("inbox: write reason", "file", rel, "err", err)
+	}
+	in.mu.Lock()
+	delete(in.seen, rel)
+	in.mu.Unlock()
+	in.log.Warn("inbox: refused", "file", rel, "to", dst, "reason", reason)
+}
+
+func (in *Inbox) moveTo(src, root, name string) (string, error) {
+	dir := filepath.Join(root, in.cfg.Now().Format("2006-01-02"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, name)
+	if _, err := os.Lstat(dst); err == nil {
+		dst = unique(dst, in.cfg.Now())
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+func (in *Inbox) writeReason(dst, rel, reason, advice string) error {
+	text := fmt.Sprintf("flabsync could not take this file.\n\nFile:       %s\nMoved here: %s\n\nWhat was wrong:\n  %s\n\nWhat to do:\n  %s\n",
+		rel, in.cfg.Now().Format(time.RFC1123), reason, advice)
+	if err := os.WriteFile(dst+".error.txt", []byte(text), 0o644); err != nil {
+		return fmt.Errorf("inbox: write reason for %s: %w", rel, err)
+	}
+	return nil
+}
+
+// Advice is what to tell a person about a file flabsync could not take.
+func Advice(err error) string {
+	switch {
+	case errors.Is(err, sheet.ErrRefused):
+		return "the reason above says how to fix the file; then drop the fixed file into the inbox again."
+	case errors.Is(err, sheet.ErrNoHeader):
+		return "check that the sheet has a header row naming its columns (patient name, age, gender, tests), " +
+			"or add the clinic's own header names under partners.<name>.columns in the config; then drop the file again."
+	case errors.Is(err, submit.ErrUnbalanced):
+		return "this is a flabsync fault, not the clinic's: keep the file and report it; nothing in it is lost (see the ledger)."
+	}
+	return "fix what the reason says and drop the file into the inbox again; rows already submitted will not be sent twice."
+}
+
+// unique adds a time stamp to a name that is taken: x.csv → x.150405.000000000.csv.
+func unique(path string, now time.Time) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + now.Format("150405.000000000") + ext
+}

@@ -33,6 +33,23 @@ type Config struct {
 	Partners          map[string]Partner `yaml:"partners"`
 	DefaultLeadSource string             `yaml:"default_lead_source"`
 	Log               Log                `yaml:"log"`
+	// Timezone is where schedules and "today" are read (an IANA name, or
+	// Local).
+	Timezone string `yaml:"timezone"`
+	// Schedules overrides the default schedule of a job (import,
+	// mapping-sync, reconcile, expected-drops): a cron spec, "@every 5m",
+	// or "off".
+	Schedules map[string]string `yaml:"schedules"`
+	Serve     Serve             `yaml:"serve"`
+}
+
+// Serve configures `flabsync serve` beyond its parts.
+type Serve struct {
+	// Listen is where /healthz, /readyz and /metrics are served; keep it
+	// private (the webhook receiver listens on webhook.listen).
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // Flabs configures the Flabs API client and the submitter.
@@ -94,6 +111,14 @@ type Partner struct {
 	Sheet string `yaml:"sheet"`
 	// Columns adds header aliases per field (see ColumnFields).
 	Columns map[string]StringList `yaml:"columns"`
+	// Pattern claims inbox files whose name matches this glob (e.g.
+	// "SRC_*.csv") for the partner, when they are not in inbox/<partner>/
+	// and their name does not start with the partner's name.
+	Pattern string `yaml:"pattern"`
+	// ExpectBy is the time of day ("10:30", in timezone) by which the
+	// partner normally sends a file; the expected-drops job reports a day
+	// that passes it without one. Empty: no expectation.
+	ExpectBy string `yaml:"expect_by"`
 }
 
 // Log configures the structured log on stderr.
@@ -137,6 +162,8 @@ func Default() Config {
 		},
 		DefaultLeadSource: "",
 		Log:               Log{Level: "info", Format: "text"},
+		Timezone:          "Local",
+		Serve:             Serve{Listen: "127.0.0.1:9090", ShutdownTimeout: 30 * time.Second},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +23,9 @@ type FieldError struct {
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %q %s", e.Key, e.Value, e.Msg)
 }
+
+// Jobs are the scheduled jobs `schedules` may set.
+var Jobs = []string{"import", "mapping-sync", "reconcile", "expected-drops"}
 
 // Validate checks every key and returns all problems at once, each a
 // *FieldError, joined with errors.Join.
@@ -119,6 +123,16 @@ func (c *Config) Validate() error {
 		if !validPartner(name) {
 			bad("partners."+name, name, "is not a partner name: use lower-case letters, digits, - and _ (it prefixes file names and integrator IDs)")
 		}
+		if p.Pattern != "" {
+			if _, err := filepath.Match(p.Pattern, "x"); err != nil {
+				bad("partners."+name+".pattern", p.Pattern, "is not a file name pattern: use * and ?, e.g. SRC_*.csv")
+			}
+		}
+		if p.ExpectBy != "" {
+			if _, err := time.Parse("15:04", p.ExpectBy); err != nil {
+				bad("partners."+name+".expect_by", p.ExpectBy, "must be a time of day like 10:30")
+			}
+		}
 		for _, field := range sortedKeys(p.Columns) {
 			if !slices.Contains(ColumnFields, field) {
 				bad("partners."+name+".columns."+field, field, "is not a column field; known: %s", strings.Join(ColumnFields, ", "))
@@ -127,6 +141,24 @@ func (c *Config) Validate() error {
 				bad("partners."+name+".columns."+field, "", "must list at least one header name")
 			}
 		}
+	}
+
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		bad("timezone", c.Timezone, "is not a time zone: use an IANA name such as Asia/Kolkata, or Local")
+	}
+	for _, job := range sortedKeys(c.Schedules) {
+		if !slices.Contains(Jobs, job) {
+			bad("schedules."+job, job, "is not a job; known: %s", strings.Join(Jobs, ", "))
+		}
+		if strings.TrimSpace(c.Schedules[job]) == "" {
+			bad("schedules."+job, "", "must be a cron spec (\"0 2 * * *\"), @every DURATION, or off")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Serve.Listen); err != nil {
+		bad("serve.listen", c.Serve.Listen, "must be host:port, e.g. 127.0.0.1:9090")
+	}
+	if c.Serve.ShutdownTimeout <= 0 {
+		bad("serve.shutdown_timeout", c.Serve.ShutdownTimeout.String(), "must be more than 0")
 	}
 
 	switch strings.ToLower(c.Log.Level) {

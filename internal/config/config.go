@@ -78,9 +78,19 @@ type Webhook struct {
 	Listen    string `yaml:"listen"`
 	Path      string `yaml:"path"`
 	AuthToken string `yaml:"auth_token"`
-	TLSCert   string `yaml:"tls_cert"`
-	TLSKey    string `yaml:"tls_key"`
+	// AuthHeader is the request header carrying the token, default
+	// "Authorization". Flabs does not document it (flabs-api.md §4.2);
+	// "Bearer <token>" and a bare token are both accepted.
+	AuthHeader string `yaml:"auth_header"`
+	// MaxBody is the largest body accepted, in bytes (default 1 MiB);
+	// larger deliveries are answered 413.
+	MaxBody int64  `yaml:"max_body"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
+
+// DefaultWebhookMaxBody is webhook.max_body's default: 1 MiB.
+const DefaultWebhookMaxBody = 1 << 20
 
 // Report configures where exception workbooks are written.
 type Report struct {
@@ -152,8 +162,10 @@ func Default() Config {
 			Settle:     30 * time.Second,
 		},
 		Webhook: Webhook{
-			Listen: "127.0.0.1:8080",
-			Path:   "/webhooks/flabs",
+			Listen:     "127.0.0.1:8080",
+			Path:       "/webhooks/flabs",
+			AuthHeader: "Authorization",
+			MaxBody:    DefaultWebhookMaxBody,
 		},
 		Report: Report{Dir: "reports"},
 		Reconcile: Reconcile{

@@ -139,6 +139,8 @@ func TestLoadErrorsNameKeyAndValue(t *testing.T) {
 		{"bad listen", "webhook:\n  listen: localhost\n", []string{"webhook.listen", `"localhost"`}},
 		{"bad path", "webhook:\n  path: hooks\n", []string{"webhook.path", `"hooks"`}},
 		{"cert without key", "webhook:\n  tls_cert: a.pem\n", []string{"webhook.tls_cert", "tls_key"}},
+		{"bad auth header", "webhook:\n  auth_header: 'X Token'\n", []string{"webhook.auth_header", `"X Token"`}},
+		{"tiny max body", "webhook:\n  max_body: 10\n", []string{"webhook.max_body", `"10"`}},
 		{"smtp without to", "mail:\n  smtp_url: smtp://h:25\n  from: a@b.c\n", []string{"mail.to"}},
 		{"bad address", "mail:\n  to: [not-an-address]\n", []string{"mail.to", `"not-an-address"`}},
 		{"bad smtp scheme", "mail:\n  smtp_url: http://h\n  from: a@b.c\n  to: x@y.z\n", []string{"mail.smtp_url", "smtp://"}},

@@ -84,6 +84,12 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Webhook.Path, "/") {
 		bad("webhook.path", c.Webhook.Path, "must start with /")
 	}
+	if !validHeaderName(c.Webhook.AuthHeader) {
+		bad("webhook.auth_header", c.Webhook.AuthHeader, "must be an HTTP header name, e.g. Authorization")
+	}
+	if c.Webhook.MaxBody < 1<<10 || c.Webhook.MaxBody > 64<<20 {
+		bad("webhook.max_body", fmt.Sprint(c.Webhook.MaxBody), "must be between 1024 and 67108864 bytes (64 MiB)")
+	}
 	if (c.Webhook.TLSCert == "") != (c.Webhook.TLSKey == "") {
 		bad("webhook.tls_cert", c.Webhook.TLSCert, "and webhook.tls_key must be set together")
 	}
@@ -172,6 +178,20 @@ func (c *Config) Validate() error {
 		bad("log.format", c.Log.Format, "must be text or json")
 	}
 	return errors.Join(errs...)
+}
+
+// validHeaderName reports whether s is an HTTP header field name (an RFC
+// 9110 token).
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // validPartner reports whether name can prefix file names and integrator IDs.

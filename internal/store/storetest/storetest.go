@@ -68,6 +68,20 @@ func PostgresURL(tb testing.TB) string {
 // migrated store in it and drops it when tb ends.
 func OpenPostgres(tb testing.TB) *store.DB {
 	tb.Helper()
+	db, err := store.Open(ctx(tb), PostgresSchemaURL(tb))
+	if err != nil {
+		tb.Fatalf("open test PostgreSQL schema: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresSchemaURL creates a schema of its own on the test PostgreSQL
+// and returns a URL whose connections use it (search_path), for tests
+// that hand a database to child processes. The schema is dropped when tb
+// ends.
+func PostgresSchemaURL(tb testing.TB) string {
+	tb.Helper()
 	dsn := PostgresURL(tb)
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -94,12 +108,7 @@ func OpenPostgres(tb testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx(tb), u.String())
-	if err != nil {
-		tb.Fatalf("open test PostgreSQL schema %s: %v", schema, err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return u.String()
 }
 
 func ctx(tb testing.TB) context.Context {

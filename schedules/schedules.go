@@ -1,0 +1,245 @@
+// Package schedules runs flabsync's jobs on cron schedules: the default
+// schedule (default.yaml, embedded) overridden by the config, each job
+// never overlapping itself — within a process (skip if still running) and
+// across processes sharing one database (a lease in the store, renewed
+// while the job runs) — and every run recorded in job_runs with its
+// outcome and a summary of its counts.
+package schedules
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"github.com/flabsync/flabsync/internal/store"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Default returns the default schedule: job → spec.
+func Default() map[string]string {
+	var m map[string]string
+	if err := yaml.Unmarshal(defaultYAML, &m); err != nil {
+		panic("schedules: default.yaml: " + err.Error())
+	}
+	return m
+}
+
+// Off is the spec that disables a job.
+const Off = "off"
+
+// Func is a job's body. It returns a one-line summary of what it did
+// (counts, never patient data). An error wrapping ErrPartial records the
+// run as partial (it finished, but some rows or checks failed).
+type Func func(ctx context.Context) (summary string, err error)
+
+// ErrPartial marks a job that finished with failures worth a look.
+var ErrPartial = errors.New("finished with failures")
+
+// Scheduler runs jobs.
+type Scheduler struct {
+	db     *store.DB
+	holder string
+	log    *slog.Logger
+	cron   *cron.Cron
+	ttl    time.Duration
+
+	mu      sync.Mutex
+	base    context.Context // Start's: scheduled runs stop with it
+	jobs    map[string]Func
+	specs   map[string]string
+	running map[string]bool
+	last    map[string]time.Time // last success per job
+}
+
+// New returns a scheduler reading specs in loc, recording runs in db as
+// holder (unique per process, e.g. host:name).
+func New(db *store.DB, loc *time.Location, holder string, log *slog.Logger) *Scheduler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scheduler{db: db, holder: holder, log: log, ttl: 2 * time.Minute,
+		cron: cron.New(cron.WithLocation(loc)), jobs: map[string]Func{}, specs: map[string]string{},
+		running: map[string]bool{}, last: map[string]time.Time{}}
+}
+
+// Add registers job name with spec ("off" registers it for RunNow only).
+func (s *Scheduler) Add(name, spec string, fn Func) error {
+	spec = strings.TrimSpace(spec)
+	s.mu.Lock()
+	s.jobs[name], s.specs[name] = fn, spec
+	s.mu.Unlock()
+	if spec == Off {
+		return nil
+	}
+	if _, err := s.cron.AddFunc(spec, func() {
+		s.mu.Lock()
+		ctx := s.base
+		s.mu.Unlock()
+		if ctx == nil || ctx.Err() != nil {
+			return
+		}
+		s.run(ctx, name)
+	}); err != nil {
+		return fmt.Errorf("schedule %s %q: %w", name, spec, err)
+	}
+	return nil
+}
+
+// Specs returns the registered jobs and their specs, by name.
+func (s *Scheduler) Specs() [][2]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out [][2]string
+	for n, sp := range s.specs {
+		out = append(out, [2]string{n, sp})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// Start starts the clock; scheduled runs get ctx, so ending it stops them.
+func (s *Scheduler) Start(ctx context.Context) {
+	s.mu.Lock()
+	s.base = ctx
+	s.mu.Unlock()
+	s.cron.Start()
+}
+
+// Stop stops the clock and waits for running jobs to end, or ctx.
+func (s *Scheduler) Stop(ctx context.Context) {
+	done := s.cron.Stop().Done()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// LastSuccess is when each job last finished without error.
+func (s *Scheduler) LastSuccess() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]time.Time, len(s.last))
+	for k, v := range s.last {
+		out[k] = v
+	}
+	return out
+}
+
+// Outcome says how RunNow went.
+type Outcome string
+
+// Outcomes of a run.
+const (
+	Ran         Outcome = "ran"
+	Skipped     Outcome = "skipped: still running here"
+	ElsewhereOK Outcome = "skipped: running on another process"
+)
+
+// RunNow runs job name now, under the same rules as a scheduled run.
+func (s *Scheduler) RunNow(ctx context.Context, name string) (Outcome, error) {
+	return s.run(ctx, name)
+}
+
+// run runs a job once: not if it is running here, not if another
+// process holds its lease; recorded in job_runs.
+func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
+	s.mu.Lock()
+	fn, ok := s.jobs[name]
+	if !ok {
+		s.mu.Unlock()
+		return "", fmt.Errorf("no job %q", name)
+	}
+	if s.running[name] {
+		s.mu.Unlock()
+		s.log.Info("job still running; this turn skipped", "job", name)
+		return Skipped, nil
+	}
+	s.running[name] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running[name] = false
+		s.mu.Unlock()
+	}()
+
+	lease := "job:" + name
+	got, err := s.db.AcquireLease(ctx, lease, s.holder, s.ttl, time.Now())
+	if err != nil {
+		s.log.Error("job lease", "job", name, "err", err)
+		return "", err
+	}
+	if !got {
+		s.log.Info("job running on another process; this turn skipped", "job", name)
+		return ElsewhereOK, nil
+	}
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	renewed := make(chan struct{})
+	go func() { // keep the lease while the job runs; stop the job if it is lost
+		defer close(renewed)
+		t := time.NewTicker(s.ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-jobCtx.Done():
+				return
+			case <-t.C:
+				ok, err := s.db.AcquireLease(context.WithoutCancel(jobCtx), lease, s.holder, s.ttl, time.Now())
+				if err != nil || !ok {
+					s.log.Error("job lease lost; stopping the job", "job", name, "err", err)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-renewed
+		if err := s.db.ReleaseLease(context.WithoutCancel(ctx), lease, s.holder); err != nil {
+			s.log.Error("release job lease", "job", name, "err", err)
+		}
+	}()
+
+	keep := context.WithoutCancel(ctx)
+	runID, err := s.db.StartJobRun(keep, name, s.holder, time.Now())
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	s.log.Info("job started", "job", name, "run", runID)
+	summary, jerr := fn(jobCtx)
+	status, msg := store.JobOK, ""
+	switch {
+	case jerr == nil:
+	case errors.Is(jerr, ErrPartial):
+		status, msg = store.JobPartial, jerr.Error()
+	default:
+		status, msg = store.JobFailed, jerr.Error()
+	}
+	if err := s.db.FinishJobRun(keep, runID, status, summary, msg, time.Now()); err != nil {
+		s.log.Error("record job run", "job", name, "err", err)
+	}
+	level := slog.LevelInfo
+	if jerr != nil {
+		level = slog.LevelWarn
+	}
+	s.log.Log(keep, level, "job finished", "job", name, "run", runID, "status", status, "took", time.Since(start).Round(time.Millisecond), "summary", summary, "err", msg)
+	if jerr == nil {
+		s.mu.Lock()
+		s.last[name] = time.Now()
+		s.mu.Unlock()
+	}
+	return Ran, jerr
+}

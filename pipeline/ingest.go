@@ -205,6 +205,9 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	return out, nil
 }
 
+// HashFile returns a file's SHA-256 (hex) and size.
+func HashFile(path string) (string, int64, error) { return hashFile(path) }
+
 func hashFile(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -3,17 +3,62 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"text/tabwriter"
 	"time"
 
+	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 )
 
+// statusReport is `flabsync status --json`. Keys only ever get added.
+type statusReport struct {
+	Database      string            `json:"database"`
+	SchemaVersion int64             `json:"schema_version"`
+	Catalogue     catalogueStatus   `json:"catalogue"`
+	Files         map[string]int    `json:"files"`    // by status
+	Rows          map[string]int    `json:"rows"`     // sheet rows by outcome
+	Bookings      map[string]int    `json:"bookings"` // by ledger state
+	Jobs          []jobStatus       `json:"jobs"`     // the last run of each job
+	Exceptions    map[string]int    `json:"open_exceptions"`
+	Leases        []leaseStatus     `json:"leases"`
+	Schedules     map[string]string `json:"schedules,omitempty"`
+}
+
+type catalogueStatus struct {
+	LabID    string     `json:"lab_id"`
+	LabName  string     `json:"lab_name"`
+	Tests    int        `json:"tests"`
+	Packages int        `json:"packages"`
+	SyncedAt *time.Time `json:"synced_at"`
+	Aliases  int        `json:"aliases"`
+}
+
+type jobStatus struct {
+	Job        string     `json:"job"`
+	Status     string     `json:"status"`
+	Summary    string     `json:"summary"`
+	Error      string     `json:"error,omitempty"`
+	Holder     string     `json:"holder"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+type leaseStatus struct {
+	Name      string    `json:"name"`
+	Holder    string    `json:"holder"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Expired   bool      `json:"expired"`
+}
+
 func runStatus(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("status", "status [--config FILE]",
-		"Opens the configured database (applying pending migrations) and shows the schema version,\n"+
-			"the latest job runs and who holds which lease. A quick check that flabsync can start.")
+	fs := m.newFlagSet("status", "status [--config FILE] [--json]",
+		"Opens the configured database (applying pending migrations) and shows: the schema version,\n"+
+			"the synced catalogue, files and rows by state, bookings by ledger state, the last run of\n"+
+			"each job, open exceptions by category, and who holds which lease.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
+	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -26,52 +71,134 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	ver, err := db.SchemaVersion(ctx)
+	rep, err := gatherStatus(ctx, db, cfg)
 	if err != nil {
 		return err
 	}
-	out := m.Stdout
-	fmt.Fprintf(out, "database  %s (schema v%d)\n", db, ver)
+	if *asJSON {
+		return writeJSON(m.Stdout, rep)
+	}
+	printStatus(m.Stdout, rep)
+	return nil
+}
+
+func gatherStatus(ctx context.Context, db *store.DB, cfg *config.Config) (*statusReport, error) {
+	rep := &statusReport{Database: db.String(), Schedules: cfg.Schedules}
+	var err error
+	if rep.SchemaVersion, err = db.SchemaVersion(ctx); err != nil {
+		return nil, err
+	}
 	ms := mapping.NewStore(db)
 	info, err := ms.Info(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	es, err := ms.Entries(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if info.SyncedAt.IsZero() {
-		fmt.Fprintf(out, "catalogue none synced yet (flabsync mapping sync); %d aliases\n", len(es))
-	} else {
-		fmt.Fprintf(out, "catalogue lab %s (%s): %d tests, %d packages, synced %s; %d aliases\n", info.LabName, info.LabID,
-			info.Tests, info.Packages, info.SyncedAt.Local().Format(time.RFC3339), len(es))
+	rep.Catalogue = catalogueStatus{LabID: info.LabID, LabName: info.LabName, Tests: info.Tests, Packages: info.Packages, Aliases: len(es)}
+	if !info.SyncedAt.IsZero() {
+		t := info.SyncedAt
+		rep.Catalogue.SyncedAt = &t
 	}
-	runs, err := db.JobRuns(ctx, "", 10)
-	if err != nil {
-		return err
-	}
-	if len(runs) == 0 {
-		fmt.Fprintln(out, "jobs      none run yet")
-	}
-	for _, r := range runs {
-		took := "running"
-		if !r.FinishedAt.IsZero() {
-			took = r.FinishedAt.Sub(r.StartedAt.Time).Round(time.Millisecond).String()
+	count := func(q string) (map[string]int, error) {
+		var rows []struct {
+			K string `db:"k"`
+			N int    `db:"n"`
 		}
-		fmt.Fprintf(out, "job       %-10s %s  %-8s %-8s %s\n", r.Job, r.StartedAt.Format(time.RFC3339), r.Status, took, r.Summary)
+		if err := db.SelectContext(ctx, &rows, q); err != nil {
+			return nil, fmt.Errorf("status: %w", err)
+		}
+		out := map[string]int{}
+		for _, r := range rows {
+			out[r.K] = r.N
+		}
+		return out, nil
+	}
+	if rep.Files, err = count(`SELECT status AS k, COUNT(*) AS n FROM files GROUP BY status`); err != nil {
+		return nil, err
+	}
+	if rep.Rows, err = count(`SELECT CASE WHEN r.status = 'accepted' THEN COALESCE(b.status, 'accepted') ELSE r.status END AS k, COUNT(*) AS n
+FROM sheet_rows r LEFT JOIN bookings b ON b.integrator_id = r.integrator_id GROUP BY 1`); err != nil {
+		return nil, err
+	}
+	if rep.Bookings, err = count(`SELECT status AS k, COUNT(*) AS n FROM bookings GROUP BY status`); err != nil {
+		return nil, err
+	}
+	if rep.Exceptions, err = count(`SELECT category AS k, COUNT(*) AS n FROM exceptions WHERE status <> 'resolved' GROUP BY category`); err != nil {
+		return nil, err
+	}
+	runs, err := db.JobRuns(ctx, "", 200)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	rep.Jobs = []jobStatus{}
+	for _, r := range runs {
+		if seen[r.Job] {
+			continue
+		}
+		seen[r.Job] = true
+		j := jobStatus{Job: r.Job, Status: r.Status, Summary: r.Summary, Error: r.Error, Holder: r.Holder, StartedAt: r.StartedAt.Time}
+		if !r.FinishedAt.IsZero() {
+			t := r.FinishedAt.Time
+			j.FinishedAt = &t
+		}
+		rep.Jobs = append(rep.Jobs, j)
 	}
 	leases, err := db.Leases(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	rep.Leases = []leaseStatus{}
 	now := time.Now()
 	for _, l := range leases {
+		rep.Leases = append(rep.Leases, leaseStatus{Name: l.Name, Holder: l.Holder, ExpiresAt: l.ExpiresAt.Time, Expired: l.ExpiresAt.Before(now)})
+	}
+	return rep, nil
+}
+
+func printStatus(w io.Writer, r *statusReport) {
+	fmt.Fprintf(w, "database   %s (schema v%d)\n", r.Database, r.SchemaVersion)
+	c := r.Catalogue
+	if c.SyncedAt == nil {
+		fmt.Fprintf(w, "catalogue  none synced yet (flabsync mapping sync); %d aliases\n", c.Aliases)
+	} else {
+		fmt.Fprintf(w, "catalogue  lab %s (%s): %d tests, %d packages, synced %s; %d aliases\n", c.LabName, c.LabID,
+			c.Tests, c.Packages, c.SyncedAt.Local().Format(time.RFC3339), c.Aliases)
+	}
+	line := func(label string, m map[string]int) {
+		fmt.Fprintf(w, "%-10s", label)
+		if len(m) == 0 {
+			fmt.Fprint(w, " none")
+		}
+		for _, k := range sortedKeys(m) {
+			fmt.Fprintf(w, " %s %d", k, m[k])
+		}
+		fmt.Fprintln(w)
+	}
+	line("files", r.Files)
+	line("rows", r.Rows)
+	line("bookings", r.Bookings)
+	line("exceptions", r.Exceptions)
+	if len(r.Jobs) == 0 {
+		fmt.Fprintln(w, "jobs       none run yet")
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, j := range r.Jobs {
+		took := "running"
+		if j.FinishedAt != nil {
+			took = j.FinishedAt.Sub(j.StartedAt).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "job\t%s\t%s\t%s\t%s\t%s\n", j.Job, j.StartedAt.Local().Format(time.RFC3339), j.Status, took, j.Summary)
+	}
+	tw.Flush()
+	for _, l := range r.Leases {
 		state := "held"
-		if l.ExpiresAt.Before(now) {
+		if l.Expired {
 			state = "expired"
 		}
-		fmt.Fprintf(out, "lease     %-10s %s by %s until %s\n", l.Name, state, l.Holder, l.ExpiresAt.Format(time.RFC3339))
+		fmt.Fprintf(w, "lease      %s %s by %s until %s\n", l.Name, state, l.Holder, l.ExpiresAt.Local().Format(time.RFC3339))
 	}
-	return nil
 }

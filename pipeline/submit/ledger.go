@@ -101,6 +101,35 @@ VALUES (?, ?, ?, ?, ?, 'reading', ?, ?, ?, ?) RETURNING id`)
 	return id, sameAs, nil
 }
 
+// Processed returns the earliest file with this content that was read
+// to its end, if any: a file whose bytes were already processed.
+func (l *Ledger) Processed(ctx context.Context, sha256 string) (int64, bool, error) {
+	var id int64
+	q := l.db.Rebind(`SELECT id FROM files WHERE sha256 = ? AND status IN ('done', 'interrupted') ORDER BY id LIMIT 1`)
+	err := l.db.GetContext(ctx, &id, q, sha256)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("ledger: look up content %s: %w", sha256[:min(12, len(sha256))], err)
+	}
+	return id, true, nil
+}
+
+// RecordDuplicate records a file whose content was processed before (as
+// file of): nothing in it is read or sent.
+func (l *Ledger) RecordDuplicate(ctx context.Context, f File, of int64) (int64, error) {
+	now := store.T(l.now())
+	var id int64
+	q := l.db.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, reason, duplicate_of, claimed_by, created_at, updated_at, finished_at)
+VALUES (?, ?, ?, ?, ?, 'duplicate', ?, ?, ?, ?, ?, ?) RETURNING id`)
+	reason := fmt.Sprintf("same content as file #%d: nothing sent", of)
+	if err := l.db.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, reason, of, f.By, now, now, now).Scan(&id); err != nil {
+		return 0, fmt.Errorf("ledger: record duplicate file %s: %w", f.Name, err)
+	}
+	return id, nil
+}
+
 // Admit writes a batch of a file's rows and bookings in one transaction
 // and decides, booking by booking, what to send:
 //   - new: send it;

@@ -131,6 +131,25 @@ func New(client Biller, rec Recorder, lim *Limiter, opts Options) *Submitter {
 		wake: make(chan struct{}, 1), work: make(chan *task), stopped: make(chan struct{})}
 }
 
+// Queued counts bookings waiting for a worker (not those in flight or
+// waiting out a back-off).
+func (s *Submitter) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, q := range s.queues {
+		n += len(q)
+	}
+	return n
+}
+
+// Active counts bookings queued, in flight or waiting to retry.
+func (s *Submitter) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active)
+}
+
 // Limiter is the submitter's rate limiter.
 func (s *Submitter) Limiter() *Limiter { return s.lim }
 

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/schedules"
+)
+
+// metrics are what `flabsync serve` exports on /metrics.
+type metrics struct {
+	reg   *prometheus.Registry
+	rows  *prometheus.CounterVec // by outcome
+	files *prometheus.CounterVec // by result
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flabsync_rows_total",
+			Help: "Sheet rows by outcome: submitted, rejected, rejected_flabs, duplicate, failed, held, skipped, unfinished."}, []string{"outcome"}),
+		files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flabsync_files_total",
+			Help: "Inbox files by result: archived, refused (moved to errors/), duplicate (same content as before)."}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.rows, m.files, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, o := range []string{"submitted", "rejected", "rejected_flabs", "duplicate", "failed", "held", "skipped", "unfinished"} {
+		m.rows.WithLabelValues(o)
+	}
+	for _, r := range []string{"archived", "refused", "duplicate"} {
+		m.files.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *metrics) count(c submit.Counts) {
+	for o, n := range map[string]int{"submitted": c.Submitted, "rejected": c.Rejected, "rejected_flabs": c.RejectedFlabs,
+		"duplicate": c.Duplicate, "failed": c.Failed, "held": c.Held, "skipped": c.Skipped, "unfinished": c.Unfinished} {
+		m.rows.WithLabelValues(o).Add(float64(n))
+	}
+}
+
+// watch exports live values read when scraped.
+func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *schedules.Scheduler) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "flabsync_flabs_429_total", Help: "429 answers from Flabs."},
+			func() float64 { return float64(lim.Throttles()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_flabs_rate_per_second", Help: "The submitter's current rate limit."},
+			lim.Rate),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_submit_queue_depth", Help: "Bookings waiting for a worker."},
+			func() float64 { return float64(sub.Queued()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_submit_active", Help: "Bookings queued, in flight or waiting to retry."},
+			func() float64 { return float64(sub.Active()) }),
+		&lastSuccess{sched: sched, desc: prometheus.NewDesc("flabsync_job_last_success_timestamp_seconds",
+			"When each job last finished without error (Unix time).", []string{"job"}, nil)},
+	)
+}
+
+// lastSuccess exports the scheduler's last success per job.
+type lastSuccess struct {
+	sched *schedules.Scheduler
+	desc  *prometheus.Desc
+}
+
+func (c *lastSuccess) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *lastSuccess) Collect(ch chan<- prometheus.Metric) {
+	for job, t := range c.sched.LastSuccess() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(t.Unix()), job)
+	}
+}
+
+// adminMux serves /healthz (the process answers), /readyz (the database
+// answers) and /metrics.
+func adminMux(db *store.DB, m *metrics, _ *schedules.Scheduler) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
+			http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return mux
+}

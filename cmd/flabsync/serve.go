@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/pipeline/inbox"
+	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/schedules"
+)
+
+func runServe(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("serve", "serve [--config FILE] [--name NAME]",
+		"Runs flabsync as a daemon: the inbox watcher (files are taken once they settle and sent),\n"+
+			"the scheduled jobs (import, mapping-sync, expected-drops; schedules/default.yaml, overridden\n"+
+			"by the config's schedules), and /healthz, /readyz and Prometheus /metrics on serve.listen.\n"+
+			"Several serve processes may share one PostgreSQL and one inbox folder: a file is claimed by\n"+
+			"one of them, and each job runs on one at a time. Give each process on one host its own\n"+
+			"--name. SIGTERM stops taking work, lets requests on their way finish, and exits.")
+	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
+	host, _ := os.Hostname()
+	name := fs.String("name", host, "this process's name: its claimed files and job leases are kept under it")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireFlabs(); err != nil {
+		return &configError{err: err}
+	}
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return &configError{err: err}
+	}
+	log := m.logger(cfg).With("process", *name)
+	client, err := newFlabsClient(m, cfg)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	holder := *name + ":" + fmt.Sprint(os.Getpid())
+
+	met := newMetrics()
+	ms := mapping.NewStore(db)
+	ledger := submit.NewLedger(db)
+	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
+	sub := submit.New(client, ledger, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
+		Holder: holder, Logger: log.With("component", "submit")})
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	subDone := make(chan error, 1)
+	go func() { subDone <- sub.Run(runCtx) }()
+	ing := &pipeline.Ingester{Ledger: ledger, Submitter: sub, Holder: holder, Logger: log.With("component", "pipeline")}
+
+	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
+		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", *name), Settle: cfg.Inbox.Settle,
+		Partner: partnerByPattern(cfg), Logger: log.With("component", "inbox")})
+	if err != nil {
+		return err
+	}
+	if n, err := in.Recover(); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("inbox: files left mid-way by the last run are back in the inbox", "files", n)
+	}
+	handle := fileHandler(cfg, ms, ledger, ing, met, log)
+
+	sched := schedules.New(db, loc, holder, log.With("component", "schedules"))
+	specs := schedules.Default()
+	for job, spec := range cfg.Schedules {
+		specs[job] = spec
+	}
+	jobs := map[string]schedules.Func{
+		"import": func(ctx context.Context) (string, error) {
+			n, err := in.Drain(ctx, handle, 2*time.Second)
+			return fmt.Sprintf("%d files", n), err
+		},
+		"mapping-sync": func(ctx context.Context) (string, error) {
+			rep, err := ms.Sync(ctx, client, cfg.Flabs.LabID, time.Now())
+			if err != nil {
+				return "", err
+			}
+			s := fmt.Sprintf("%d tests, %d packages; %d added, %d removed, %d renamed; %d orphaned aliases",
+				rep.Tests, rep.Packages, len(rep.Added), len(rep.Removed), len(rep.Renamed), len(rep.Orphaned))
+			if len(rep.Orphaned) > 0 {
+				return s, fmt.Errorf("%d aliases lost their target: %w", len(rep.Orphaned), schedules.ErrPartial)
+			}
+			return s, nil
+		},
+		"expected-drops": func(ctx context.Context) (string, error) {
+			expect := map[string]string{}
+			for p, pc := range cfg.Partners {
+				if pc.ExpectBy != "" {
+					expect[p] = pc.ExpectBy
+				}
+			}
+			missing, err := pipeline.CheckDrops(ctx, db, expect, time.Now(), loc)
+			if err != nil {
+				return "", err
+			}
+			var names []string
+			for _, d := range missing {
+				names = append(names, d.Partner)
+			}
+			s := fmt.Sprintf("%d partners expected, %d missing %s", len(expect), len(missing), strings.Join(names, ", "))
+			if len(missing) > 0 {
+				return s, fmt.Errorf("%d expected files missing: %w", len(missing), schedules.ErrPartial)
+			}
+			return s, nil
+		},
+	}
+	for job, spec := range specs {
+		fn, ok := jobs[job]
+		if !ok {
+			log.Info("job not built yet; its schedule is ignored", "job", job, "spec", spec)
+			continue
+		}
+		if err := sched.Add(job, spec, fn); err != nil {
+			return &configError{err: err}
+		}
+	}
+	met.watch(lim, sub, sched)
+
+	admin := &http.Server{Handler: adminMux(db, met, sched), ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", cfg.Serve.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w", cfg.Serve.Listen, err)
+	}
+	go admin.Serve(ln)
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := in.Watch(ctx, handle); err != nil {
+			log.Error("inbox watcher stopped", "err", err)
+		}
+	})
+	sched.Start(ctx)
+	log.Info("serving", "inbox", cfg.Inbox.Dir, "admin", "http://"+ln.Addr().String(), "jobs", fmt.Sprint(sched.Specs()))
+	fmt.Fprintf(m.Stderr, "flabsync serve: inbox %s, admin http://%s (/healthz /readyz /metrics)\n", cfg.Inbox.Dir, ln.Addr())
+
+	var authErr error
+	select {
+	case <-ctx.Done():
+	case authErr = <-subDone:
+	}
+	log.Info("stopping", "deadline", cfg.Serve.ShutdownTimeout)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Serve.ShutdownTimeout)
+	defer cancel()
+	sched.Stop(stopCtx)
+	wg.Wait()
+	stopRun()
+	if authErr == nil {
+		authErr = <-subDone
+	}
+	admin.Shutdown(stopCtx)
+	if errors.Is(authErr, submit.ErrAuth) {
+		return &partialError{msg: "serve: " + authErr.Error()}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// fileHandler is what the inbox does with a claimed file: archive it as
+// a duplicate if its bytes were processed before, else ingest it.
+func fileHandler(cfg *config.Config, ms *mapping.Store, ledger *submit.Ledger, ing *pipeline.Ingester, met *metrics, log *slog.Logger) inbox.Handler {
+	return func(ctx context.Context, f inbox.File) error {
+		sum, size, err := pipeline.HashFile(f.Path)
+		if err != nil {
+			return err
+		}
+		if of, ok, err := ledger.Processed(ctx, sum); err != nil {
+			return err
+		} else if ok {
+			id, err := ledger.RecordDuplicate(ctx, submit.File{Partner: f.Partner, Name: f.Name, Path: f.Rel, SHA256: sum, Size: size, By: ing.Holder}, of)
+			if err != nil {
+				return err
+			}
+			log.Info("file is a duplicate of one already processed; archived, nothing sent", "file", f.Rel, "file_id", id, "same_as", of)
+			met.files.WithLabelValues("duplicate").Inc()
+			return nil
+		}
+		ix, err := ms.Index(ctx)
+		if err != nil {
+			return err
+		}
+		opts := readOptions(cfg, f.Partner)
+		opts.Mapper = ix
+		res, err := ing.Ingest(ctx, f.Path, opts)
+		if res != nil {
+			met.count(res.Counts)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				met.files.WithLabelValues("refused").Inc()
+			}
+			return err
+		}
+		met.files.WithLabelValues("archived").Inc()
+		return nil
+	}
+}
+
+// partnerByPattern matches top-level inbox file names against the
+// partners' patterns.
+func partnerByPattern(cfg *config.Config) func(string) string {
+	return func(name string) string {
+		for _, p := range sortedKeys(cfg.Partners) {
+			if pat := cfg.Partners[p].Pattern; pat != "" {
+				if ok, _ := filepath.Match(pat, name); ok {
+					return p
+				}
+			}
+		}
+		return ""
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,4 +156,93 @@ log: {level: warn}
 		t.Errorf("mapping-sync ran %d times in several seconds of @every 1s", byJob["mapping-sync"])
 	}
 	t.Logf("job runs: %v", byJob)
+}
+
+// TestServeInbox: one serve on SQLite. A sheet is sent; the same bytes
+// under another name are archived as a duplicate and send nothing; a PDF
+// lands in errors/ with its reason; /healthz, /readyz and /metrics
+// answer.
+func TestServeInbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as a child process")
+	}
+	dir, sheet, sim := sendRig(t, 6, flabstest.Options{})
+	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
+	inboxDir := filepath.Join(dir, "inbox")
+	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\n",
+		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
+	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
+	cmd := child(t, dir, "serve")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	body, _ := os.ReadFile(sheet)
+	os.MkdirAll(inboxDir, 0o755)
+	os.WriteFile(filepath.Join(inboxDir, "crashclinic_a.csv"), body, 0o644)
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 20s\n%s", what, logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	archived := func(n int) func() bool {
+		return func() bool { m, _ := filepath.Glob(filepath.Join(dir, "archive", "*", "*")); return len(m) == n }
+	}
+	waitFor("first file archived", archived(1))
+	if n := sim.Stats().Created.Load(); n != 6 {
+		t.Fatalf("%d bookings created, want 6", n)
+	}
+	before := len(sim.Requests())
+	os.WriteFile(filepath.Join(inboxDir, "crashclinic_b.csv"), body, 0o644)
+	pdf, _ := os.ReadFile(filepath.Join("..", "..", "fixtures", "sheets", "refused", "scan.pdf"))
+	os.WriteFile(filepath.Join(inboxDir, "crashclinic_scan.pdf"), pdf, 0o644)
+	waitFor("duplicate archived", archived(2))
+	waitFor("pdf refused", func() bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "errors", "*", "crashclinic_scan.pdf.error.txt"))
+		return len(m) == 1
+	})
+	if after := len(sim.Requests()); after != before {
+		t.Errorf("the duplicate file made %d requests", after-before)
+	}
+	reason, _ := filepath.Glob(filepath.Join(dir, "errors", "*", "crashclinic_scan.pdf.error.txt"))
+	text, _ := os.ReadFile(reason[0])
+	if !strings.Contains(string(text), "PDF") || !strings.Contains(string(text), "What to do") {
+		t.Errorf("reason file:\n%s", text)
+	}
+	addr := regexp.MustCompile(`admin (http://[0-9.:]+)`).FindStringSubmatch(logs.String())
+	if addr == nil {
+		t.Fatalf("serve did not say where its admin endpoints are:\n%s", logs.String())
+	}
+	for path, want := range map[string]string{"/readyz": "ready", "/healthz": "ok",
+		"/metrics": `flabsync_rows_total{outcome="submitted"} 6`} {
+		resp, err := http.Get(addr[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %d, lacks %q", path, resp.StatusCode, want)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve exit: %v\n%s", err, logs.String())
+	}
+	out, err := child(t, dir, "status", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"done": 1`, `"duplicate": 1`, `"failed": 1`, `"submitted": 6`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("status lacks %s:\n%s", want, out)
+		}
+	}
 }

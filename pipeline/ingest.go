@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -198,12 +199,28 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if err != nil {
 		return out, err
 	}
+	if c := out.Counts; c.RowsIn-c.Skipped == 0 {
+		return out, fmt.Errorf("ingest %s: %w", name, ErrNoRows)
+	} else if c.Rejected == c.RowsIn-c.Skipped {
+		first := ""
+		if len(out.Result.Rejected) > 0 {
+			e := out.Result.Rejected[0]
+			first = fmt.Sprintf(" (row %d: %s)", e.Row, e.Msg)
+		}
+		return out, fmt.Errorf("ingest %s: %w: all %d rows%s", name, ErrAllRejected, c.Rejected, first)
+	}
 	if ctx.Err() != nil {
 		return out, fmt.Errorf("ingest %s: stopped with %d rows unfinished (they stay pending and go with the next run): %w",
 			name, out.Counts.Unfinished, ctx.Err())
 	}
 	return out, nil
 }
+
+// ErrNoRows: the sheet has a header but no booking rows below it.
+var ErrNoRows = errors.New("the sheet has a header but no booking rows below it")
+
+// ErrAllRejected: not one row of the sheet is valid.
+var ErrAllRejected = errors.New("no row of the sheet is valid")
 
 // HashFile returns a file's SHA-256 (hex) and size.
 func HashFile(path string) (string, int64, error) { return hashFile(path) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/sheet"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
@@ -86,6 +87,11 @@ func Advice(err error) string {
 	case errors.Is(err, sheet.ErrNoHeader):
 		return "check that the sheet has a header row naming its columns (patient name, age, gender, tests), " +
 			"or add the clinic's own header names under partners.<name>.columns in the config; then drop the file again."
+	case errors.Is(err, pipeline.ErrNoRows):
+		return "the file holds a header and no bookings: ask the clinic whether they meant to send some."
+	case errors.Is(err, pipeline.ErrAllRejected):
+		return "every row was refused; the reasons are in the exception workbook (and the partner's reject file). " +
+			"Ask the clinic to correct the rows and send the file again."
 	case errors.Is(err, submit.ErrUnbalanced):
 		return "this is a flabsync fault, not the clinic's: keep the file and report it; nothing in it is lost (see the ledger)."
 	}

@@ -1,0 +1,229 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/store"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxBatch        = 128 // deliveries per write transaction
+	DefaultSQLiteWriters   = 1   // SQLite has one writer at a time anyway
+	DefaultPostgresWriters = 4   // concurrent transactions on PostgreSQL
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// ErrClosed is returned for deliveries that arrive after Close.
+var ErrClosed = errors.New("webhook receiver closed")
+
+// Options tune a Receiver beyond its config. The zero value is the default.
+type Options struct {
+	// Writers is how many write transactions run at once: default
+	// DefaultSQLiteWriters or DefaultPostgresWriters by the store's dialect.
+	Writers int
+	// MaxBatch bounds the deliveries written per transaction, default
+	// DefaultMaxBatch.
+	MaxBatch int
+	// ShutdownTimeout bounds the graceful stop of ListenAndServe and Serve:
+	// requests still running after it are cut off. Default
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+	// Now is the clock for received_at, default time.Now.
+	Now func() time.Time
+}
+
+// Receiver takes Flabs' webhook deliveries into the store. Create it with
+// New and stop it with Close; its methods are safe for concurrent use.
+type Receiver struct {
+	db    *store.DB
+	cfg   config.Webhook
+	opts  Options
+	log   *slog.Logger
+	token tokenCheck
+	stats counters
+
+	queue   chan *delivery
+	ctx     context.Context // the writers' lifetime
+	cancel  context.CancelFunc
+	stop    chan struct{}
+	writers sync.WaitGroup
+
+	mu        sync.RWMutex
+	closed    bool
+	inflight  sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New returns a receiver writing to db, configured by cfg (webhook.* keys;
+// zero AuthHeader and MaxBody take their defaults), with its writer
+// goroutines running. Call Close when done.
+func New(db *store.DB, cfg config.Webhook, logger *slog.Logger) *Receiver {
+	return NewWithOptions(db, cfg, logger, Options{})
+}
+
+// NewWithOptions is New with tuning (tests and benchmarks).
+func NewWithOptions(db *store.DB, cfg config.Webhook, logger *slog.Logger, opts Options) *Receiver {
+	if cfg.AuthHeader == "" {
+		cfg.AuthHeader = "Authorization"
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = config.DefaultWebhookMaxBody
+	}
+	if cfg.Path == "" {
+		cfg.Path = config.Default().Webhook.Path
+	}
+	if opts.Writers <= 0 {
+		opts.Writers = DefaultPostgresWriters
+		if db.Dialect() == store.SQLite {
+			opts.Writers = DefaultSQLiteWriters
+		}
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Receiver{
+		db:     db,
+		cfg:    cfg,
+		opts:   opts,
+		log:    logger.With(logging.KeyComponent, "webhook"),
+		token:  newTokenCheck(cfg.AuthToken),
+		queue:  make(chan *delivery, 4*opts.MaxBatch*opts.Writers),
+		ctx:    ctx,
+		cancel: cancel,
+		stop:   make(chan struct{}),
+	}
+	for range opts.Writers {
+		r.writers.Add(1)
+		go r.write()
+	}
+	return r
+}
+
+// Close stops taking deliveries (later ones get ErrClosed, or 503 over
+// HTTP), waits for those in flight to be stored and answered, and stops
+// the writers. It is idempotent.
+func (r *Receiver) Close() error {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		r.inflight.Wait()
+		close(r.stop)
+		r.writers.Wait()
+		r.cancel()
+	})
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (r *Receiver) Stats() Stats { return r.stats.snapshot() }
+
+// Result is what Ingest made of one body.
+type Result struct {
+	Status Status
+	Key    string // dedupe key; empty when invalid
+	Reason string // why the body is invalid
+	Orphan bool   // stored, for an integrator ID flabsync never sent
+}
+
+// Ingest stores one body as if it had been delivered — parse, dedupe,
+// store, fold — without HTTP or token check: `flabsync webhooks replay`
+// uses it. An invalid body is reported in Result (Status StatusInvalid)
+// and not stored. The error is a store failure, ErrClosed, or ctx's.
+func (r *Receiver) Ingest(ctx context.Context, body []byte, source string) (Result, error) {
+	r.stats.received.Add(1)
+	d := r.newDelivery(body, source, false)
+	if d.ev == nil {
+		r.stats.reject(ReasonInvalid)
+		return Result{Status: StatusInvalid, Reason: d.reason}, nil
+	}
+	if err := r.submit(ctx, d); err != nil {
+		r.stats.failed.Add(1)
+		return Result{}, err
+	}
+	r.count(d)
+	return Result{Status: d.status, Key: d.ev.Key, Orphan: d.orphan && d.status == StatusStored}, nil
+}
+
+// newDelivery parses body into a delivery.
+func (r *Receiver) newDelivery(body []byte, remote string, keep bool) *delivery {
+	d := &delivery{body: body, remote: remote, received: r.opts.Now(), keep: keep, done: make(chan error, 1)}
+	ev, err := Parse(body)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			d.reason = pe.Reason
+		} else {
+			d.reason = err.Error()
+		}
+		return d
+	}
+	d.ev = ev
+	return d
+}
+
+// submit queues d for a writer and waits until it is committed.
+func (r *Receiver) submit(ctx context.Context, d *delivery) error {
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		return ErrClosed
+	}
+	r.inflight.Add(1)
+	r.mu.RUnlock()
+	defer r.inflight.Done()
+	select {
+	case r.queue <- d:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-d.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// count records a written delivery's outcome and logs it.
+func (r *Receiver) count(d *delivery) {
+	switch d.status {
+	case StatusStored:
+		r.stats.stored.Add(1)
+		if d.orphan {
+			r.stats.orphans.Add(1)
+		}
+		if r.log.Enabled(r.ctx, slog.LevelDebug) || d.orphan {
+			level := slog.LevelDebug
+			msg := "webhook event stored"
+			if d.orphan {
+				level, msg = slog.LevelInfo, "webhook event for an integrator ID flabsync never sent: kept as an orphan"
+			}
+			r.log.Log(r.ctx, level, msg, "event", d.ev.EventType, logging.KeyIntegratorID, d.ev.Data.IntegratorID,
+				"bill_id", d.ev.Data.BillID)
+		}
+	case StatusDuplicate:
+		r.stats.duplicates.Add(1)
+		r.log.Debug("webhook event repeated", "event", d.ev.EventType, logging.KeyIntegratorID, d.ev.Data.IntegratorID,
+			"bill_id", d.ev.Data.BillID)
+	case StatusInvalid:
+		r.stats.reject(ReasonInvalid)
+	}
+}

@@ -11,7 +11,7 @@ import (
 
 // CategoryMissingDrop is the exception category of a partner that did not
 // send its file by the time it normally does.
-const CategoryMissingDrop = "expected_file_missing"
+const CategoryMissingDrop = "missing_drop"
 
 // MissingDrop is a partner past its expected time today with no file.
 type MissingDrop struct {

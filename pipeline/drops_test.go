@@ -29,7 +29,7 @@ func TestCheckDrops(t *testing.T) {
 		}
 		pipeline.CheckDrops(ctx, db, expect, at("12:00"), ist) // a second look refreshes, not duplicates
 		var n int
-		db.Get(&n, `SELECT COUNT(*) FROM exceptions WHERE category = 'expected_file_missing' AND status = 'open'`)
+		db.Get(&n, `SELECT COUNT(*) FROM exceptions WHERE category = 'missing_drop' AND status = 'open'`)
 		if n != 1 {
 			t.Fatalf("%d open exceptions, want 1", n)
 		}

@@ -73,7 +73,12 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
 		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", *name), Settle: cfg.Inbox.Settle,
-		Partner: partnerByPattern(cfg), Logger: log.With("component", "inbox")})
+		Partner: partnerByPattern(cfg), Logger: log.With("component", "inbox"),
+		Filed: func(f inbox.File, dest string) {
+			if err := ledger.Moved(context.WithoutCancel(ctx), f.Path, dest); err != nil {
+				log.Error("ledger: record where a file went", "file", f.Rel, "err", err)
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -190,7 +195,7 @@ func fileHandler(cfg *config.Config, ms *mapping.Store, ledger *submit.Ledger, i
 		if of, ok, err := ledger.Processed(ctx, sum); err != nil {
 			return err
 		} else if ok {
-			id, err := ledger.RecordDuplicate(ctx, submit.File{Partner: f.Partner, Name: f.Name, Path: f.Rel, SHA256: sum, Size: size, By: ing.Holder}, of)
+			id, err := ledger.RecordDuplicate(ctx, submit.File{Partner: f.Partner, Name: f.Name, Path: f.Path, SHA256: sum, Size: size, By: ing.Holder}, of)
 			if err != nil {
 				return err
 			}

@@ -36,6 +36,9 @@ type Config struct {
 	Partner func(name string) string
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Filed, when set, hears where each handled file went (archive or
+	// errors), e.g. to record it in the ledger.
+	Filed func(f File, dest string)
 }
 
 // File is a claimed file.

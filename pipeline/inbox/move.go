@@ -21,6 +21,9 @@ func (in *Inbox) Archive(f File) (string, error) {
 		return "", fmt.Errorf("inbox: archive %s: %w", f.Rel, err)
 	}
 	in.log.Info("inbox: archived", "file", f.Rel, "to", dst)
+	if in.cfg.Filed != nil {
+		in.cfg.Filed(f, dst)
+	}
 	return dst, nil
 }
 
@@ -36,6 +39,9 @@ func (in *Inbox) Refuse(f File, cause error) (string, error) {
 		return dst, err
 	}
 	in.log.Warn("inbox: refused", "file", f.Rel, "to", dst, "reason", cause.Error())
+	if in.cfg.Filed != nil {
+		in.cfg.Filed(f, dst)
+	}
 	return dst, nil
 }
 

@@ -400,6 +400,16 @@ WHERE r.file_id = ? GROUP BY r.status, b.status`)
 // add up: rows in ≠ the sum of their outcomes.
 var ErrUnbalanced = errors.New("rows do not balance")
 
+// Moved records where a file went after it was handled (archive/ or
+// errors/), so it can be read again (for a partner's reject file).
+func (l *Ledger) Moved(ctx context.Context, from, to string) error {
+	q := l.db.Rebind(`UPDATE files SET path = ?, updated_at = ? WHERE path = ?`)
+	if _, err := l.db.ExecContext(ctx, q, to, store.T(l.now()), from); err != nil {
+		return fmt.Errorf("ledger: record move of %s: %w", from, err)
+	}
+	return nil
+}
+
 // FailFile marks a file that could not be read to its end.
 func (l *Ledger) FailFile(ctx context.Context, fileID int64, reason string) error {
 	now := store.T(l.now())

@@ -82,27 +82,25 @@ func Parse(body []byte) (*Event, error) {
 		return nil, invalid("want a JSON object, got %s", kind(v))
 	}
 	var ev Event
-	p := fields{obj: obj}
+	var problem error
+	p := fields{obj: obj, err: &problem}
 	ev.EventType = p.str("eventType", true, maxTypeLen)
 	ev.LabID = p.str("labID", false, maxIDLen)
 	ev.EventTime = p.unixTime("eventTime")
 	_, billEvent := reconcile.StateOf(ev.EventType)
 	if data := p.object("data", billEvent); data != nil {
-		d := fields{obj: data, path: "data."}
+		d := p.sub(data, "data.")
 		ev.Data.BillID = d.str("billID", billEvent, maxIDLen)
 		ev.Data.IntegratorID = d.str("integratorID", false, maxIDLen)
 		ev.Data.ReportURL = d.str("reportURL", false, 0)
 		if bd := d.object("billData", false); bd != nil {
-			b := fields{obj: bd, path: "data.billData."}
+			b := d.sub(bd, "data.billData.")
 			ev.Data.BillData.Status = b.str("status", false, 0)
 			ev.Data.BillData.TestData = b.tests("testData")
 		}
-		if d.err != nil {
-			p.err = d.err
-		}
 	}
-	if p.err != nil {
-		return nil, p.err
+	if problem != nil {
+		return nil, problem
 	}
 	canonical, err := json.Marshal(v)
 	if err != nil { // cannot happen: v came from the decoder
@@ -113,16 +111,21 @@ func Parse(body []byte) (*Event, error) {
 }
 
 // fields reads typed values out of a decoded object, keeping the first
-// problem found.
+// problem found (shared with the fields of nested objects).
 type fields struct {
 	obj  map[string]any
 	path string
-	err  error
+	err  *error
+}
+
+// sub reads the nested object obj, at path.
+func (f *fields) sub(obj map[string]any, path string) *fields {
+	return &fields{obj: obj, path: path, err: f.err}
 }
 
 func (f *fields) fail(format string, args ...any) {
-	if f.err == nil {
-		f.err = invalid(format, args...)
+	if *f.err == nil {
+		*f.err = invalid(format, args...)
 	}
 }
 
@@ -203,13 +206,11 @@ func (f *fields) tests(name string) []flabs.TestStatus {
 			f.fail("%s%s[%d] must be an object, got %s", f.path, name, i, kind(it))
 			return nil
 		}
-		t := fields{obj: o, path: fmt.Sprintf("%s%s[%d].", f.path, name, i)}
-		ts := flabs.TestStatus{ID: t.str("_id", false, maxIDLen), Status: t.str("status", false, maxTypeLen)}
-		if t.err != nil {
-			f.fail("%s", t.err.(*ParseError).Reason)
+		t := f.sub(o, fmt.Sprintf("%s%s[%d].", f.path, name, i))
+		out = append(out, flabs.TestStatus{ID: t.str("_id", false, maxIDLen), Status: t.str("status", false, maxTypeLen)})
+		if *f.err != nil {
 			return nil
 		}
-		out = append(out, ts)
 	}
 	return out
 }

@@ -1,0 +1,180 @@
+// Package rules is the nightly reconciliation: it compares what flabsync
+// sent (the ledger) with what Flabs said back (the state folded from
+// webhooks) and turns every problem into an exception — a work item with
+// a stable ID, so the same problem is the same row every night, with
+// first and last seen, an age bucket and a status (new, open, resolved).
+// Items still inside their window are not exceptions.
+package rules
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
+)
+
+// Categories: stable, part of the interface (workbook sheets, --json).
+const (
+	RejectedRow   = "rejected_row"
+	SubmitFailed  = "submit_failed"
+	NoBill        = "no_bill"
+	NotCompleted  = "not_completed"
+	BillDeleted   = "bill_deleted"
+	OrphanEvent   = "orphan_event"
+	DuplicateBill = "duplicate_bill"
+	TestMismatch  = "test_mismatch"
+	UnmappedTest  = "unmapped_test"
+	MissingDrop   = "missing_drop"
+)
+
+// Categories lists them in workbook order.
+var Categories = []string{RejectedRow, SubmitFailed, NoBill, NotCompleted, BillDeleted, OrphanEvent, DuplicateBill,
+	TestMismatch, UnmappedTest, MissingDrop}
+
+// Statuses.
+const (
+	StatusNew      = "new"
+	StatusOpen     = "open"
+	StatusResolved = "resolved"
+)
+
+// Config holds the windows.
+type Config struct {
+	BillCreatedWithin   time.Duration // submitted → bill.created
+	BillCompletedWithin time.Duration // bill.created → bill.completed
+	// RejectsFor is how long a rejected row stays an exception without a
+	// correction (default 7 days).
+	RejectsFor time.Duration
+}
+
+// Exception is one work item.
+type Exception struct {
+	ID              string    `db:"id"`
+	Category        string    `db:"category"`
+	Status          string    `db:"status"`
+	Partner         string    `db:"partner"`
+	IntegratorID    string    `db:"integrator_id"`
+	File            string    `db:"file"`
+	Row             int       `db:"row_num"`
+	Detail          string    `db:"detail"`
+	SuggestedAction string    `db:"suggested_action"`
+	FirstSeen       time.Time `db:"-"`
+	LastSeen        time.Time `db:"-"`
+	AgeBucket       string    `db:"-"`
+}
+
+// Result is what a run found.
+type Result struct {
+	At                  time.Time
+	New, Open, Resolved int                       // Resolved: by this run
+	Counts              map[string]map[string]int // category → partner → new + open
+}
+
+// Run applies every rule as of at (names that map through ix now are no
+// longer unmapped_test exceptions) and brings the exceptions table up to
+// date: problems found are inserted (new) or refreshed (open; a resolved
+// one that comes back is new again), and open ones no rule found any more
+// are resolved. Missing drops are kept by the expected-drops job and only
+// counted here.
+func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at time.Time) (*Result, error) {
+	if cfg.RejectsFor <= 0 {
+		cfg.RejectsFor = 7 * 24 * time.Hour
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		for _, r := range ruleSet(cfg, at) {
+			if _, err := apply(ctx, tx, db.Dialect(), r, at); err != nil {
+				return err
+			}
+		}
+		if err := unmappedRule(ctx, tx, db.Dialect(), ix, cfg, at); err != nil {
+			return err
+		}
+		q := tx.Rebind(`UPDATE exceptions SET status = 'resolved', resolved_at = ? WHERE status <> 'resolved' AND last_seen < ? AND category <> ?`)
+		if _, err := tx.ExecContext(ctx, q, store.T(at), store.T(at), MissingDrop); err != nil {
+			return fmt.Errorf("resolve exceptions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	return summarize(ctx, db, at)
+}
+
+func summarize(ctx context.Context, db *store.DB, at time.Time) (*Result, error) {
+	res := &Result{At: at, Counts: map[string]map[string]int{}}
+	var rows []struct {
+		Category string `db:"category"`
+		Partner  string `db:"partner"`
+		Status   string `db:"status"`
+		N        int    `db:"n"`
+	}
+	q := db.Rebind(`SELECT category, partner, status, COUNT(*) AS n FROM exceptions
+WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status`)
+	if err := db.SelectContext(ctx, &rows, q, store.T(at)); err != nil {
+		return nil, fmt.Errorf("reconcile: count exceptions: %w", err)
+	}
+	for _, r := range rows {
+		switch r.Status {
+		case StatusNew:
+			res.New += r.N
+		case StatusOpen:
+			res.Open += r.N
+		case StatusResolved:
+			res.Resolved += r.N
+			continue
+		}
+		if res.Counts[r.Category] == nil {
+			res.Counts[r.Category] = map[string]int{}
+		}
+		res.Counts[r.Category][r.Partner] += r.N
+	}
+	return res, nil
+}
+
+// AgeBucket names how long an exception has been open.
+func AgeBucket(firstSeen, at time.Time) string {
+	switch d := at.Sub(firstSeen); {
+	case d < 24*time.Hour:
+		return "0-24h"
+	case d < 48*time.Hour:
+		return "24-48h"
+	case d < 72*time.Hour:
+		return "48-72h"
+	}
+	return "72h+"
+}
+
+// Each streams the exceptions that are new or open (and those this run
+// resolved) ordered by category, partner and ID, without holding them.
+func Each(ctx context.Context, db *store.DB, at time.Time, fn func(Exception) error) error {
+	q := db.Rebind(`SELECT e.id, e.category, e.status, e.partner, e.integrator_id, COALESCE(f.name, '') AS file,
+	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen
+FROM exceptions e LEFT JOIN files f ON f.id = e.file_id
+WHERE e.status <> 'resolved' OR e.resolved_at = ?
+ORDER BY e.category, e.partner, e.id`)
+	rows, err := db.QueryxContext(ctx, q, store.T(at.UTC().Truncate(time.Microsecond)))
+	if err != nil {
+		return fmt.Errorf("reconcile: read exceptions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Exception
+		var first, last store.Time
+		if err := rows.Scan(&e.ID, &e.Category, &e.Status, &e.Partner, &e.IntegratorID, &e.File, &e.Row, &e.Detail,
+			&e.SuggestedAction, &first, &last); err != nil {
+			return fmt.Errorf("reconcile: read exception: %w", err)
+		}
+		e.FirstSeen, e.LastSeen = first.Time, last.Time
+		e.AgeBucket = AgeBucket(e.FirstSeen, at)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

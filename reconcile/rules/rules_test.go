@@ -1,0 +1,178 @@
+package rules_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/reconcile/rules"
+)
+
+var cfg = rules.Config{BillCreatedWithin: 6 * time.Hour, BillCompletedWithin: 72 * time.Hour}
+
+// scenario writes, through the ledger, one booking per situation and the
+// state webhooks would have left, as of "now" (the real clock: the ledger
+// stamps rows with it).
+func scenario(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	l := submit.NewLedger(db)
+	fid, _, err := l.StartFile(ctx, submit.File{Partner: "sunrise", Name: "sunrise_1.csv", SHA256: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(id string) *flabs.BillingRequest {
+		return &flabs.BillingRequest{IntegratorID: id, PatientDetails: flabs.PatientDetails{FirstName: "X"}}
+	}
+	ids := []string{"no-bill", "fresh", "billed-late", "completed-ok", "mismatch", "deleted", "twice", "refused", "failed"}
+	var bs []submit.Booking
+	var rows []submit.Row
+	for i, id := range ids {
+		id = "sunrise:" + id
+		items := []submit.Item{{Kind: "test", Name: "CBC", Target: "1", How: "catalogue"}, {Kind: "test", Name: "Trop T", How: "none"}}
+		bs = append(bs, submit.Booking{IntegratorID: id, Partner: "sunrise", FirstRow: i + 2, Rows: []int{i + 2}, Request: req(id), Items: items})
+		rows = append(rows, submit.Row{Num: i + 2, Status: submit.RowAccepted, IntegratorID: id})
+	}
+	rows = append(rows, submit.Row{Num: 20, Status: submit.RowRejected, Code: "missing_name", Message: "patient name is empty"})
+	if _, err := l.Admit(ctx, fid, bs, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		id = "sunrise:" + id
+		l.Sending(ctx, id, "t")
+		st := submit.StateSubmitted
+		switch id {
+		case "sunrise:refused":
+			st = submit.StateRejected
+		case "sunrise:failed":
+			st = submit.StateFailed
+		}
+		if err := l.Settle(ctx, submit.Result{IntegratorID: id, State: st, PreBookingID: "pb", Error: "503"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	state := func(id, st, bill string, created time.Time, reports int, orphan bool) {
+		t.Helper()
+		q := db.Rebind(`INSERT INTO booking_state (integrator_id, state, bill_id, bills_seen, reports_completed, created_at, deleted_at, last_event_at, updated_at, orphan)
+VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`)
+		var deleted any
+		if st == "deleted" {
+			deleted = store.T(created)
+		}
+		if _, err := db.Exec(q, id, st, bill, reports, store.T(created), deleted, store.T(created), store.T(created), orphan); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(db.Rebind(`INSERT INTO booking_bills (integrator_id, bill_id, first_seen) VALUES (?, ?, ?)`), id, bill, store.T(created)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state("sunrise:billed-late", "created", "B1", now.Add(-80*time.Hour), 1, false)
+	state("sunrise:completed-ok", "completed", "B2", now.Add(-time.Hour), 2, false)
+	state("sunrise:mismatch", "completed", "B3", now.Add(-time.Hour), 1, false)
+	state("sunrise:deleted", "deleted", "B4", now.Add(-time.Hour), 0, false)
+	state("sunrise:twice", "created", "B5", now.Add(-time.Hour), 0, false)
+	db.Exec(db.Rebind(`INSERT INTO booking_bills (integrator_id, bill_id, first_seen) VALUES (?, ?, ?)`), "sunrise:twice", "B6", store.T(now))
+	state("walkin:1", "created", "B7", now.Add(-time.Hour), 0, true)
+}
+
+func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		scenario(t, db)
+		at := time.Now().Add(7 * time.Hour) // past the 6 h bill window for what was just submitted
+		cat := []mapping.CatalogueItem{{Kind: mapping.KindTest, ID: "1", Name: "Complete Blood Count (CBC)"}}
+		res, err := rules.Run(ctx, db, cfg, mapping.NewIndex(nil, cat), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]rules.Exception{}
+		if err := rules.Each(ctx, db, at, func(e rules.Exception) error { got[e.ID] = e; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{ // id → category
+			"no_bill:sunrise:no-bill":           rules.NoBill,
+			"no_bill:sunrise:fresh":             rules.NoBill,
+			"not_completed:sunrise:billed-late": rules.NotCompleted,
+			"test_mismatch:sunrise:mismatch":    rules.TestMismatch,
+			"bill_deleted:sunrise:deleted":      rules.BillDeleted,
+			"duplicate_bill:sunrise:twice":      rules.DuplicateBill,
+			"orphan_event:walkin:1":             rules.OrphanEvent,
+			"submit_failed:sunrise:refused":     rules.SubmitFailed,
+			"submit_failed:sunrise:failed":      rules.SubmitFailed,
+			"unmapped_test:sunrise:test:trop t": rules.UnmappedTest,
+		}
+		for id, c := range want {
+			e, ok := got[id]
+			if !ok {
+				t.Errorf("no exception %s", id)
+				continue
+			}
+			if e.Category != c || e.Status != rules.StatusNew || e.AgeBucket != "0-24h" || e.Detail == "" || e.SuggestedAction == "" {
+				t.Errorf("%s: %+v", id, e)
+			}
+		}
+		var rejected int
+		for id, e := range got {
+			if e.Category == rules.RejectedRow {
+				rejected++
+				if e.Row != 20 || e.File != "sunrise_1.csv" || e.Partner != "sunrise" {
+					t.Errorf("%s: %+v", id, e)
+				}
+			}
+		}
+		if rejected != 1 || len(got) != len(want)+1 {
+			t.Errorf("%d exceptions (%d rejected rows), want %d + 1: %v", len(got), rejected, len(want), keys(got))
+		}
+		if res.New != len(got) || res.Counts[rules.NoBill]["sunrise"] != 2 {
+			t.Errorf("result %+v", res)
+		}
+		for _, absent := range []string{"no_bill:sunrise:completed-ok", "not_completed:sunrise:twice", "test_mismatch:sunrise:completed-ok"} {
+			if _, ok := got[absent]; ok {
+				t.Errorf("%s is an exception but is fine (or inside its window)", absent)
+			}
+		}
+
+		// The next night: a bill came for one, the rest are open and older.
+		db.Exec(db.Rebind(`INSERT INTO booking_state (integrator_id, state, bill_id, bills_seen, created_at, updated_at) VALUES (?, 'created', 'B9', 1, ?, ?)`),
+			"sunrise:no-bill", store.T(at), store.T(at))
+		next := at.Add(25 * time.Hour)
+		res, err = rules.Run(ctx, db, cfg, mapping.NewIndex(nil, cat), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = map[string]rules.Exception{}
+		rules.Each(ctx, db, next, func(e rules.Exception) error { got[e.ID] = e; return nil })
+		if e := got["no_bill:sunrise:no-bill"]; e.Status != rules.StatusResolved {
+			t.Errorf("billed since: %+v, want resolved", e)
+		}
+		if e := got["no_bill:sunrise:fresh"]; e.Status != rules.StatusOpen || e.AgeBucket != "24-48h" || !e.FirstSeen.Equal(at.UTC().Truncate(time.Microsecond)) {
+			t.Errorf("still no bill: %+v, want open, 24-48h, first seen %v", e, at)
+		}
+		if res.Resolved != 1 || res.New != 0 {
+			t.Errorf("second run: %+v", res)
+		}
+		// An alias makes Trop T map: it is no longer an exception.
+		ix := mapping.NewIndex([]mapping.Entry{{Kind: mapping.KindTest, LocalName: "Trop T", Target: "1", TargetKey: mapping.KeyID}}, cat)
+		third := next.Add(time.Hour)
+		rules.Run(ctx, db, cfg, ix, third)
+		got = map[string]rules.Exception{}
+		rules.Each(ctx, db, third, func(e rules.Exception) error { got[e.ID] = e; return nil })
+		if e := got["unmapped_test:sunrise:test:trop t"]; e.Status != rules.StatusResolved {
+			t.Errorf("mapped since: %+v", e)
+		}
+	})
+}
+
+func keys(m map[string]rules.Exception) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,49 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/flabsync/flabsync/internal/store"
+)
+
+// rule is one category's query: it selects, per problem, the columns
+// id, category, integrator_id, partner, file_id, row_num, detail and
+// suggested_action. The database does the work (INSERT … SELECT), so a
+// million bookings never pass through memory.
+type rule struct {
+	name string
+	sql  string
+	args []any
+}
+
+// apply upserts what r selects into exceptions: new problems as new,
+// known ones refreshed (last_seen) and, if they had been resolved, new
+// again with a fresh first_seen.
+func apply(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, r rule, at time.Time) (int64, error) {
+	ts := "?"
+	if dialect == store.Postgres {
+		ts = "CAST(? AS TIMESTAMPTZ)"
+	}
+	q := `INSERT INTO exceptions (id, category, integrator_id, partner, file_id, row_num, detail, suggested_action, status, first_seen, last_seen)
+SELECT q.id, q.category, q.integrator_id, q.partner, q.file_id, q.row_num, q.detail, q.suggested_action, 'new', ` + ts + `, ` + ts + `
+FROM (` + r.sql + `) q WHERE true
+ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, detail = excluded.detail,
+	suggested_action = excluded.suggested_action,
+	status = CASE WHEN exceptions.status = 'resolved' THEN 'new'
+	              WHEN exceptions.first_seen = excluded.first_seen THEN exceptions.status
+	              ELSE 'open' END,
+	first_seen = CASE WHEN exceptions.status = 'resolved' THEN excluded.first_seen ELSE exceptions.first_seen END,
+	resolved_at = NULL`
+	// The two time stamps come first in the text, then the rule's own.
+	args := append([]any{store.T(at), store.T(at)}, r.args...)
+	res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+	if err != nil {
+		return 0, fmt.Errorf("rule %s: %w", r.name, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -25,7 +25,7 @@ const sniffSize = 64 << 10
 // of the file into one cell.
 const maxField = 32 << 10
 
-func readCSV(ctx context.Context, path string, dict dictionary, fn func(*Record) error) (Summary, error) {
+func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn func(*Record) error) (Summary, error) {
 	sum := Summary{Format: "csv"}
 	f, err := os.Open(path)
 	if err != nil {
@@ -51,6 +51,7 @@ func readCSV(ctx context.Context, path string, dict dictionary, fn func(*Record)
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
 	em := newEmitter(ctx, dict, &sum, fn)
+	em.raw = opts.KeepRaw
 	if enc == "windows-1252" {
 		em.fix = nil
 	}

@@ -17,6 +17,7 @@ type emitter struct {
 	fix    func(f Field, v string) string // per-format cell typing, may be nil
 	rec    Record
 	n      int
+	raw    bool // keep each record's cells as written (Options.KeepRaw)
 }
 
 func newEmitter(ctx context.Context, dict dictionary, sum *Summary, fn func(*Record) error) *emitter {
@@ -62,6 +63,9 @@ func (e *emitter) row(num int, cells []string) error {
 		return nil
 	}
 	e.rec = Record{Row: num, Sheet: e.sum.Sheet}
+	if e.raw {
+		e.rec.Raw = append([]string(nil), cells...)
+	}
 	for f, cols := range e.lay.cols {
 		switch len(cols) {
 		case 0:

@@ -75,7 +75,8 @@ func Fields() []Field {
 // trimmed. A field the sheet has no column for is "".
 type Record struct {
 	Row   int
-	Sheet string // the XLSX worksheet; "" for CSV
+	Sheet string   // the XLSX worksheet; "" for CSV
+	Raw   []string // the row's cells as written, when Options.KeepRaw
 	cells [numFields]string
 }
 
@@ -115,6 +116,9 @@ type Options struct {
 	// MaxUnzipSize bounds the uncompressed size of an XLSX (zip bomb
 	// guard); 0 means DefaultMaxUnzipSize.
 	MaxUnzipSize int64
+	// KeepRaw keeps each record's cells as written in Record.Raw (for
+	// a partner's reject file); it costs a copy per row.
+	KeepRaw bool
 }
 
 // DefaultMaxUnzipSize bounds an XLSX's uncompressed size: 1 GiB holds
@@ -143,7 +147,7 @@ func Read(ctx context.Context, path string, opts Options, fn func(*Record) error
 	var sum Summary
 	switch format {
 	case "csv":
-		sum, err = readCSV(ctx, path, dict, fn)
+		sum, err = readCSV(ctx, path, opts, dict, fn)
 	case "xlsx":
 		sum, err = readXLSX(ctx, path, opts, dict, fn)
 	}

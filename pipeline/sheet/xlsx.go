@@ -61,7 +61,7 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 	for _, name := range candidates {
 		s := sum
 		s.Sheet = name
-		err := readWorksheet(ctx, f, name, dict, &s, fix, fn)
+		err := readWorksheet(ctx, f, name, dict, &s, fix, opts.KeepRaw, fn)
 		if err == nil || !errors.Is(err, ErrNoHeader) || s.HeaderRow != 0 {
 			if err != nil {
 				err = fmt.Errorf("sheet %q: %w", name, err)
@@ -77,7 +77,7 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 }
 
 // readWorksheet streams one sheet through the emitter.
-func readWorksheet(ctx context.Context, f *excelize.File, name string, dict dictionary, sum *Summary, fix func(Field, string) string, fn func(*Record) error) error {
+func readWorksheet(ctx context.Context, f *excelize.File, name string, dict dictionary, sum *Summary, fix func(Field, string) string, raw bool, fn func(*Record) error) error {
 	rows, err := f.Rows(name)
 	if err != nil {
 		return err
@@ -85,6 +85,7 @@ func readWorksheet(ctx context.Context, f *excelize.File, name string, dict dict
 	defer rows.Close()
 	em := newEmitter(ctx, dict, sum, fn)
 	em.fix = fix
+	em.raw = raw
 	num := 0
 	for rows.Next() {
 		num++

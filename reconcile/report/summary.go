@@ -1,0 +1,237 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// FileColumns is the header of the Summary's file conservation table.
+var FileColumns = []string{"File", "Partner", "Received", "Status", "Rows in", "Submitted", "Rejected",
+	"Rejected by Flabs", "Duplicate", "Failed", "Held", "Skipped", "Unfinished", "Check"}
+
+// The words of the conservation check column.
+const (
+	Balanced    = "BALANCED"
+	NotBalanced = "DOES NOT BALANCE"
+)
+
+// The Summary's labels, which tests and the digest look for.
+const (
+	LabelNew      = "New (first seen in this run)"
+	LabelOpen     = "Still open from before"
+	LabelResolved = "Resolved since the last run"
+	LabelTotal    = "Total"
+	NoPartner     = "(no partner)"
+	NoFiles       = "no files in this run"
+	LabelUnmapped = "Unmapped names to review (sheet Unmapped)"
+	LabelRejected = "Rejected rows sent back to partners"
+)
+
+// rowWriter appends rows to a stream writer one after another.
+type rowWriter struct {
+	sw *excelize.StreamWriter
+	n  int
+}
+
+func (r *rowWriter) add(cells ...any) error {
+	r.n++
+	cell, _ := excelize.CoordinatesToCellName(1, r.n)
+	if err := r.sw.SetRow(cell, cells); err != nil {
+		return fmt.Errorf("row %d: %w", r.n, err)
+	}
+	return nil
+}
+
+func (r *rowWriter) blank() { r.n++ }
+
+// writeSummary writes the Summary sheet from the counts taken while the
+// exceptions streamed and from Data's files.
+func (w *workbook) writeSummary() error {
+	sw, err := w.f.NewStreamWriter(SummarySheet)
+	if err != nil {
+		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
+	}
+	partners := w.partners()
+	width := max(len(FileColumns), len(partners)+4)
+	widths := []float64{30, 16, 17}
+	for i := 1; i <= width; i++ {
+		wd := 13.0
+		if i <= len(widths) {
+			wd = widths[i-1]
+		}
+		if err := sw.SetColWidth(i, i, wd); err != nil {
+			return fmt.Errorf("sheet %s: %w", SummarySheet, err)
+		}
+	}
+	r := &rowWriter{sw: sw}
+	if err := w.summaryRows(r, partners); err != nil {
+		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
+	}
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
+	}
+	return nil
+}
+
+func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
+	st, info, loc := w.st, &w.info, w.d.location()
+	cellOf := func(style int, v any) excelize.Cell { return excelize.Cell{StyleID: style, Value: v} }
+
+	if err := r.add(cellOf(st.title, "flabsync exception report")); err != nil {
+		return err
+	}
+	if err := r.add("Run at", dateCell(w.d.At, loc, st)); err != nil {
+		return err
+	}
+	r.blank()
+	if err := r.add(cellOf(st.section, "Since the last run")); err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		label string
+		n     int
+	}{{LabelNew, info.New}, {LabelOpen, info.Open}, {LabelResolved, info.Resolved}} {
+		if err := r.add(l.label, l.n); err != nil {
+			return err
+		}
+	}
+	r.blank()
+
+	// Category × partner: new and open exceptions.
+	if err := r.add(cellOf(st.section, "Open exceptions by category and partner (new + still open)")); err != nil {
+		return err
+	}
+	head := []any{cellOf(st.header, "Category"), cellOf(st.header, "Code")}
+	for _, p := range partners {
+		head = append(head, cellOf(st.header, partnerLabel(p)))
+	}
+	head = append(head, cellOf(st.header, LabelTotal), cellOf(st.header, "of which new"))
+	if err := r.add(head...); err != nil {
+		return err
+	}
+	colTotals := make([]int, len(partners))
+	grand, grandNew := 0, 0
+	for _, cat := range w.categories() {
+		row := []any{Title(cat), cat}
+		total := 0
+		for i, p := range partners {
+			n := info.Counts[cat][p]
+			row = append(row, n)
+			colTotals[i] += n
+			total += n
+		}
+		row = append(row, total, info.NewByCategory[cat])
+		grand += total
+		grandNew += info.NewByCategory[cat]
+		if err := r.add(row...); err != nil {
+			return err
+		}
+	}
+	totals := []any{cellOf(st.total, LabelTotal), cellOf(st.total, "")}
+	for _, n := range colTotals {
+		totals = append(totals, cellOf(st.total, n))
+	}
+	totals = append(totals, cellOf(st.total, grand), cellOf(st.total, grandNew))
+	if err := r.add(totals...); err != nil {
+		return err
+	}
+	r.blank()
+
+	// File conservation.
+	if err := r.add(cellOf(st.section, "File conservation: rows in = every outcome added up")); err != nil {
+		return err
+	}
+	head = head[:0]
+	for _, c := range FileColumns {
+		head = append(head, cellOf(st.header, c))
+	}
+	if err := r.add(head...); err != nil {
+		return err
+	}
+	for _, fc := range w.d.Files {
+		check := cellOf(st.good, Balanced)
+		if !fc.Balanced {
+			check = cellOf(st.bad, NotBalanced)
+			info.Unbalanced++
+		}
+		info.Files++
+		if err := r.add(fc.Name, fc.Partner, dateCell(fc.ReceivedAt, loc, st), fc.Status, fc.RowsIn,
+			fc.Submitted, fc.Rejected, fc.RejectedFlabs, fc.Duplicate, fc.Failed, fc.Held, fc.Skipped,
+			fc.Unfinished, check); err != nil {
+			return err
+		}
+	}
+	if len(w.d.Files) == 0 {
+		if err := r.add(NoFiles); err != nil {
+			return err
+		}
+	}
+	r.blank()
+	if err := r.add(LabelUnmapped, info.Unmapped); err != nil {
+		return err
+	}
+	return r.add(LabelRejected, rejectedRows(w.d.Rejects))
+}
+
+// categories is every known category, then any unknown one seen.
+func (w *workbook) categories() []string {
+	cats := slices.Clone(Categories)
+	var extra []string
+	for c := range w.info.Counts {
+		if !slices.Contains(cats, c) {
+			extra = append(extra, c)
+		}
+	}
+	for _, s := range w.info.Sheets {
+		if s.Category != "" && !slices.Contains(cats, s.Category) && !slices.Contains(extra, s.Category) {
+			extra = append(extra, s.Category)
+		}
+	}
+	slices.Sort(extra)
+	return append(cats, extra...)
+}
+
+// partners is every partner with a count, sorted, "" last.
+func (w *workbook) partners() []string {
+	seen := map[string]bool{}
+	for _, byPartner := range w.info.Counts {
+		for p, n := range byPartner {
+			if n > 0 {
+				seen[p] = true
+			}
+		}
+	}
+	var ps []string
+	for p := range seen {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b string) int {
+		return cmp.Or(cmp.Compare(boolInt(a == ""), boolInt(b == "")), cmp.Compare(a, b))
+	})
+	return ps
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func partnerLabel(p string) string {
+	if p == "" {
+		return NoPartner
+	}
+	return p
+}
+
+func rejectedRows(rs []RejectFile) int {
+	n := 0
+	for _, r := range rs {
+		n += len(r.Rows)
+	}
+	return n
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/reconcile/webhook"
 	"github.com/flabsync/flabsync/schedules"
 )
 
@@ -61,6 +62,31 @@ func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *sched
 		&lastSuccess{sched: sched, desc: prometheus.NewDesc("flabsync_job_last_success_timestamp_seconds",
 			"When each job last finished without error (Unix time).", []string{"job"}, nil)},
 	)
+}
+
+// watchWebhooks exports the receiver's counters.
+func (m *metrics) watchWebhooks(r *webhook.Receiver) {
+	m.reg.MustRegister(&webhookStats{r: r, desc: prometheus.NewDesc("flabsync_webhook_deliveries_total",
+		"Webhook deliveries by result: stored, duplicate, failed, or rejected_<reason>.", []string{"result"}, nil),
+		orphans: prometheus.NewDesc("flabsync_webhook_orphan_events_total", "Stored events naming an integrator ID flabsync never sent.", nil, nil)})
+}
+
+type webhookStats struct {
+	r             *webhook.Receiver
+	desc, orphans *prometheus.Desc
+}
+
+func (c *webhookStats) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.orphans }
+
+func (c *webhookStats) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.Stats()
+	for k, v := range map[string]int64{"stored": st.Stored, "duplicate": st.Duplicates, "failed": st.Failed} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), k)
+	}
+	for reason, v := range st.Rejected {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), "rejected_"+reason)
+	}
+	ch <- prometheus.MustNewConstMetric(c.orphans, prometheus.CounterValue, float64(st.Orphans))
 }
 
 // lastSuccess exports the scheduler's last success per job.

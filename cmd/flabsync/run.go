@@ -52,6 +52,7 @@ func commands() []command {
 		{"demo", "run the product end to end on the built-in Flabs simulator (no config needed)", runDemo},
 		{"import", "read, validate and map partner sheets (--dry-run: without sending)", runImport},
 		{"serve", "run as a daemon: inbox watcher, scheduled jobs, /healthz /readyz /metrics", runServe},
+		{"reconcile", "compare sent bookings with Flabs' webhooks; write the exception workbook (--email: mail it)", runReconcile},
 		{"mapping", "the test/package name → Flabs ID table: sync, lookup, suggest, list, import, export", runMapping},
 		{"sim", "run the built-in Flabs simulator on a local address", runSim},
 		{"webhooks", "manage Flabs webhook subscriptions (subscribe)", runWebhooks},

@@ -19,12 +19,14 @@ import (
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/inbox"
 	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/reconcile/webhook"
 	"github.com/flabsync/flabsync/schedules"
 )
 
 func runServe(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("serve", "serve [--config FILE] [--name NAME]",
 		"Runs flabsync as a daemon: the inbox watcher (files are taken once they settle and sent),\n"+
+			"the webhook receiver (webhook.listen + webhook.path),\n"+
 			"the scheduled jobs (import, mapping-sync, expected-drops; schedules/default.yaml, overridden\n"+
 			"by the config's schedules), and /healthz, /readyz and Prometheus /metrics on serve.listen.\n"+
 			"Several serve processes may share one PostgreSQL and one inbox folder: a file is claimed by\n"+
@@ -32,7 +34,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			"--name. SIGTERM stops taking work, lets requests on their way finish, and exits.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
 	host, _ := os.Hostname()
-	name := fs.String("name", host, "this process's name: its claimed files and job leases are kept under it")
+	nameFlag := fs.String("name", host, "this process's name: its claimed files and job leases are kept under it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +42,19 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	return serveDaemon(ctx, m, cfg, *nameFlag, nil)
+}
+
+// daemonInfo says where a started daemon listens.
+type daemonInfo struct {
+	Webhooks string // host:port of the webhook receiver
+	Admin    string // host:port of /healthz, /readyz, /metrics
+}
+
+// serveDaemon is `flabsync serve` with its config: it runs until ctx ends
+// (the demo runs it in-process). ready, if not nil, hears where it
+// listens once it does.
+func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, ready chan<- daemonInfo) error {
 	if err := cfg.RequireFlabs(); err != nil {
 		return &configError{err: err}
 	}
@@ -47,7 +62,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return &configError{err: err}
 	}
-	log := m.logger(cfg).With("process", *name)
+	log := m.logger(cfg).With("process", name)
 	client, err := newFlabsClient(m, cfg)
 	if err != nil {
 		return err
@@ -57,7 +72,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	holder := *name + ":" + fmt.Sprint(os.Getpid())
+	holder := name + ":" + fmt.Sprint(os.Getpid())
 
 	met := newMetrics()
 	ms := mapping.NewStore(db)
@@ -72,7 +87,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	ing := &pipeline.Ingester{Ledger: ledger, Submitter: sub, Holder: holder, Logger: log.With("component", "pipeline")}
 
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
-		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", *name), Settle: cfg.Inbox.Settle,
+		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", name), Settle: cfg.Inbox.Settle,
 		Partner: partnerByPattern(cfg), Logger: log.With("component", "inbox"),
 		Filed: func(f inbox.File, dest string) {
 			if err := ledger.Moved(context.WithoutCancel(ctx), f.Path, dest); err != nil {
@@ -111,6 +126,18 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			}
 			return s, nil
 		},
+		"reconcile": func(ctx context.Context) (string, error) {
+			email := cfg.Mail.SMTPURL != "" && len(cfg.Mail.To) > 0
+			r, err := reconcileOnce(ctx, cfg, db, time.Now(), email, log.With("component", "reconcile"))
+			if err != nil {
+				return "", err
+			}
+			s := fmt.Sprintf("%d new, %d open, %d resolved; %s", r.Result.New, r.Result.Open, r.Result.Resolved, r.Workbook)
+			if r.MailErr != nil {
+				return s, fmt.Errorf("email not sent (%v): %w", r.MailErr, schedules.ErrPartial)
+			}
+			return s, nil
+		},
 		"expected-drops": func(ctx context.Context) (string, error) {
 			expect := map[string]string{}
 			for p, pc := range cfg.Partners {
@@ -145,6 +172,18 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	met.watch(lim, sub, sched)
 
+	recv := webhook.New(db, cfg.Webhook, log.With("component", "webhook"))
+	met.watchWebhooks(recv)
+	hookLn, err := net.Listen("tcp", cfg.Webhook.Listen)
+	if err != nil {
+		recv.Close()
+		return fmt.Errorf("serve: webhook receiver: listen on %s: %w", cfg.Webhook.Listen, err)
+	}
+	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHooks()
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- recv.Serve(hookCtx, hookLn) }()
+
 	admin := &http.Server{Handler: adminMux(db, met, sched), ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", cfg.Serve.Listen)
 	if err != nil {
@@ -160,7 +199,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	})
 	sched.Start(ctx)
 	log.Info("serving", "inbox", cfg.Inbox.Dir, "admin", "http://"+ln.Addr().String(), "jobs", fmt.Sprint(sched.Specs()))
-	fmt.Fprintf(m.Stderr, "flabsync serve: inbox %s, admin http://%s (/healthz /readyz /metrics)\n", cfg.Inbox.Dir, ln.Addr())
+	fmt.Fprintf(m.Stderr, "flabsync serve: inbox %s, webhooks %s%s, admin http://%s (/healthz /readyz /metrics)\n",
+		cfg.Inbox.Dir, hookLn.Addr(), cfg.Webhook.Path, ln.Addr())
+	if ready != nil {
+		ready <- daemonInfo{Webhooks: hookLn.Addr().String(), Admin: ln.Addr().String()}
+	}
 
 	var authErr error
 	select {
@@ -172,6 +215,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	defer cancel()
 	sched.Stop(stopCtx)
 	wg.Wait()
+	stopHooks()
+	if err := <-hooksDone; err != nil {
+		log.Error("webhook receiver", "err", err)
+	}
+	recv.Close()
 	stopRun()
 	if authErr == nil {
 		authErr = <-subDone

@@ -43,6 +43,7 @@ flabs: {base_url: %s, client_id: demo, client_secret: demo, rate_per_second: 200
 default_lead_source: sheet
 inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 300ms}
 serve: {listen: "127.0.0.1:0", shutdown_timeout: 10s}
+webhook: {listen: "127.0.0.1:0"}
 schedules: {import: "@every 1s", mapping-sync: "@every 1s", expected-drops: "off"}
 log: {level: warn}
 `, dsn, sim.URL(), inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
@@ -169,7 +170,7 @@ func TestServeInbox(t *testing.T) {
 	dir, sheet, sim := sendRig(t, 6, flabstest.Options{})
 	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
 	inboxDir := filepath.Join(dir, "inbox")
-	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\n",
+	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\"}\n",
 		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
 	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
 	cmd := child(t, dir, "serve")

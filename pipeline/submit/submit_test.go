@@ -143,8 +143,11 @@ func TestPermanentRefusalIsNeverRetried(t *testing.T) {
 	if res[1].State != submit.StateRejected || res[1].Attempts != 1 || res[1].HTTPStatus != 400 {
 		t.Errorf("refused booking: %+v; want rejected after 1 attempt with 400", res[1])
 	}
-	if res[0].State != submit.StateSubmitted || res[2].State != submit.StateSubmitted {
+	if res[0].State != submit.StateSubmitted || res[2].State != submit.StateSubmitted || res[0].PreBookingID == "" {
 		t.Errorf("the others: %+v, %+v", res[0], res[2])
+	}
+	if st, _ := r.ledger.States(context.Background(), []string{jobs[0].IntegratorID}); st[jobs[0].IntegratorID].PreBookingID != res[0].PreBookingID {
+		t.Errorf("ledger keeps preBookingID %q, Flabs gave %q", st[jobs[0].IntegratorID].PreBookingID, res[0].PreBookingID)
 	}
 	st, err := r.ledger.States(context.Background(), []string{jobs[1].IntegratorID})
 	if err != nil || st[jobs[1].IntegratorID].Status != submit.StateRejected || st[jobs[1].IntegratorID].Error == "" {

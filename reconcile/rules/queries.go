@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
@@ -12,6 +13,14 @@ const testsSent = `(SELECT COUNT(*) FROM booking_tests t WHERE t.integrator_id =
 // pkgsSent counts a booking's packages: with packages, how many reports
 // to expect is unknown (their member tests are not listed).
 const pkgsSent = `(SELECT COUNT(*) FROM booking_tests t WHERE t.integrator_id = b.integrator_id AND t.kind = 'package')`
+
+// hours writes a window for people: "6 h", "72 h", "90 min".
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d min", int(d.Minutes()))
+}
 
 // ruleSet is every SQL rule as of at.
 func ruleSet(cfg Config, at time.Time) []rule {
@@ -34,14 +43,15 @@ FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`,
 
 		{NoBill, `SELECT 'no_bill:' || b.integrator_id AS id, 'no_bill' AS category, b.integrator_id AS integrator_id, b.partner AS partner,
 	b.file_id AS file_id, b.first_row AS row_num,
-	'submitted (preBookingID ' || b.pre_booking_id || '), no bill.created from Flabs within ` + cfg.BillCreatedWithin.String() + `' AS detail,
+	CASE WHEN b.pre_booking_id <> '' THEN 'submitted (preBookingID ' || b.pre_booking_id || ')' ELSE 'submitted (Flabs said it already had it)' END ||
+	', no bill.created from Flabs within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
 	'look the booking up in Flabs by its integrator ID; if it is there, the webhook was lost; if not, send the file again (nothing is booked twice)' AS suggested_action
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id
 WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL OR s.state = 'none')`, []any{t(cfg.BillCreatedWithin)}},
 
 		{NotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, 'not_completed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
-	'bill ' || s.bill_id || ' created, not completed within ` + cfg.BillCompletedWithin.String() + `: ' || CAST(s.reports_completed AS TEXT) || ' of ' ||
+	'bill ' || s.bill_id || ' created, not completed within ` + hours(cfg.BillCompletedWithin) + `: ' || CAST(s.reports_completed AS TEXT) || ' of ' ||
 	CASE WHEN ` + pkgsSent + ` > 0 THEN 'at least ' ELSE '' END || CAST(` + testsSent + ` AS TEXT) || ' reports done' AS detail,
 	'ask the lab about the pending reports of bill ' || s.bill_id AS suggested_action
 FROM booking_state s JOIN bookings b ON b.integrator_id = s.integrator_id

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,58 +15,77 @@ import (
 
 	"github.com/flabsync/flabsync/fixtures"
 	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/mapping"
-	"github.com/flabsync/flabsync/pipeline"
-
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
 )
 
+// demoSpeed is how much faster than real time the simulator's webhooks
+// run in the demo: ten hours a second.
+const demoSpeed = 36000
+
 func runDemo(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("demo", "demo [--dir DIR]",
-		"Runs flabsync end to end against the built-in Flabs simulator in one process, with no config:\n"+
-			"a workspace in DIR (default ./demo) holding the SQLite database. What it shows grows with\n"+
-			"the product; today: the store, the Flabs client and the simulator working together.")
-	dir := fs.String("dir", "demo", "workspace directory")
-	if err := parse(fs, args); err != nil {
+	fset := m.newFlagSet("demo", "demo [--dir DIR]",
+		"Runs the whole product in one process, with no config: the built-in Flabs simulator, the\n"+
+			"daemon (inbox watcher, submitter, webhook receiver), the sample partner sheets dropped into\n"+
+			"the inbox, Flabs' webhooks on an accelerated clock (ten hours a second, some lost, late,\n"+
+			"deleted or stalled), then the reconciliation: the exception workbook, the partners' reject\n"+
+			"files and the email (written to DIR/outbox). DIR (default ./demo) is made afresh each run.")
+	dir := fset.String("dir", "demo", "workspace directory (recreated)")
+	if err := parse(fset, args); err != nil {
 		return err
-	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return fmt.Errorf("demo: workspace: %w", err)
 	}
 	start := time.Now()
 	out := m.Stdout
+	for _, sub := range []string{"inbox", "archive", "errors", "reports", "outbox"} {
+		os.RemoveAll(filepath.Join(*dir, sub))
+	}
+	for _, f := range []string{"flabsync.db", "flabsync.db-wal", "flabsync.db-shm"} {
+		os.Remove(filepath.Join(*dir, f))
+	}
+	if err := os.MkdirAll(filepath.Join(*dir, "outbox"), 0o755); err != nil {
+		return fmt.Errorf("demo: workspace: %w", err)
+	}
 
-	dbPath := filepath.Join(*dir, "flabsync.db")
-	db, err := store.Open(ctx, "sqlite:"+dbPath)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer db.Close()
-	ver, err := db.SchemaVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	fmt.Fprintf(out, "1. database   %s ready (SQLite, schema v%d)\n", dbPath, ver)
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("demo: simulator: %w", err)
-	}
-	simOpts := flabstest.Options{Webhooks: flabstest.WebhookOptions{Manual: true}}
+	// Flabs: the simulator on loopback, with the sample lab and catalogue.
+	simOpts := flabstest.Options{AllowHTTPWebhooks: true, Seed: 7,
+		Webhooks: flabstest.WebhookOptions{Speed: demoSpeed, NoBillRate: 0.08, StallRate: 0.1, DeleteRate: 0.05,
+			MissingReportRate: 0.1, DropRate: 0.05}}
 	if err := sampleSimCatalogue(&simOpts); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	sim := flabstest.New(simOpts)
 	defer sim.Close()
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(out, "2. simulator  Flabs simulator on %s (client demo/demo)\n", base)
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: simulator: %w", err)
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go simSrv.Serve(simLn)
+	defer simSrv.Close()
+	base := "http://" + simLn.Addr().String()
+	sim.SetURL(base)
+	fmt.Fprintf(out, "1. Flabs       the built-in simulator on %s (its webhooks run ten hours a second)\n", base)
 
-	client, err := flabs.NewClient(flabs.Config{BaseURL: base, ClientID: flabstest.DefaultClientID, ClientSecret: flabstest.DefaultClientSecret})
+	cfg := config.Default()
+	cfg.Database = "sqlite:" + filepath.Join(*dir, "flabsync.db")
+	cfg.Flabs.BaseURL, cfg.Flabs.ClientID, cfg.Flabs.ClientSecret = base, flabstest.DefaultClientID, flabstest.DefaultClientSecret
+	cfg.Flabs.RatePerSecond, cfg.Flabs.Burst = 50, 10
+	cfg.Inbox = config.Inbox{Dir: filepath.Join(*dir, "inbox"), ArchiveDir: filepath.Join(*dir, "archive"),
+		ErrorDir: filepath.Join(*dir, "errors"), Settle: 300 * time.Millisecond}
+	cfg.Webhook.Listen, cfg.Serve.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Report.Dir = filepath.Join(*dir, "reports")
+	cfg.DefaultLeadSource = "partner-sheet"
+	cfg.Schedules = map[string]string{"import": "@every 2s", "mapping-sync": "off", "reconcile": "off", "expected-drops": "off"}
+	cfg.Log.Level = "warn"
+
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer db.Close()
+	client, err := flabs.NewClient(flabs.Config{BaseURL: base, ClientID: cfg.Flabs.ClientID, ClientSecret: cfg.Flabs.ClientSecret})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -74,126 +94,161 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	fmt.Fprintf(out, "3. catalogue  lab %q synced: %d tests, %d packages (%d new, %d removed, %d renamed)\n",
-		rep.LabName, rep.Tests, rep.Packages, len(rep.Added), len(rep.Removed), len(rep.Renamed))
-
 	lines, err := mapping.ReadTable(bytes.NewReader(fixtures.Mappings()))
 	if err != nil {
 		return fmt.Errorf("demo: mapping table: %w", err)
 	}
 	plan, err := ms.Import(ctx, lines, mapping.ImportOptions{By: "demo", Now: time.Now()})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+	if err != nil || !plan.OK() {
+		return fmt.Errorf("demo: the sample mapping table does not import: %v %v", err, plan)
 	}
-	if !plan.OK() {
-		return fmt.Errorf("demo: the sample mapping table does not import: %v", plan.Problems[0])
-	}
-	fmt.Fprintf(out, "4. mapping    starting table imported: %d aliases added, %d already there\n", plan.Added, plan.Unchanged)
+	fmt.Fprintf(out, "2. mapping     catalogue of %q synced (%d tests, %d packages); %d aliases imported\n",
+		rep.LabName, rep.Tests, rep.Packages, plan.Added)
 
-	if err := demoSheets(ctx, m, ms, *dir); err != nil {
+	// The daemon, in this process.
+	dctx, stopDaemon := context.WithCancel(ctx)
+	defer stopDaemon()
+	ready := make(chan daemonInfo, 1)
+	daemonDone := make(chan error, 1)
+	quiet := &Main{Stdout: m.Stdout, Stderr: discard{}, Stdin: m.Stdin}
+	go func() { daemonDone <- serveDaemon(dctx, quiet, &cfg, "demo", ready) }()
+	var info daemonInfo
+	select {
+	case info = <-ready:
+	case err := <-daemonDone:
+		return fmt.Errorf("demo: the daemon did not start: %w", err)
+	}
+	endpoint := "http://" + info.Webhooks + cfg.Webhook.Path
+	if err := client.Subscribe(ctx, &flabs.SubscribeRequest{Endpoint: endpoint, Protocol: "https", Events: flabs.BillEvents}); err != nil {
+		return fmt.Errorf("demo: subscribe: %w", err)
+	}
+	fmt.Fprintf(out, "3. daemon      watching %s; webhooks subscribed at %s; metrics at http://%s/metrics\n",
+		cfg.Inbox.Dir, endpoint, info.Admin)
+
+	// Partners drop their sheets (and one clinic sends a PDF).
+	dropped, err := dropSamples(cfg.Inbox.Dir)
+	if err != nil {
 		return err
 	}
-	labs := []flabs.Lab{{ID: rep.LabID, Name: rep.LabName}}
-	cat, err := ms.Catalogue(ctx)
+	fmt.Fprintf(out, "4. inbox       %d sheets dropped in by partner clinics (one of them a PDF)\n", dropped)
+	if err := waitFor(ctx, 45*time.Second, func() bool {
+		a, _ := filepath.Glob(filepath.Join(cfg.Inbox.ArchiveDir, "*", "*"))
+		e, _ := filepath.Glob(filepath.Join(cfg.Inbox.ErrorDir, "*", "*.error.txt"))
+		var open int
+		db.GetContext(ctx, &open, `SELECT COUNT(*) FROM bookings WHERE status IN ('pending', 'in_flight', 'retry')`)
+		return len(a)+len(e) == dropped && open == 0
+	}); err != nil {
+		return fmt.Errorf("demo: files not handled: %w", err)
+	}
+	st, err := gatherStatus(ctx, db, &cfg)
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return err
 	}
-	tests := cat[:1] // tests sort before packages
-	req := &flabs.BillingRequest{
-		LabID:          labs[0].ID,
-		PatientDetails: flabs.PatientDetails{FirstName: "Demo", Gender: flabs.GenderFemale, Age: 34, AgeType: flabs.AgeYear},
-		IntegratorID:   "demo-0001", LeadSource: "demo",
-		MappedTests:   []flabs.MappedTest{{ID: tests[0].ID}},
-		UnmappedTests: []string{"Vitamin D3 (25-OH)"},
-	}
-	resp, err := client.CreateBilling(ctx, req)
+	fmt.Fprintf(out, "5. submitted   rows: %s; files: %s\n", mapLine(st.Rows), mapLine(st.Files))
+
+	// Webhooks arrive on the simulator's clock; give the timeline (about
+	// a day of Flabs' time) a few seconds.
+	time.Sleep(3 * time.Second)
+	var events, bills int
+	db.GetContext(ctx, &events, `SELECT COUNT(*) FROM webhook_events`)
+	db.GetContext(ctx, &bills, `SELECT COUNT(*) FROM booking_bills`)
+	fmt.Fprintf(out, "6. webhooks    %d events received for %d bills (some were never sent: that is the point)\n", events, bills)
+
+	// The nightly run, as of three days later.
+	at := time.Now().Add(80 * time.Hour)
+	r, err := reconcileOnce(ctx, &cfg, db, at, false, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return fmt.Errorf("demo: reconcile: %w", err)
 	}
-	fmt.Fprintf(out, "6. booking    %s → preBookingID %s\n", req.IntegratorID, resp.PreBookingID)
-	_, err = client.CreateBilling(ctx, req)
-	fmt.Fprintf(out, "7. resend     same integrator_id → %s (class %s): never booked twice\n", errSummary(err), flabs.ClassOf(err))
+	var cats []string
+	for _, c := range sortedKeys(r.Result.Counts) {
+		n := 0
+		for _, v := range r.Result.Counts[c] {
+			n += v
+		}
+		cats = append(cats, fmt.Sprintf("%s %d", c, n))
+	}
+	fmt.Fprintf(out, "7. reconciled  as of three days later: %d exceptions (%s)\n", r.Result.New+r.Result.Open, strings.Join(cats, ", "))
+	mailFile := filepath.Join(*dir, "outbox", "digest.txt")
+	os.WriteFile(mailFile, []byte("Subject: "+r.Digest.Subject()+"\n\n"+r.Digest.Text()), 0o644)
+	os.WriteFile(filepath.Join(*dir, "outbox", "digest.html"), []byte(r.Digest.HTML()), 0o644)
+
+	stopDaemon()
+	if err := <-daemonDone; err != nil {
+		return fmt.Errorf("demo: daemon: %w", err)
+	}
+	fmt.Fprintf(out, "\nDone in %s. Where to look:\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "  %-34s the exception workbook (Summary, a sheet per problem, Unmapped to fill in)\n", r.Workbook)
+	for _, p := range r.Rejects {
+		fmt.Fprintf(out, "  %-34s rows sent back to the clinic, with the reason\n", p)
+	}
+	fmt.Fprintf(out, "  %-34s the email ops would get (with --email and mail.* set)\n", mailFile)
+	fmt.Fprintf(out, "  %-34s files done; %s refused, with a .error.txt\n", cfg.Inbox.ArchiveDir, cfg.Inbox.ErrorDir)
+	statusCfg := filepath.Join(*dir, "flabsync.yaml")
+	os.WriteFile(statusCfg, []byte("# the demo's database, for `flabsync status --config "+statusCfg+"`\ndatabase: "+cfg.Database+"\n"), 0o644)
+	fmt.Fprintf(out, "  flabsync status --config %s\n", statusCfg)
 	if n := len(sim.DoubleBooked()); n != 0 {
-		return &partialError{msg: fmt.Sprintf("demo: %d double bookings in the simulator", n)}
+		return &partialError{msg: fmt.Sprintf("demo: %d bookings were made twice in the simulator", n)}
 	}
-	fmt.Fprintf(out, "done in %s. Next: submitting every sheet's bookings arrives with the submitter (see README).\n",
-		time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-func errSummary(err error) string {
-	if fe, ok := err.(*flabs.Error); ok {
-		return fmt.Sprintf("%d %q", fe.Status, fe.Message)
-	}
-	return fmt.Sprint(err)
-}
-
-// demoSheets drops the sample sheets into the demo's inbox and reads each
-// one as a dry run would, mapping with the stored table: rows accepted and
-// rejected, names mapped, and what does not map with its best suggestion.
-func demoSheets(ctx context.Context, m *Main, ms *mapping.Store, dir string) error {
-	out := m.Stdout
-	inbox := filepath.Join(dir, "inbox")
-	if err := os.MkdirAll(inbox, 0o755); err != nil {
-		return fmt.Errorf("demo: inbox: %w", err)
+// dropSamples copies the sample sheets (and a PDF) into the inbox, as
+// partners' uploads would arrive.
+func dropSamples(inboxDir string) (int, error) {
+	if err := os.MkdirAll(inboxDir, 0o755); err != nil {
+		return 0, err
 	}
 	ents, err := fs.ReadDir(fixtures.Sheets, "sheets")
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return 0, err
 	}
-	ix, err := ms.Index(ctx)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	cfg := config.Default()
-	fmt.Fprintf(out, "5. sheets     %d sample sheets in %s, read and mapped (nothing sent yet):\n", len(ents), inbox)
-	unmapped := map[string]bool{}
-	var names []string
+	n := 0
 	for _, e := range ents {
 		b, err := fixtures.Sheets.ReadFile("sheets/" + e.Name())
 		if err != nil {
-			return fmt.Errorf("demo: %w", err)
+			return n, err
 		}
-		path := filepath.Join(inbox, e.Name())
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			return fmt.Errorf("demo: %w", err)
+		if err := os.WriteFile(filepath.Join(inboxDir, e.Name()), b, 0o644); err != nil {
+			return n, err
 		}
-		partner := pipeline.PartnerOf(path)
-		opts := readOptions(&cfg, partner)
-		opts.Mapper = ix
-		res, err := pipeline.ReadFile(ctx, path, opts)
-		if err != nil {
-			fmt.Fprintf(out, "   %-24s NOT READ: %v\n", e.Name(), err)
-			continue
-		}
-		var mapped, none int
-		for _, a := range res.Accepted {
-			for _, mt := range a.Matches {
-				if mt.Mapped() {
-					mapped++
-					continue
-				}
-				none++
-				if key := partner + "\x00" + mt.Name; !unmapped[key] {
-					unmapped[key] = true
-					names = append(names, partner+"\x00"+string(mt.Kind)+"\x00"+mt.Name)
-				}
-			}
-		}
-		fmt.Fprintf(out, "   %-24s %3d bookings, %2d rows rejected; %3d names mapped, %d unmapped\n",
-			e.Name(), len(res.Accepted), len(res.Rejected), mapped, none)
+		n++
 	}
-	if len(names) > 0 {
-		fmt.Fprintln(out, "   unmapped names go to Flabs as unmapped tests (Flabs staff map them); for ops, suggestions only:")
+	pdf := []byte("%PDF-1.4\n% a scanned booking sheet\n")
+	if err := os.WriteFile(filepath.Join(inboxDir, "lakeview_scan.pdf"), pdf, 0o644); err != nil {
+		return n, err
 	}
-	for _, n := range names {
-		parts := strings.SplitN(n, "\x00", 3)
-		sugg := ix.Suggest(mapping.Kind(parts[1]), parts[2])
-		best := "no close catalogue entry"
-		if len(sugg) > 0 {
-			best = fmt.Sprintf("%s? (%.2f: %s)", sugg[0].Name, sugg[0].Score, sugg[0].Reason)
+	return n + 1, nil
+}
+
+// waitFor polls ok until it holds or the timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", timeout)
 		}
-		fmt.Fprintf(out, "     %-10s %-20q → %s\n", parts[0], parts[2], best)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return nil
 }
+
+func mapLine(m map[string]int) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// discard is an io.Writer that drops everything.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

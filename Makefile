@@ -5,7 +5,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 BIN     := bin/flabsync
 
 .DEFAULT_GOAL := help
-.PHONY: help build test unit fuzz test-short demo bench lint fmt clean
+.PHONY: help build test unit fuzz test-short demo bench reliability lint fmt clean
 
 FUZZTIME ?= 3s
 
@@ -34,6 +34,11 @@ test-short: ## quick run without the race detector
 
 demo: build ## run the product end to end on the built-in simulator (no config needed)
 	./$(BIN) demo
+
+RELIABILITY_ROWS ?= 20000
+
+reliability: ## faults + five SIGKILLs during a $(RELIABILITY_ROWS)-row import; prints the accounting (make test runs a short form)
+	FLABSYNC_RELIABILITY_ROWS=$(RELIABILITY_ROWS) $(GO) test -count=1 -timeout 30m -run '^TestReliability$$' -v ./cmd/flabsync | grep -E 'kill|rows |PASS|FAIL|ok|reliability_test'
 
 bench: ## run the benchmarks (figures go in BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

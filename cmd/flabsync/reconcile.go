@@ -156,7 +156,7 @@ func fileChecks(ctx context.Context, db *store.DB, at time.Time) ([]report.FileC
 		out = append(out, report.FileCheck{FileID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, ReceivedAt: r.Created.Time,
 			RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs, Duplicate: r.Duplicate,
 			Failed: r.Failed, Held: r.Held, Skipped: r.Skipped, Unfinished: unfinished,
-			Balanced: r.Status == "duplicate" || r.Status == "failed" || r.Total == sum})
+			Balanced: r.Status == "duplicate" || r.Status == "failed" || r.Status == "abandoned" || r.Total == sum})
 	}
 	return out, nil
 }

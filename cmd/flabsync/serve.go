@@ -97,6 +97,11 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 	if err != nil {
 		return err
 	}
+	if n, err := ledger.Abandon(ctx, name); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("ledger: files this process was reading when it stopped are marked abandoned", "files", n)
+	}
 	if n, err := in.Recover(); err != nil {
 		return err
 	} else if n > 0 {

@@ -410,6 +410,20 @@ func (l *Ledger) Moved(ctx context.Context, from, to string) error {
 	return nil
 }
 
+// Abandon marks the files a process of this name was still reading when
+// it stopped (status reading, claimed by name:…): the inbox puts such a
+// file back and it is read again under a new record. Returns how many.
+func (l *Ledger) Abandon(ctx context.Context, name string) (int64, error) {
+	q := l.db.Rebind(`UPDATE files SET status = 'abandoned', reason = 'the process stopped while reading it; the file was taken again', updated_at = ?
+WHERE status = 'reading' AND claimed_by LIKE ?`)
+	res, err := l.db.ExecContext(ctx, q, store.T(l.now()), name+":%")
+	if err != nil {
+		return 0, fmt.Errorf("ledger: abandon files of %s: %w", name, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // FailFile marks a file that could not be read to its end.
 func (l *Ledger) FailFile(ctx context.Context, fileID int64, reason string) error {
 	now := store.T(l.now())

@@ -55,7 +55,7 @@ WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL
 	CASE WHEN ` + pkgsSent + ` > 0 THEN 'at least ' ELSE '' END || CAST(` + testsSent + ` AS TEXT) || ' reports done' AS detail,
 	'ask the lab about the pending reports of bill ' || s.bill_id AS suggested_action
 FROM booking_state s JOIN bookings b ON b.integrator_id = s.integrator_id
-WHERE s.state = 'created' AND s.created_at < ?`, []any{t(cfg.BillCompletedWithin)}},
+WHERE s.state = 'created' AND COALESCE(s.created_at, s.last_event_at, s.updated_at) < ?`, []any{t(cfg.BillCompletedWithin)}},
 
 		{BillDeleted, `SELECT 'bill_deleted:' || s.integrator_id AS id, 'bill_deleted' AS category, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,

@@ -1,0 +1,176 @@
+package report_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flabsync/flabsync/reconcile/report"
+)
+
+// digestText is what a digest's plain text says, read back.
+type digestText struct {
+	Total, New, Open, Resolved int
+	ByCategory                 map[string][2]int // category code → {open, new}
+	ByPartner                  map[string]int
+	Files                      int
+	Unbalanced                 []string
+	Unmapped, Rejected         int
+}
+
+var (
+	reHead     = regexp.MustCompile(`Open exceptions: (\d+) \((\d+) new, (\d+) still open from before\); (\d+) resolved since the last run\.`)
+	reFiles    = regexp.MustCompile(`Files checked: (\d+)(?:; \d+ DOES? NOT BALANCE: (.*?))?(?:, all balanced)?\.\n`)
+	reUnmapped = regexp.MustCompile(`Unmapped names to review: (\d+)`)
+	reRejected = regexp.MustCompile(`Rejected rows sent back to partners: (\d+)\.`)
+	reLine     = regexp.MustCompile(`^\s*(.*?)\s+(\d+)(?:\s+(\d+))?\s*$`)
+)
+
+func readDigestText(t *testing.T, text string) digestText {
+	t.Helper()
+	atoi := func(s string) int {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("digest: %q: %v", s, err)
+		}
+		return n
+	}
+	byTitle := map[string]string{}
+	for _, c := range report.Categories {
+		byTitle[report.Title(c)] = c
+	}
+	d := digestText{ByCategory: map[string][2]int{}, ByPartner: map[string]int{}}
+	m := reHead.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("digest has no head line:\n%s", text)
+	}
+	d.Total, d.New, d.Open, d.Resolved = atoi(m[1]), atoi(m[2]), atoi(m[3]), atoi(m[4])
+	if m = reFiles.FindStringSubmatch(text); m == nil {
+		t.Fatalf("digest has no files line:\n%s", text)
+	}
+	d.Files = atoi(m[1])
+	if m[2] != "" {
+		d.Unbalanced = strings.Split(m[2], ", ")
+	}
+	d.Unmapped = atoi(reUnmapped.FindStringSubmatch(text)[1])
+	d.Rejected = atoi(reRejected.FindStringSubmatch(text)[1])
+	section := ""
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "By category"):
+			section = "cat"
+			continue
+		case strings.HasPrefix(line, "By partner"):
+			section = "partner"
+			continue
+		case strings.TrimSpace(line) == "":
+			section = ""
+			continue
+		}
+		if section == "" {
+			continue
+		}
+		m := reLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("digest line %q", line)
+		}
+		if section == "cat" {
+			d.ByCategory[byTitle[m[1]]] = [2]int{atoi(m[2]), atoi(m[3])}
+		} else {
+			d.ByPartner[m[1]] = atoi(m[2])
+		}
+	}
+	return d
+}
+
+// checkDigestMatchesSummary holds a digest's text to the workbook's
+// Summary sheet, number by number.
+func checkDigestMatchesSummary(t *testing.T, text string, s summary) {
+	t.Helper()
+	dt := readDigestText(t, text)
+	if dt.New != s.New || dt.Open != s.Open || dt.Resolved != s.Resolved || dt.Total != s.Total {
+		t.Errorf("digest new/open/resolved/total %d/%d/%d/%d, summary %d/%d/%d/%d",
+			dt.New, dt.Open, dt.Resolved, dt.Total, s.New, s.Open, s.Resolved, s.Total)
+	}
+	want := map[string][2]int{}
+	for c, v := range s.ByCategory {
+		if v != [2]int{} {
+			want[c] = v
+		}
+	}
+	if diff := cmp.Diff(want, dt.ByCategory); diff != "" {
+		t.Errorf("digest categories vs summary (-summary +digest):\n%s", diff)
+	}
+	if diff := cmp.Diff(s.ByPartner, dt.ByPartner); diff != "" {
+		t.Errorf("digest partners vs summary (-summary +digest):\n%s", diff)
+	}
+	if dt.Files != s.Balanced+len(s.Unbalanced) || !cmp.Equal(dt.Unbalanced, s.Unbalanced) {
+		t.Errorf("digest files %d unbalanced %q, summary %d balanced, unbalanced %q", dt.Files, dt.Unbalanced, s.Balanced, s.Unbalanced)
+	}
+	if dt.Unmapped != s.Unmapped || dt.Rejected != s.Rejected {
+		t.Errorf("digest unmapped/rejected %d/%d, summary %d/%d", dt.Unmapped, dt.Rejected, s.Unmapped, s.Rejected)
+	}
+}
+
+func TestDigestMatchesSummary(t *testing.T) {
+	path, d, info := writeSample(t)
+	s := readSummary(t, openWorkbook(t, path))
+	dg := report.NewDigest(d, info)
+	checkDigestMatchesSummary(t, dg.Text(), s)
+	if dg.Total() != s.Total || dg.Workbook != "exceptions_2026-11-25.xlsx" {
+		t.Errorf("digest total %d workbook %q", dg.Total(), dg.Workbook)
+	}
+	subj := dg.Subject()
+	wantSubj := "flabsync 2026-11-25: " + strconv.Itoa(s.Total) + " open exceptions (" + strconv.Itoa(s.New) +
+		" new, 4 resolved), 1 file DOES NOT BALANCE"
+	if subj != wantSubj {
+		t.Errorf("subject %q, want %q", subj, wantSubj)
+	}
+	html := dg.HTML()
+	for _, want := range []string{
+		"<b>Open exceptions: " + strconv.Itoa(s.Total) + "</b>",
+		"1 DOES NOT BALANCE: =evil.xlsx",
+		"<td>" + report.Title(report.CategoryMissingDrop) + "</td>",
+		"<td>" + report.NoPartner + "</td>",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q:\n%s", want, html)
+		}
+	}
+}
+
+func TestDigestHTMLEscapes(t *testing.T) {
+	d := &report.Data{At: runAt, Location: ist, Files: []report.FileCheck{{Name: `<script>alert(1)</script>.csv`}},
+		Exceptions: exceptionsOf([]report.Exception{{ID: "1", Category: report.CategoryNoBill, Status: report.StatusNew, Partner: `<img src=x onerror=alert(1)>`}})}
+	dir := t.TempDir()
+	info, err := report.WriteWorkbook(dir+"/w.xlsx", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := report.NewDigest(d, info).HTML()
+	if strings.Contains(html, "<script>") || strings.Contains(html, "<img") {
+		t.Fatalf("HTML carries markup from names:\n%s", html)
+	}
+	if !strings.Contains(html, "&lt;img src=x onerror=alert(1)&gt;") || !strings.Contains(html, "&lt;script&gt;") {
+		t.Errorf("names not shown escaped:\n%s", html)
+	}
+}
+
+func TestDigestQuietDay(t *testing.T) {
+	d := &report.Data{At: runAt, Location: ist}
+	info, err := report.WriteWorkbook(t.TempDir()+"/w.xlsx", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dg := report.NewDigest(d, info)
+	if got := dg.Subject(); got != "flabsync 2026-11-25: 0 open exceptions (0 new, 0 resolved)" {
+		t.Errorf("subject %q", got)
+	}
+	dt := readDigestText(t, dg.Text())
+	if dt.Total != 0 || len(dt.ByCategory) != 0 || dt.Files != 0 {
+		t.Errorf("quiet digest %+v", dt)
+	}
+}

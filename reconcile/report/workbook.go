@@ -1,9 +1,11 @@
 package report
 
 import (
+	"archive/zip"
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -91,7 +93,12 @@ func writeWorkbook(path string, d *Data) (WorkbookInfo, error) {
 		return WorkbookInfo{}, err
 	}
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if _, err := f.WriteTo(bw); err != nil {
+	// excelize's WriteTo builds the whole zip in a bytes.Buffer first;
+	// handing it a zip writer on the file streams it there instead (the
+	// buffer it passes stays empty).
+	zw := zip.NewWriter(bw)
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zw })
+	if _, err := f.WriteTo(io.Discard); err != nil {
 		return WorkbookInfo{}, fmt.Errorf("save: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -151,11 +158,9 @@ func (w *workbook) write() error {
 	if err := w.check(); err != nil {
 		return err
 	}
-	if err := w.writeSummary(); err != nil {
-		return err
-	}
-	w.f.SetActiveSheet(0)
-	return nil
+	// Summary was Sheet1, the active sheet of a new file. (SetActiveSheet
+	// would parse every streamed sheet back into memory.)
+	return w.writeSummary()
 }
 
 func (w *workbook) writeUnmapped() error {

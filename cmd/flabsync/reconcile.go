@@ -86,6 +86,9 @@ func reconcileOnce(ctx context.Context, cfg *config.Config, db *store.DB, at tim
 	log.Info("reconciled", "workbook", out.Workbook, "new", res.New, "open", res.Open, "resolved", res.Resolved)
 	if email {
 		m, err := report.NewMailer(cfg.Mail)
+		if err == nil {
+			m.Logger = log.With("component", "mail")
+		}
 		if err != nil {
 			out.MailErr = err
 		} else if err := m.Send(ctx, out.Digest, out.Workbook); err != nil {

@@ -4,8 +4,9 @@
 // an exact catalogue name, or a catalogue abbreviation that exactly one
 // entry carries. Everything else is sent to Flabs unmapped, for Flabs
 // staff to map by hand, and comes back in the exception workbook with
-// suggestions for ops. The package is pure: I/O only through io.Reader and
-// io.Writer; the store keeps the table.
+// suggestions for ops. The lookup index, keys and suggestions are pure;
+// Store keeps the table and the synced catalogue in the database, and
+// table.go reads and writes the table's CSV/XLSX files.
 package mapping
 
 import (

@@ -99,7 +99,7 @@ func TestBadInputCorpus(t *testing.T) {
 	os.WriteFile(filepath.Join(inboxDir, filepath.Base(sheet)), good, 0o644)
 
 	cmd := child(t, dir, "serve")
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

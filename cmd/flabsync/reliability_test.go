@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,9 +91,9 @@ log: {level: error}
 	if serr != nil {
 		t.Fatalf("subscribe: %v", serr)
 	}
-	serve := func() (*exec.Cmd, *bytes.Buffer) {
+	serve := func() (*exec.Cmd, *syncBuffer) {
 		cmd := child(t, dir, "serve", "--name", "rel")
-		var buf bytes.Buffer
+		var buf syncBuffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

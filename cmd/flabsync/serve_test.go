@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -54,10 +53,10 @@ log: {level: warn}
 		t.Fatalf("mapping sync: %v\n%s", err, out)
 	}
 	var procs []*exec.Cmd
-	var logs []*bytes.Buffer
+	var logs []*syncBuffer
 	for _, name := range []string{"a", "b"} {
 		cmd := child(t, dir, "serve", "--name", name)
-		var buf bytes.Buffer
+		var buf syncBuffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -174,7 +173,7 @@ func TestServeInbox(t *testing.T) {
 		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
 	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
 	cmd := child(t, dir, "serve")
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -29,13 +29,14 @@ func timeline(id string, tests int) [][]byte {
 	return append(out, event(flabs.EventBillCompleted, id, bill, t0.Add(3*time.Hour), status...))
 }
 
-// 32 senders deliver every event of 40 bookings twice, all shuffled: each
+// 32 senders deliver every event of 12 bookings twice, all shuffled: each
 // delivery is answered 200, each event stored once with both deliveries
 // counted, and every booking ends completed with all its reports — also
-// when the events of one booking are folded by concurrent transactions.
+// when the events of one booking are folded by concurrent transactions
+// (8 writers).
 func TestConcurrentDelivery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		const bookings, tests, senders = 40, 3, 32
+		const bookings, tests, senders = 12, 8, 32
 		var ids []string
 		var bodies [][]byte
 		for i := range bookings {
@@ -47,7 +48,7 @@ func TestConcurrentDelivery(t *testing.T) {
 		}
 		addBookings(t, db, ids...)
 		rand.New(rand.NewPCG(3, 4)).Shuffle(len(bodies), func(i, j int) { bodies[i], bodies[j] = bodies[j], bodies[i] })
-		srv := startReceiver(t, db, tokenConfig(), webhook.Options{})
+		srv := startReceiver(t, db, tokenConfig(), webhook.Options{Writers: 8})
 
 		work := make(chan []byte)
 		var mu sync.Mutex

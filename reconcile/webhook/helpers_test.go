@@ -94,8 +94,9 @@ func send(tb testing.TB, method, url string, header map[string]string, body []by
 		req.Header.Set(k, v)
 	}
 	resp, err := httpClient.Do(req)
-	if err != nil {
-		tb.Fatalf("%s %s: %v", method, url, err)
+	if err != nil { // Errorf, not Fatalf: senders run on goroutines of their own
+		tb.Errorf("%s %s: %v", method, url, err)
+		return answer{}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

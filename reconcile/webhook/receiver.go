@@ -16,7 +16,7 @@ import (
 const (
 	DefaultMaxBatch        = 128 // deliveries per write transaction
 	DefaultSQLiteWriters   = 1   // SQLite has one writer at a time anyway
-	DefaultPostgresWriters = 4   // concurrent transactions on PostgreSQL
+	DefaultPostgresWriters = 2   // concurrent transactions on PostgreSQL (best of 1–6 on 2 cores)
 	DefaultShutdownTimeout = 10 * time.Second
 )
 

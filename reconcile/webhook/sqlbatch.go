@@ -1,12 +1,12 @@
 package webhook
 
 import (
-	"context"
-	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/flabsync/flabsync/internal/store"
 )
 
 // Batches write many rows per statement, at most maxChunk (SQLite allows
@@ -14,26 +14,47 @@ import (
 // inside both).
 const maxChunk = 128
 
-// queries caches rebound statement texts by template, row group, size
-// and driver.
+// queries caches statement texts by template, group, size and dialect.
 var queries sync.Map // queryKey → string
 
 type queryKey struct {
 	tmpl, group string
 	n           int
-	driver      string
+	dialect     store.Dialect
 }
 
-// expand replaces tmpl's "%s" with n copies of group, comma-separated,
-// rebound for tx's driver.
-func expand(tx *sqlx.Tx, tmpl, group string, n int) string {
-	k := queryKey{tmpl, group, n, tx.DriverName()}
+// bound returns tmpl with every "%s" replaced by n copies of group,
+// comma-separated (when group is not empty), and its "?" placeholders
+// numbered for PostgreSQL.
+func bound(d store.Dialect, tmpl, group string, n int) string {
+	k := queryKey{tmpl, group, n, d}
 	if q, ok := queries.Load(k); ok {
 		return q.(string)
 	}
-	q := tx.Rebind(fmt.Sprintf(tmpl, strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")))
+	q := tmpl
+	if group != "" {
+		list := strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+		q = strings.ReplaceAll(tmpl, "%s", list)
+	}
+	if d == store.Postgres {
+		q = sqlx.Rebind(sqlx.DOLLAR, q)
+	}
 	queries.Store(k, q)
 	return q
+}
+
+// chunk is how many of n rows go in the next statement: all of them up
+// to maxChunk, except on PostgreSQL, where it is the largest power of two
+// — so a connection prepares (and plans) only a few statement texts, not
+// one per batch size.
+func chunk(d store.Dialect, n int) int {
+	c := min(n, maxChunk)
+	if d == store.Postgres {
+		for c&(c-1) != 0 {
+			c &= c - 1
+		}
+	}
+	return c
 }
 
 // row is the VALUES group of cols placeholders: "(?, ?, ?)".
@@ -41,60 +62,33 @@ func row(cols int) string {
 	return "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 }
 
-// inQuery replaces tmpl's "%s" with n placeholders, rebound for tx.
-func inQuery(tx *sqlx.Tx, tmpl string, n int) string { return expand(tx, tmpl, "?", n) }
-
-// insertRows runs tmpl once per chunk of rows, its "%s" replaced by one
-// group (such as row(3)) per row; scan (if not nil) reads every row the
-// statements return.
-func insertRows(ctx context.Context, tx *sqlx.Tx, tmpl, group string, rows [][]any, scan func(*sqlx.Rows) error) error {
+// queueRows queues tmpl once per chunk of rows, its "%s" replaced by one
+// group (such as row(3)) per row.
+func queueRows(p pipe, tmpl, group string, rows [][]any, scan func(scanner) error) {
 	for len(rows) > 0 {
-		n := min(len(rows), maxChunk)
+		n := chunk(p.dialect(), len(rows))
 		args := make([]any, 0, n*len(rows[0]))
 		for _, r := range rows[:n] {
 			args = append(args, r...)
 		}
 		rows = rows[n:]
-		q := expand(tx, tmpl, group, n)
-		if scan == nil {
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return err
-			}
-			continue
-		}
-		rs, err := tx.QueryxContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		for rs.Next() {
-			if err := scan(rs); err != nil {
-				rs.Close()
-				return err
-			}
-		}
-		if err := rs.Close(); err != nil {
-			return err
-		}
-		if err := rs.Err(); err != nil {
-			return err
-		}
+		p.queue(bound(p.dialect(), tmpl, group, n), args, scan)
 	}
-	return nil
 }
 
-// selectIn runs tmpl with "%s" replaced by a placeholder list for keys,
-// appending the rows to dest.
-func selectIn[T any](ctx context.Context, tx *sqlx.Tx, tmpl string, keys []string, dest *[]T) error {
+// queueIn queues tmpl once per chunk of keys, every "%s" in it replaced
+// by a placeholder list for the chunk (the keys bound once per list).
+func queueIn(p pipe, tmpl string, keys []string, scan func(scanner) error) {
+	lists := strings.Count(tmpl, "%s")
 	for len(keys) > 0 {
-		n := min(len(keys), maxChunk)
-		var part []T
-		if err := tx.SelectContext(ctx, &part, inQuery(tx, tmpl, n), anys(keys[:n])...); err != nil {
-			return err
+		n := chunk(p.dialect(), len(keys))
+		args := make([]any, 0, lists*n)
+		for range lists {
+			args = append(args, anys(keys[:n])...)
 		}
 		keys = keys[n:]
-		*dest = append(*dest, part...)
+		p.queue(bound(p.dialect(), tmpl, "?", n), args, scan)
 	}
-	return nil
 }
 
 // anys converts xs to query arguments.
@@ -105,3 +99,6 @@ func anys[T any](xs []T) []any {
 	}
 	return out
 }
+
+// static returns a statement without lists, bound for d.
+func static(d store.Dialect, q string) string { return bound(d, q, "", 0) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/flabsync/flabsync/internal/logging"
@@ -50,7 +51,6 @@ const batchTimeout = 30 * time.Second
 func (r *Receiver) write() {
 	defer r.writers.Done()
 	c := &committer{r: r}
-	defer c.release()
 	batch := make([]*delivery, 0, r.opts.MaxBatch)
 	for {
 		select {
@@ -83,47 +83,15 @@ func (r *Receiver) fill(batch []*delivery) []*delivery {
 	return batch
 }
 
-// committer runs one writer's transactions. On SQLite it keeps a
-// connection of its own with synchronous=FULL, so a commit is on disk
-// (not only in the WAL's page cache) before anyone is told 200; the rest
-// of the process keeps the store's NORMAL.
+// committer runs one writer's transactions, each on a connection taken
+// from the pool for the batch (holding one per writer could starve the
+// pool). On SQLite the connection is switched to synchronous=FULL for the
+// batch, so a commit is on disk — not only in the WAL's page cache —
+// before anyone is told 200; the rest of the process keeps the store's
+// NORMAL. On PostgreSQL the pgx connection under it is driven directly,
+// so each stage of a batch is one round trip.
 type committer struct {
-	r    *Receiver
-	conn *sqlx.Conn
-}
-
-func (c *committer) release() {
-	if c.conn == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _ = c.conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL")
-	_ = c.conn.Close()
-	c.conn = nil
-}
-
-func (c *committer) begin(ctx context.Context) (*sqlx.Tx, error) {
-	db := c.r.db
-	if db.Dialect() != store.SQLite {
-		return db.BeginTxx(ctx, nil)
-	}
-	if c.conn == nil {
-		conn, err := db.Connx(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
-			_ = conn.Close()
-			return nil, err
-		}
-		c.conn = conn
-	}
-	tx, err := c.conn.BeginTxx(ctx, nil)
-	if err != nil {
-		c.release()
-	}
-	return tx, err
+	r *Receiver
 }
 
 // flush writes batch and answers every delivery in it. A batch that fails
@@ -157,23 +125,64 @@ func (c *committer) commitRetrying(batch []*delivery) error {
 	return err
 }
 
-func (c *committer) commit(batch []*delivery) (err error) {
+func (c *committer) commit(batch []*delivery) error {
 	ctx, cancel := context.WithTimeout(c.r.ctx, batchTimeout)
 	defer cancel()
-	tx, err := c.begin(ctx)
+	conn, err := c.r.db.Connx(ctx)
 	if err != nil {
-		return fmt.Errorf("store webhooks: begin: %w", err)
+		return fmt.Errorf("store webhooks: connect: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = writeBatch(ctx, tx, c.r.db.Dialect(), batch, c.r.opts.Now()); err != nil {
+	defer conn.Close()
+	now := c.r.opts.Now()
+	if c.r.db.Dialect() == store.SQLite {
+		err = commitSQLite(ctx, conn, batch, now)
+	} else {
+		err = conn.Raw(func(dc any) error {
+			pc, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return errNotPgx
+			}
+			p := newPgxPipe(pc.Conn())
+			if err := writeBatch(ctx, p, batch, now); err != nil {
+				return errors.Join(err, p.rollback())
+			}
+			if err := p.commit(ctx); err != nil {
+				return errors.Join(fmt.Errorf("commit: %w", err), p.rollback())
+			}
+			return nil
+		})
+	}
+	if err != nil {
 		return fmt.Errorf("store webhooks: %w", err)
 	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("store webhooks: commit: %w", err)
+	return nil
+}
+
+// commitSQLite writes batch in one transaction on conn, with
+// synchronous=FULL for its commit.
+func commitSQLite(ctx context.Context, conn *sqlx.Conn, batch []*delivery, now time.Time) (err error) {
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
+		return fmt.Errorf("synchronous=FULL: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, rerr := conn.ExecContext(rctx, "PRAGMA synchronous=NORMAL"); rerr != nil && err == nil {
+			err = fmt.Errorf("synchronous=NORMAL: %w", rerr)
+		}
+	}()
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	p := &txPipe{tx: tx}
+	if err := writeBatch(ctx, p, batch, now); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := p.commit(ctx); err != nil {
+		_ = tx.Rollback()
+		return err
 	}
 	return nil
 }

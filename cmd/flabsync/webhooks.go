@@ -1,29 +1,54 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/reconcile/webhook"
 )
 
+// webhooksUsage lists the webhooks subcommands.
+const webhooksUsage = "webhooks subscribe --endpoint URL [--events LIST] | webhooks listen | webhooks replay FILE|DIR…"
+
 func runWebhooks(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 || (args[0] != "subscribe" && args[0] != "-h" && args[0] != "--help") {
-		if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-			return usageErrorf("webhooks: unknown subcommand %q", args[0]).hint("flabsync webhooks subscribe --endpoint URL")
-		}
-		fs := m.newFlagSet("webhooks", "webhooks subscribe --endpoint URL [--events LIST]",
-			"subscribe registers flabsync's webhook receiver with Flabs (POST /client/events/subscribe).")
-		if err := parse(fs, args); err != nil {
-			return err
-		}
-		return usageErrorf("webhooks: say subscribe").hint("flabsync webhooks subscribe --endpoint https://host/webhooks/flabs")
+	sub := ""
+	if len(args) > 0 {
+		sub = args[0]
 	}
-	if args[0] == "subscribe" {
-		args = args[1:]
+	switch sub {
+	case "subscribe":
+		return runWebhooksSubscribe(ctx, m, args[1:])
+	case "listen":
+		return runWebhooksListen(ctx, m, args[1:])
+	case "replay":
+		return runWebhooksReplay(ctx, m, args[1:])
 	}
+	if sub != "" && sub[0] != '-' {
+		return usageErrorf("webhooks: unknown subcommand %q", sub).hint("flabsync " + webhooksUsage)
+	}
+	fs := m.newFlagSet("webhooks", webhooksUsage,
+		"subscribe registers flabsync's webhook receiver with Flabs (POST /client/events/subscribe).\n"+
+			"listen runs the receiver alone, in the foreground, on webhook.listen (serve runs it too).\n"+
+			"replay stores raw webhook bodies from files again, as if delivered; repeats are recognised.")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return usageErrorf("webhooks: say subscribe, listen or replay").hint("flabsync webhooks subscribe --endpoint https://host/webhooks/flabs")
+}
+
+func runWebhooksSubscribe(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("webhooks subscribe", "webhooks subscribe --endpoint URL [--events LIST] [--config FILE]",
 		"Registers the webhook receiver with Flabs. Flabs requires an https endpoint that it can reach.\n"+
 			"The token in webhook.auth_token is sent along (older Flabs accounts deliver it back with\n"+
@@ -59,6 +84,174 @@ func runWebhooks(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "subscribed %s to %s\n", *endpoint, strings.Join(req.Events, ", "))
 	return nil
+}
+
+func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("webhooks listen", "webhooks listen [--config FILE]",
+		"Runs the webhook receiver alone, in the foreground, until Ctrl-C or SIGTERM: POST on\n"+
+			"webhook.listen + webhook.path, HTTPS when webhook.tls_cert/tls_key are set. Each event is\n"+
+			"answered 200 only once it is in the database; repeats are answered 200 and counted.\n"+
+			"`flabsync serve` runs the same receiver beside the inbox and the schedules.")
+	cfgPath := fs.String("config", "", "config file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("webhooks listen: unexpected argument %q", fs.Arg(0)).hint("flabsync webhooks listen [--config FILE]")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log := m.logger(cfg)
+	recv := webhook.New(db, cfg.Webhook, log)
+	err = recv.ListenAndServe(ctx)
+	recv.Close()
+	st := recv.Stats()
+	var rejected int64
+	for _, n := range st.Rejected {
+		rejected += n
+	}
+	fmt.Fprintf(m.Stderr, "webhooks: %d received: %d stored (%d orphans), %d repeats, %d refused, %d not stored\n",
+		st.Received, st.Stored, st.Orphans, st.Duplicates, rejected, st.Failed)
+	return err
+}
+
+// replayExts are the files replay takes from a directory: a body per
+// .json file, a body per line of .jsonl/.ndjson. Files named on the
+// command line are taken whatever their name.
+var replayExts = []string{".json", ".jsonl", ".ndjson"}
+
+// replayItem is one body to replay and where it came from.
+type replayItem struct {
+	where string // file, or file:line
+	body  []byte
+}
+
+func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("webhooks replay", "webhooks replay [--config FILE] FILE|DIR…",
+		"Stores raw webhook bodies again, as if Flabs had delivered them: for bodies captured while\n"+
+			"the receiver was down, or refused before a fix. A FILE is one body, or one body per line\n"+
+			"when it ends in .jsonl or .ndjson; a DIR gives its .json, .jsonl and .ndjson files, sorted.\n"+
+			"No token is checked. Replaying twice stores nothing twice: a body already stored is\n"+
+			"counted as a repeat. Bodies that are not Flabs events are listed with the reason (exit 1).")
+	cfgPath := fs.String("config", "", "config file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageErrorf("webhooks replay: name at least one file or directory").hint("flabsync webhooks replay fixtures/webhooks")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var items []replayItem
+	var unread []string
+	for _, arg := range fs.Args() {
+		its, err := replayItems(arg)
+		if err != nil {
+			unread = append(unread, err.Error())
+		}
+		items = append(items, its...)
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	recv := webhook.New(db, cfg.Webhook, m.logger(cfg))
+	defer recv.Close()
+
+	results := make([]webhook.Result, len(items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32) // enough in flight for the writer to commit them in batches
+	for i, it := range items {
+		g.Go(func() error {
+			res, err := recv.Ingest(gctx, it.body, "replay")
+			if err != nil {
+				return fmt.Errorf("replay %s: %w", it.where, err)
+			}
+			results[i] = res
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	count := map[webhook.Status]int{}
+	for i, res := range results {
+		count[res.Status]++
+		if res.Status == webhook.StatusInvalid {
+			fmt.Fprintf(m.Stdout, "%s: not a Flabs event: %s\n", items[i].where, res.Reason)
+		}
+	}
+	for _, u := range unread {
+		fmt.Fprintf(m.Stdout, "%s\n", u)
+	}
+	fmt.Fprintf(m.Stdout, "replayed %d bodies: %d stored, %d already stored, %d invalid\n",
+		len(items), count[webhook.StatusStored], count[webhook.StatusDuplicate], count[webhook.StatusInvalid])
+	if n := count[webhook.StatusInvalid] + len(unread); n > 0 {
+		return &partialError{msg: fmt.Sprintf("webhooks replay: %d bodies or files could not be replayed", n)}
+	}
+	return nil
+}
+
+// replayItems reads the bodies of one FILE or DIR argument.
+func replayItems(arg string) ([]replayItem, error) {
+	info, err := os.Stat(arg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read: %w", arg, errors.Unwrap(err))
+	}
+	if !info.IsDir() {
+		return replayFile(arg)
+	}
+	var items []replayItem
+	err = filepath.WalkDir(arg, func(path string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") && path != arg {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() || !slices.Contains(replayExts, strings.ToLower(filepath.Ext(path))) {
+			return nil
+		}
+		its, err := replayFile(path)
+		items = append(items, its...)
+		return err
+	})
+	if err != nil {
+		return items, fmt.Errorf("%s: %w", arg, err)
+	}
+	return items, nil
+}
+
+// replayFile reads one file: a body, or a body per line for JSON Lines.
+func replayFile(path string) ([]replayItem, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read: %w", path, errors.Unwrap(err))
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson":
+		var items []replayItem
+		for i, line := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				items = append(items, replayItem{where: fmt.Sprintf("%s:%d", path, i+1), body: line})
+			}
+		}
+		return items, nil
+	}
+	return []replayItem{{where: path, body: b}}, nil
 }
 
 // newFlabsClient builds the Flabs client from config, checking that the

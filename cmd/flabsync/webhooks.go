@@ -15,6 +15,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/reconcile/webhook"
 )
@@ -109,7 +110,7 @@ func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
 	}
 	defer db.Close()
 	log := m.logger(cfg)
-	recv := webhook.New(db, cfg.Webhook, log)
+	recv := webhook.New(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"))
 	err = recv.ListenAndServe(ctx)
 	recv.Close()
 	st := recv.Stats()
@@ -165,7 +166,7 @@ func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	recv := webhook.New(db, cfg.Webhook, m.logger(cfg))
+	recv := webhook.New(db, cfg.Webhook, m.logger(cfg).With(logging.KeyComponent, "webhook"))
 	defer recv.Close()
 
 	results := make([]webhook.Result, len(items))

@@ -35,7 +35,9 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if !r.token.ok(req.Header.Get(r.cfg.AuthHeader)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flabsync webhooks"`)
-		r.log.Warn("webhook refused: missing or wrong token", "remote", req.RemoteAddr, "header", r.cfg.AuthHeader)
+		r.noisy.unauthorized.Do(func() {
+			r.log.Warn("webhook refused: missing or wrong token (logged at most every 10s)", "remote", req.RemoteAddr, "header", r.cfg.AuthHeader)
+		})
 		r.refuse(w, http.StatusUnauthorized, ReasonUnauthorized, "missing or wrong token in "+r.cfg.AuthHeader)
 		return
 	}
@@ -70,7 +72,9 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.count(d)
 	if d.status == StatusInvalid {
-		r.log.Warn("webhook body is not a Flabs event; kept as received", "remote", req.RemoteAddr, "reason", d.reason)
+		r.noisy.invalid.Do(func() {
+			r.log.Warn("webhook body is not a Flabs event; kept as received (logged at most every 10s)", "remote", req.RemoteAddr, "reason", d.reason)
+		})
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": d.reason})
 		return
 	}

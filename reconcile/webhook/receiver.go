@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/store"
@@ -48,6 +50,7 @@ type Receiver struct {
 	log   *slog.Logger
 	token tokenCheck
 	stats counters
+	noisy struct{ unauthorized, invalid rate.Sometimes } // refusals anyone can cause: logged sparingly
 
 	queue   chan *delivery
 	ctx     context.Context // the writers' lifetime
@@ -62,8 +65,9 @@ type Receiver struct {
 }
 
 // New returns a receiver writing to db, configured by cfg (webhook.* keys;
-// zero AuthHeader and MaxBody take their defaults), with its writer
-// goroutines running. Call Close when done.
+// zero AuthHeader, MaxBody and Path take their defaults), logging to
+// logger as it is (give it a component attribute; nil discards), with its
+// writer goroutines running. Call Close when done.
 func New(db *store.DB, cfg config.Webhook, logger *slog.Logger) *Receiver {
 	return NewWithOptions(db, cfg, logger, Options{})
 }
@@ -102,13 +106,15 @@ func NewWithOptions(db *store.DB, cfg config.Webhook, logger *slog.Logger, opts 
 		db:     db,
 		cfg:    cfg,
 		opts:   opts,
-		log:    logger.With(logging.KeyComponent, "webhook"),
+		log:    logger,
 		token:  newTokenCheck(cfg.AuthToken),
 		queue:  make(chan *delivery, 4*opts.MaxBatch*opts.Writers),
 		ctx:    ctx,
 		cancel: cancel,
 		stop:   make(chan struct{}),
 	}
+	r.noisy.unauthorized = rate.Sometimes{First: 3, Interval: 10 * time.Second}
+	r.noisy.invalid = rate.Sometimes{First: 3, Interval: 10 * time.Second}
 	for range opts.Writers {
 		r.writers.Add(1)
 		go r.write()

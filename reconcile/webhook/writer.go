@@ -160,16 +160,17 @@ func (c *committer) commit(batch []*delivery) error {
 
 // commitSQLite writes batch in one transaction on conn, with
 // synchronous=FULL for its commit.
-func commitSQLite(ctx context.Context, conn *sqlx.Conn, batch []*delivery, now time.Time) (err error) {
+func commitSQLite(ctx context.Context, conn *sqlx.Conn, batch []*delivery, now time.Time) error {
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
 		return fmt.Errorf("synchronous=FULL: %w", err)
 	}
 	defer func() {
+		// Back to the store's setting for whoever takes the connection
+		// next. Best effort: failing leaves it more careful, not less, and
+		// must not turn a committed batch into an error.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, rerr := conn.ExecContext(rctx, "PRAGMA synchronous=NORMAL"); rerr != nil && err == nil {
-			err = fmt.Errorf("synchronous=NORMAL: %w", rerr)
-		}
+		_, _ = conn.ExecContext(rctx, "PRAGMA synchronous=NORMAL")
 	}()
 	tx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {

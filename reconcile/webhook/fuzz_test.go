@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/flabsync/flabsync/reconcile/webhook"
 )
 
 // FuzzParseEvent: the parser never panics; what it refuses is a
-// *ParseError with a reason; what it accepts has a key that is the same
+// *ParseError with a reason; what it accepts has a key, led by its eventTime, that is the same
 // when parsed again and when the body is re-encoded (other spacing, keys
 // sorted), and the fields the receiver stores.
 func FuzzParseEvent(f *testing.F) {
@@ -36,7 +38,7 @@ func FuzzParseEvent(f *testing.F) {
 			}
 			return
 		}
-		if len(ev.Key) != 64 || ev.EventType == "" || ev.EventTime <= 0 {
+		if !strings.HasPrefix(ev.Key, fmt.Sprintf("%010d-", ev.EventTime)) || len(ev.Key) != 51 || ev.EventType == "" {
 			t.Fatalf("accepted event lacks key, type or time: %+v", ev)
 		}
 		again, err := webhook.Parse(body)

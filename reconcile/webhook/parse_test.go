@@ -18,7 +18,7 @@ func TestParseFixtures(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if ev.EventType == "" || ev.EventTime == 0 || ev.Data.BillID == "" || len(ev.Key) != 64 {
+		if ev.EventType == "" || ev.EventTime == 0 || ev.Data.BillID == "" || len(ev.Key) != 51 {
 			t.Errorf("%s parsed to %+v", name, ev)
 		}
 	}

@@ -115,8 +115,11 @@ func newPgxPipe(c *pgx.Conn) *pgxPipe {
 	p := &pgxPipe{c: c}
 	p.queue("BEGIN", nil, nil)
 	// The batch statements come in a few fixed shapes (see chunk): plan
-	// each once per connection rather than at every execution.
+	// each once per connection rather than at every execution. Every
+	// lookup is by primary or unique key: a plan made while a table was
+	// small must not stay a sequential scan once it has grown.
 	p.queue("SET LOCAL plan_cache_mode = force_generic_plan", nil, nil)
+	p.queue("SET LOCAL enable_seqscan = off", nil, nil)
 	return p
 }
 

@@ -10,8 +10,8 @@
 //   - Every body is stored as received in webhook_raw, also one that does
 //     not parse (answered 400 with the reason, and replayable after a fix).
 //   - Each event gets a dedupe key from its payload (Key). A repeat is
-//     answered 200 and counted on the stored event (webhook_events.
-//     deliveries), not stored twice.
+//     answered 200 and counted on the stored event (its deliveries column), not
+//     stored twice.
 //   - New events are folded into booking_state, booking_bills and
 //     booking_reports by the order-free state machine of package
 //     reconcile. Events for integrator IDs flabsync never sent are kept
@@ -20,17 +20,20 @@
 //     fold has committed. Writes are group-committed: a writer goroutine
 //     takes every delivery waiting (up to Options.MaxBatch) into one
 //     transaction, so one commit (and on SQLite one fsync, with
-//     synchronous=FULL on the writer's connection) serves many requests.
+//     synchronous=FULL for it) serves many requests. On PostgreSQL a
+//     batch is three pgx pipelines, and the bookings it folds are locked
+//     in integrator-ID order, so several receivers can share a database.
 //
 // # API
 //
-//	r := webhook.New(db, cfg.Webhook, logger) // writers start here
-//	defer r.Close()                           // drains in-flight deliveries
-//	err := r.ListenAndServe(ctx)              // webhook.listen, TLS if set; graceful stop on ctx
+//	r := webhook.New(db, cfg.Webhook, logger) // writers start here; logger as given (nil discards)
+//	defer r.Close()                           // waits for deliveries in flight, stops the writers
+//	err := r.ListenAndServe(ctx)              // webhook.listen, TLS if set; graceful stop when ctx ends
 //
-// or mount r.Handler() at cfg.Webhook.Path on a mux of your own.
-// r.Stats() returns plain counters (received, stored, duplicates,
-// rejected by reason, failed, orphans) for /metrics. r.Ingest stores one
-// body without HTTP (replay). Parse and Key are the payload parser and
-// dedupe key on their own.
+// or r.Serve(ctx, listener) on a listener of your own, or mount
+// r.Handler() at cfg.Webhook.Path on your own mux. NewWithOptions tunes
+// writers, batch size and the shutdown timeout. r.Stats() returns plain
+// counters (received, stored, duplicates, rejected by reason, failed,
+// orphans) for /metrics. r.Ingest stores one body without HTTP (replay).
+// Parse and Key are the payload parser and the dedupe key on their own.
 package webhook

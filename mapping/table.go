@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
+	"golang.org/x/text/encoding/charmap"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/flabsync/flabsync/pipeline/sheet"
@@ -80,16 +82,32 @@ func csvTableRows(path string) ([][]string, []int, error) {
 }
 
 func csvRows(r io.Reader) ([][]string, []int, error) {
-	text, _, err := sheet.DecodeText(io.LimitReader(r, maxTableSize+1))
+	raw, err := io.ReadAll(io.LimitReader(r, maxTableSize+1))
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := io.ReadAll(text)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(b) > maxTableSize {
+	if len(raw) > maxTableSize {
 		return nil, nil, fmt.Errorf("larger than %d MB; a mapping table is not that big", maxTableSize>>20)
+	}
+	// The whole table is in hand, so its encoding is decided on all of it
+	// (the sheet reader only sees a sample): byte-order marks first, then
+	// UTF-8 if every byte of it is, else Windows-1252.
+	var b []byte
+	switch {
+	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}), bytes.HasPrefix(raw, []byte{0xFF, 0xFE}), bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
+		text, _, err := sheet.DecodeText(bytes.NewReader(raw))
+		if err != nil {
+			return nil, nil, err
+		}
+		if b, err = io.ReadAll(text); err != nil {
+			return nil, nil, err
+		}
+	case utf8.Valid(raw):
+		b = raw
+	default:
+		if b, err = charmap.Windows1252.NewDecoder().Bytes(raw); err != nil {
+			return nil, nil, err
+		}
 	}
 	cr := csv.NewReader(bytes.NewReader(b))
 	cr.Comma = sheet.SniffDelimiter(b[:min(len(b), 64<<10)])

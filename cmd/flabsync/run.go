@@ -55,7 +55,7 @@ func commands() []command {
 		{"reconcile", "compare sent bookings with Flabs' webhooks; write the exception workbook (--email: mail it)", runReconcile},
 		{"mapping", "the test/package name → Flabs ID table: sync, lookup, suggest, list, import, export", runMapping},
 		{"sim", "run the built-in Flabs simulator on a local address", runSim},
-		{"webhooks", "manage Flabs webhook subscriptions (subscribe)", runWebhooks},
+		{"webhooks", "Flabs webhooks: subscribe, listen (the receiver alone), replay stored bodies", runWebhooks},
 		{"status", "check the database answers; show job runs and leases", runStatus},
 		{"config", "print an example config (example) or check the one in force (check)", runConfig},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {

@@ -177,7 +177,7 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 	}
 	met.watch(lim, sub, sched)
 
-	recv := webhook.New(db, cfg.Webhook, log.With("component", "webhook"))
+	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With("component", "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout})
 	met.watchWebhooks(recv)
 	hookLn, err := net.Listen("tcp", cfg.Webhook.Listen)
 	if err != nil {

@@ -70,9 +70,16 @@ WHERE s.state = 'deleted' AND s.orphan = ? AND s.deleted_at >= ?`, []any{false, 
 	'a booking made outside flabsync: check it does not duplicate a partner booking' AS suggested_action
 FROM booking_state s WHERE s.orphan = ? AND s.last_event_at >= ?`, []any{true, t(cfg.RejectsFor)}},
 
+		{OrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
+	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
+	'events for bill ' || e.bill_id || ' carry no integrator ID: most likely a bill made inside Flabs' AS detail,
+	'check the bill does not duplicate a partner booking' AS suggested_action
+FROM webhook_events e WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?
+GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}},
+
 		{DuplicateBill, `SELECT 'duplicate_bill:' || s.integrator_id AS id, 'duplicate_bill' AS category, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,
-	CAST((SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) AS TEXT) || ' bills for one booking (latest ' || s.bill_id || ')' AS detail,
+	CAST((SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) AS TEXT) || ' bills for one booking (the one deciding its state: ' || s.bill_id || ')' AS detail,
 	'the patient is billed twice: cancel the extra bill in Flabs' AS suggested_action
 FROM booking_state s LEFT JOIN bookings b ON b.integrator_id = s.integrator_id
 WHERE (SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) > 1`, nil},

@@ -79,6 +79,16 @@ VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`)
 	state("sunrise:twice", "created", "B5", now.Add(-time.Hour), 0, false)
 	db.Exec(db.Rebind(`INSERT INTO booking_bills (integrator_id, bill_id, first_seen) VALUES (?, ?, ?)`), "sunrise:twice", "B6", store.T(now))
 	state("walkin:1", "created", "B7", now.Add(-time.Hour), 0, true)
+	// A bill made inside Flabs: its events name no integrator ID at all.
+	var rawID int64
+	if err := db.QueryRowx(db.Rebind(`INSERT INTO webhook_raw (received_at, body, status) VALUES (?, ?, 'stored') RETURNING id`),
+		store.T(now), []byte(`{}`)).Scan(&rawID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(db.Rebind(`INSERT INTO webhook_events (raw_id, dedupe_key, event, integrator_id, bill_id, received_at, orphan)
+VALUES (?, 'k1', 'bill.created', '', 'B-staff', ?, ?)`), rawID, store.T(now), true); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
@@ -103,6 +113,7 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 			"bill_deleted:sunrise:deleted":      rules.BillDeleted,
 			"duplicate_bill:sunrise:twice":      rules.DuplicateBill,
 			"orphan_event:walkin:1":             rules.OrphanEvent,
+			"orphan_event:bill:B-staff":         rules.OrphanEvent,
 			"submit_failed:sunrise:refused":     rules.SubmitFailed,
 			"submit_failed:sunrise:failed":      rules.SubmitFailed,
 			"unmapped_test:sunrise:test:trop t": rules.UnmappedTest,

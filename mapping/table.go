@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
-	"golang.org/x/text/encoding/charmap"
 	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/flabsync/flabsync/pipeline/sheet"
 )

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/flabsync/flabsync/fixtures"
@@ -178,15 +179,17 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("demo: daemon: %w", err)
 	}
 	fmt.Fprintf(out, "\nDone in %s. Where to look:\n", time.Since(start).Round(100*time.Millisecond))
-	fmt.Fprintf(out, "  %-34s the exception workbook (Summary, a sheet per problem, Unmapped to fill in)\n", r.Workbook)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %s\tthe exception workbook (Summary, a sheet per problem, Unmapped to fill in)\n", r.Workbook)
 	for _, p := range r.Rejects {
-		fmt.Fprintf(out, "  %-34s rows sent back to the clinic, with the reason\n", p)
+		fmt.Fprintf(tw, "  %s\trows sent back to the clinic, with the reason\n", p)
 	}
-	fmt.Fprintf(out, "  %-34s the email ops would get (with --email and mail.* set)\n", mailFile)
-	fmt.Fprintf(out, "  %-34s files done; %s refused, with a .error.txt\n", cfg.Inbox.ArchiveDir, cfg.Inbox.ErrorDir)
+	fmt.Fprintf(tw, "  %s\tthe email ops would get (with --email and mail.* set)\n", mailFile)
+	fmt.Fprintf(tw, "  %s\tfiles done (and %s: refused, each with a .error.txt)\n", cfg.Inbox.ArchiveDir, cfg.Inbox.ErrorDir)
 	statusCfg := filepath.Join(*dir, "flabsync.yaml")
 	os.WriteFile(statusCfg, []byte("# the demo's database, for `flabsync status --config "+statusCfg+"`\ndatabase: "+cfg.Database+"\n"), 0o644)
-	fmt.Fprintf(out, "  flabsync status --config %s\n", statusCfg)
+	fmt.Fprintf(tw, "  flabsync status --config %s\tfiles, rows, bookings, jobs, exceptions\n", statusCfg)
+	tw.Flush()
 	if n := len(sim.DoubleBooked()); n != 0 {
 		return &partialError{msg: fmt.Sprintf("demo: %d bookings were made twice in the simulator", n)}
 	}

@@ -27,7 +27,12 @@ type Ingester struct {
 	// final ledger state in Ingested, for the JSON report. Off, memory
 	// stays flat however big the file.
 	Detail bool
-	Logger *slog.Logger // never given patient data
+	// SkipProcessed records a file whose bytes were already read to their
+	// end (a re-drop) as a duplicate and reads nothing of it (Ingested.
+	// Duplicate). Off, such a file is read again and its rows count as
+	// duplicates of what was sent.
+	SkipProcessed bool
+	Logger        *slog.Logger // never given patient data
 	// Progress, when set, hears of each booking admitted for sending
 	// (admitted) and each one settled (done).
 	Progress func(admitted, done int, r *submit.Result)
@@ -35,12 +40,15 @@ type Ingester struct {
 
 // Ingested is what became of one file.
 type Ingested struct {
-	FileID  int64
-	SameAs  []int64 // earlier files with the same content
-	Result  *FileResult
-	Counts  submit.Counts
-	States  map[string]submit.BookingState // by integrator ID, for the accepted bookings
-	Verdict map[string]string              // by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
+	FileID int64
+	SameAs []int64 // earlier files with the same content
+	// Duplicate: SkipProcessed found the content processed before
+	// (SameAs[0]); nothing was read or sent.
+	Duplicate bool
+	Result    *FileResult
+	Counts    submit.Counts
+	States    map[string]submit.BookingState // by integrator ID, for the accepted bookings
+	Verdict   map[string]string              // by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
 }
 
 // admitBatch is how many bookings go to the ledger per transaction (and
@@ -66,7 +74,22 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", name, err)
 	}
-	fileID, sameAs, err := in.Ledger.StartFile(ctx, submit.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder})
+	file := submit.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder}
+	if in.SkipProcessed {
+		of, ok, err := in.Ledger.Processed(ctx, sum)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			id, err := in.Ledger.RecordDuplicate(ctx, file, of)
+			if err != nil {
+				return nil, err
+			}
+			log.Info("file is a duplicate of one already processed; nothing read or sent", "file", name, "file_id", id, "same_as", of)
+			return &Ingested{FileID: id, SameAs: []int64{of}, Duplicate: true, Result: &FileResult{File: name, Partner: opts.Partner}}, nil
+		}
+	}
+	fileID, sameAs, err := in.Ledger.StartFile(ctx, file)
 	if err != nil {
 		return nil, err
 	}
@@ -221,9 +244,6 @@ var ErrNoRows = errors.New("the sheet has a header but no booking rows below it"
 
 // ErrAllRejected: not one row of the sheet is valid.
 var ErrAllRejected = errors.New("no row of the sheet is valid")
-
-// HashFile returns a file's SHA-256 (hex) and size.
-func HashFile(path string) (string, int64, error) { return hashFile(path) }
 
 func hashFile(path string) (string, int64, error) {
 	f, err := os.Open(path)

@@ -163,11 +163,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	}
 	var cats []string
 	for _, c := range sortedKeys(r.Result.Counts) {
-		n := 0
-		for _, v := range r.Result.Counts[c] {
-			n += v
-		}
-		cats = append(cats, fmt.Sprintf("%s %d", c, n))
+		cats = append(cats, fmt.Sprintf("%s %d", c, r.Result.Total(c)))
 	}
 	fmt.Fprintf(out, "7. reconciled  as of three days later: %d exceptions (%s)\n", r.Result.New+r.Result.Open, strings.Join(cats, ", "))
 	mailFile := filepath.Join(*dir, "outbox", "digest.txt")

@@ -15,6 +15,7 @@ import (
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/pipeline/submit"
 	"github.com/flabsync/flabsync/reconcile/report"
 	"github.com/flabsync/flabsync/reconcile/rules"
 )
@@ -151,15 +152,17 @@ func fileChecks(ctx context.Context, db *store.DB, at time.Time) ([]report.FileC
 	}
 	out := make([]report.FileCheck, 0, len(rows))
 	for _, r := range rows {
-		sum := r.Submitted + r.Rejected + r.RejectedFlabs + r.Duplicate + r.Failed + r.Held + r.Skipped
-		unfinished := max(0, r.Total-sum)
+		c := submit.Counts{RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs,
+			Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped}
+		// The files table keeps no unfinished count: it is what is left.
+		unfinished := max(0, c.RowsIn-c.Outcomes())
 		if r.Status == "interrupted" {
-			sum += unfinished
+			c.Unfinished = unfinished
 		}
 		out = append(out, report.FileCheck{FileID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, ReceivedAt: r.Created.Time,
 			RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs, Duplicate: r.Duplicate,
 			Failed: r.Failed, Held: r.Held, Skipped: r.Skipped, Unfinished: unfinished,
-			Balanced: r.Status == "duplicate" || r.Status == "failed" || r.Status == "abandoned" || r.Total == sum})
+			Balanced: r.Status == "duplicate" || r.Status == "failed" || r.Status == "abandoned" || c.Balanced()})
 	}
 	return out, nil
 }
@@ -183,11 +186,7 @@ func writeReconcileJSON(ctx context.Context, w io.Writer, db *store.DB, r *recon
 	bw := bufio.NewWriter(w)
 	summary := map[string]int{}
 	for _, c := range rules.Categories {
-		n := 0
-		for _, v := range r.Result.Counts[c] {
-			n += v
-		}
-		summary[c] = n
+		summary[c] = r.Result.Total(c)
 	}
 	head, _ := json.Marshal(struct {
 		Workbook string         `json:"workbook"`

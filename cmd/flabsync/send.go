@@ -103,7 +103,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		if o.in != nil {
 			c := o.in.Counts
 			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unfinished > 0
-			total = addCounts(total, c)
+			total = total.Add(c)
 		}
 		if bad {
 			failed++
@@ -139,12 +139,6 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		return &partialError{msg: fmt.Sprintf("%d of %d files had rows rejected, refused, failed or held, or could not be read", failed, len(paths))}
 	}
 	return nil
-}
-
-func addCounts(a, b submit.Counts) submit.Counts {
-	return submit.Counts{RowsIn: a.RowsIn + b.RowsIn, Submitted: a.Submitted + b.Submitted, Rejected: a.Rejected + b.Rejected,
-		RejectedFlabs: a.RejectedFlabs + b.RejectedFlabs, Duplicate: a.Duplicate + b.Duplicate, Failed: a.Failed + b.Failed,
-		Held: a.Held + b.Held, Skipped: a.Skipped + b.Skipped, Unfinished: a.Unfinished + b.Unfinished}
 }
 
 func countsLine(c submit.Counts) string {

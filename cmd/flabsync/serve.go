@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -84,7 +83,7 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 	defer stopRun()
 	subDone := make(chan error, 1)
 	go func() { subDone <- sub.Run(runCtx) }()
-	ing := &pipeline.Ingester{Ledger: ledger, Submitter: sub, Holder: holder, Logger: log.With("component", "pipeline")}
+	ing := &pipeline.Ingester{Ledger: ledger, Submitter: sub, Holder: holder, Logger: log.With("component", "pipeline"), SkipProcessed: true}
 
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
 		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", name), Settle: cfg.Inbox.Settle,
@@ -107,7 +106,7 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 	} else if n > 0 {
 		log.Info("inbox: files left mid-way by the last run are back in the inbox", "files", n)
 	}
-	handle := fileHandler(cfg, ms, ledger, ing, met, log)
+	handle := fileHandler(cfg, ms, ing, met)
 
 	sched := schedules.New(db, loc, holder, log.With("component", "schedules"))
 	specs := schedules.Default()
@@ -237,25 +236,11 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 	return nil
 }
 
-// fileHandler is what the inbox does with a claimed file: archive it as
-// a duplicate if its bytes were processed before, else ingest it.
-func fileHandler(cfg *config.Config, ms *mapping.Store, ledger *submit.Ledger, ing *pipeline.Ingester, met *metrics, log *slog.Logger) inbox.Handler {
+// fileHandler is what the inbox does with a claimed file: ingest it (a
+// file whose bytes were processed before is recorded as a duplicate and
+// archived; the Ingester sees to that).
+func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics) inbox.Handler {
 	return func(ctx context.Context, f inbox.File) error {
-		sum, size, err := pipeline.HashFile(f.Path)
-		if err != nil {
-			return err
-		}
-		if of, ok, err := ledger.Processed(ctx, sum); err != nil {
-			return err
-		} else if ok {
-			id, err := ledger.RecordDuplicate(ctx, submit.File{Partner: f.Partner, Name: f.Name, Path: f.Path, SHA256: sum, Size: size, By: ing.Holder}, of)
-			if err != nil {
-				return err
-			}
-			log.Info("file is a duplicate of one already processed; archived, nothing sent", "file", f.Rel, "file_id", id, "same_as", of)
-			met.files.WithLabelValues("duplicate").Inc()
-			return nil
-		}
 		ix, err := ms.Index(ctx)
 		if err != nil {
 			return err
@@ -263,7 +248,11 @@ func fileHandler(cfg *config.Config, ms *mapping.Store, ledger *submit.Ledger, i
 		opts := readOptions(cfg, f.Partner)
 		opts.Mapper = ix
 		res, err := ing.Ingest(ctx, f.Path, opts)
-		if res != nil {
+		switch {
+		case res != nil && res.Duplicate:
+			met.files.WithLabelValues("duplicate").Inc()
+			return nil
+		case res != nil:
 			met.count(res.Counts)
 		}
 		if err != nil {

@@ -330,10 +330,20 @@ type Counts struct {
 	Unfinished    int `json:"unfinished"` // pending or retrying when the run stopped
 }
 
-// Balanced reports whether every row is accounted for exactly once.
-func (c Counts) Balanced() bool {
-	return c.RowsIn == c.Submitted+c.Rejected+c.RejectedFlabs+c.Duplicate+c.Failed+c.Held+c.Skipped+c.Unfinished
+// Add returns the sum of c and d, field by field.
+func (c Counts) Add(d Counts) Counts {
+	return Counts{RowsIn: c.RowsIn + d.RowsIn, Submitted: c.Submitted + d.Submitted, Rejected: c.Rejected + d.Rejected,
+		RejectedFlabs: c.RejectedFlabs + d.RejectedFlabs, Duplicate: c.Duplicate + d.Duplicate, Failed: c.Failed + d.Failed,
+		Held: c.Held + d.Held, Skipped: c.Skipped + d.Skipped, Unfinished: c.Unfinished + d.Unfinished}
 }
+
+// Outcomes is the number of rows with an outcome (all but RowsIn).
+func (c Counts) Outcomes() int {
+	return c.Submitted + c.Rejected + c.RejectedFlabs + c.Duplicate + c.Failed + c.Held + c.Skipped + c.Unfinished
+}
+
+// Balanced reports whether every row is accounted for exactly once.
+func (c Counts) Balanced() bool { return c.RowsIn == c.Outcomes() }
 
 // FinishFile counts the file's rows by their final state, stores the
 // counts and the file's status, and returns them. rowsIn is what the

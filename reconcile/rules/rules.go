@@ -106,6 +106,16 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 	return summarize(ctx, db, at)
 }
 
+// Total is the number of new and open exceptions of category, over all
+// partners.
+func (r *Result) Total(category string) int {
+	n := 0
+	for _, v := range r.Counts[category] {
+		n += v
+	}
+	return n
+}
+
 func summarize(ctx context.Context, db *store.DB, at time.Time) (*Result, error) {
 	res := &Result{At: at, Counts: map[string]map[string]int{}}
 	var rows []struct {

@@ -15,7 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/charmap"
 
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 // Line is one line of a mapping table file: the layout `mapping import`

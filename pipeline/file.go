@@ -11,7 +11,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/mapping"
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 // Mapper looks test and package names up (mapping.Index does).

@@ -1,7 +1,7 @@
 // Package pipeline owns one file's journey: its rows become bookings
 // (validated, with a deterministic integrator ID), bad rows become
 // RowErrors with a stable code, and the file's accounting balances: rows in
-// = accepted + rejected + skipped. The readers live in pipeline/sheet.
+// = accepted + rejected + skipped. The readers live in internal/sheet.
 package pipeline
 
 import "fmt"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/pipeline/inbox"
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 // clock is a settable Now.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/pipeline"
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 

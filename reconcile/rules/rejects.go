@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 // RejectFile is one file's rejected rows as the partner wrote them, for

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -69,7 +69,7 @@ func TestFixturesMatchGolden(t *testing.T) {
 			}
 			want, err := os.ReadFile(golden)
 			if err != nil {
-				t.Fatalf("%v (run go test ./pipeline/sheet -update to create it)", err)
+				t.Fatalf("%v (run go test ./internal/sheet -update to create it)", err)
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s differs from %s; run with -update and review the diff.\ngot:\n%s", name, golden, got)

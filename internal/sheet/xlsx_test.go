@@ -9,7 +9,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/flabsync/flabsync/pipeline/sheet"
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 func makeXLSX(t testing.TB, rows int, sheets ...string) string {

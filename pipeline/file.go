@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flabsync/flabsync/internal/flabs"
-	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/internal/sheet"
+	"github.com/flabsync/flabsync/mapping"
 )
 
 // Mapper looks test and package names up (mapping.Index does).

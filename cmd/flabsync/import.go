@@ -12,10 +12,10 @@ import (
 
 	"github.com/flabsync/flabsync/fixtures"
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
-	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 func runImport(ctx context.Context, m *Main, args []string) error {

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
-	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline/submit"
 	"github.com/flabsync/flabsync/reconcile/report"
 	"github.com/flabsync/flabsync/reconcile/rules"

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flabsync/flabsync/pipeline/inbox"
 	"github.com/flabsync/flabsync/internal/sheet"
+	"github.com/flabsync/flabsync/pipeline/inbox"
 )
 
 // clock is a settable Now.

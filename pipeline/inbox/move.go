@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/internal/sheet"
+	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 

@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/sheet"
+	"github.com/flabsync/flabsync/internal/store"
 )
 
 // RejectFile is one file's rejected rows as the partner wrote them, for

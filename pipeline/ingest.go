@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 
@@ -20,7 +21,7 @@ import (
 // its Submitter) serves every file of a process, so all share one rate
 // limit and partners are served in turn.
 type Ingester struct {
-	Ledger    *submit.Ledger
+	Ledger    *ledger.Ledger
 	Submitter *submit.Submitter
 	Holder    string // who claims files, recorded in the ledger
 	// Detail keeps every accepted booking (with its request) and its
@@ -35,7 +36,7 @@ type Ingester struct {
 	Logger        *slog.Logger // never given patient data
 	// Progress, when set, hears of each booking admitted for sending
 	// (admitted) and each one settled (done).
-	Progress func(admitted, done int, r *submit.Result)
+	Progress func(admitted, done int, r *ledger.Result)
 }
 
 // Ingested is what became of one file.
@@ -46,9 +47,9 @@ type Ingested struct {
 	// (SameAs[0]); nothing was read or sent.
 	Duplicate bool
 	Result    *FileResult
-	Counts    submit.Counts
-	States    map[string]submit.BookingState // by integrator ID, for the accepted bookings
-	Verdict   map[string]string              // by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
+	Counts    ledger.Counts
+	States    map[string]ledger.BookingRecord // by integrator ID, for the accepted bookings
+	Verdict   map[string]string               // by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
 }
 
 // admitBatch is how many bookings go to the ledger per transaction (and
@@ -74,7 +75,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", name, err)
 	}
-	file := submit.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder}
+	file := ledger.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder}
 	if in.SkipProcessed {
 		of, ok, err := in.Ledger.Processed(ctx, sum)
 		if err != nil {
@@ -105,8 +106,8 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		Verdict: map[string]string{}}
 
 	var (
-		bookings []submit.Booking
-		rows     []submit.Row
+		bookings []ledger.Booking
+		rows     []ledger.Row
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		admitted int
@@ -120,7 +121,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		if err != nil {
 			return err
 		}
-		var jobs []submit.Job
+		var jobs []ledger.Job
 		for _, d := range ds {
 			switch {
 			case d.Send != nil:
@@ -129,7 +130,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			case d.Duplicate:
 				out.Verdict[d.IntegratorID] = "duplicate"
 			default:
-				out.Verdict[d.IntegratorID] = d.State
+				out.Verdict[d.IntegratorID] = string(d.State)
 			}
 		}
 		bookings, rows = bookings[:0], rows[:0]
@@ -143,7 +144,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		}
 		mu.Unlock()
 		wg.Go(func() {
-			in.Submitter.Submit(ctx, jobs, func(r submit.Result) {
+			in.Submitter.Submit(ctx, jobs, func(r ledger.Result) {
 				mu.Lock()
 				defer mu.Unlock()
 				done++
@@ -161,14 +162,14 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 				out.Result.Accepted = append(out.Result.Accepted, a)
 			}
 			req := a.Request
-			sb := submit.Booking{IntegratorID: b.IntegratorID, Partner: b.Partner, FirstRow: b.Row, Rows: b.Rows,
+			sb := ledger.Booking{IntegratorID: b.IntegratorID, Partner: b.Partner, FirstRow: b.Row, Rows: b.Rows,
 				Request: &req, Hold: hold}
 			for _, m := range a.Matches {
-				sb.Items = append(sb.Items, submit.Item{Kind: string(m.Kind), Name: m.Name, Target: m.Target, TargetKey: string(m.TargetKey), How: m.How})
+				sb.Items = append(sb.Items, ledger.Item{Kind: string(m.Kind), Name: m.Name, Target: m.Target, TargetKey: string(m.TargetKey), How: m.How})
 			}
 			bookings = append(bookings, sb)
 			for _, r := range b.Rows {
-				rows = append(rows, submit.Row{Sheet: b.Sheet, Num: r, Status: submit.RowAccepted, IntegratorID: b.IntegratorID})
+				rows = append(rows, ledger.Row{Sheet: b.Sheet, Num: r, Status: ledger.RowAccepted, IntegratorID: b.IntegratorID})
 			}
 			if len(bookings) >= admitBatch {
 				return flush()
@@ -182,7 +183,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 				nums = []int{e.Row}
 			}
 			for _, r := range nums {
-				rows = append(rows, submit.Row{Sheet: e.Sheet, Num: r, Status: submit.RowRejected, Code: e.Code, Message: e.Msg})
+				rows = append(rows, ledger.Row{Sheet: e.Sheet, Num: r, Status: ledger.RowRejected, Code: e.Code, Message: e.Msg})
 			}
 			return nil
 		},
@@ -192,7 +193,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	}
 	if scanErr == nil {
 		for _, s := range out.Result.Skipped {
-			rows = append(rows, submit.Row{Sheet: res.Summary.Sheet, Num: s.Row, Status: submit.RowSkipped, Message: s.Why})
+			rows = append(rows, ledger.Row{Sheet: res.Summary.Sheet, Num: s.Row, Status: ledger.RowSkipped, Message: s.Why})
 		}
 		scanErr = flush()
 	}

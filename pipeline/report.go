@@ -2,7 +2,7 @@ package pipeline
 
 import (
 	"github.com/flabsync/flabsync/internal/flabs"
-	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
 // FileReport is the stable JSON shape of one file's dry run (`flabsync
@@ -18,7 +18,7 @@ type FileReport struct {
 	// Counts is a real import's accounting (absent in a dry run): rows in
 	// = submitted + rejected + rejected_flabs + duplicate + failed + held
 	// + skipped + unfinished.
-	Counts *submit.Counts `json:"counts,omitempty"`
+	Counts *ledger.Counts `json:"counts,omitempty"`
 	SameAs []int64        `json:"same_content_as_files,omitempty"` // earlier files with the same bytes
 }
 
@@ -82,7 +82,7 @@ func (in *Ingested) Report() FileReport {
 		if !ok {
 			continue
 		}
-		a.State, a.PreBookingID, a.Attempts, a.HTTPStatus, a.Error = st.Status, st.PreBookingID, st.Attempts, st.HTTPStatus, st.Error
+		a.State, a.PreBookingID, a.Attempts, a.HTTPStatus, a.Error = string(st.Status), st.PreBookingID, st.Attempts, st.HTTPStatus, st.Error
 		a.Duplicate = in.Verdict[a.IntegratorID] == "duplicate"
 	}
 	return out

@@ -212,30 +212,7 @@ func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 		}
 	}()
 
-	keep := context.WithoutCancel(ctx)
-	runID, err := s.db.StartJobRun(keep, name, s.holder, time.Now())
-	if err != nil {
-		return "", err
-	}
-	start := time.Now()
-	s.log.Info("job started", "job", name, "run", runID)
-	summary, jerr := fn(jobCtx)
-	status, msg := store.JobOK, ""
-	switch {
-	case jerr == nil:
-	case errors.Is(jerr, ErrPartial):
-		status, msg = store.JobPartial, jerr.Error()
-	default:
-		status, msg = store.JobFailed, jerr.Error()
-	}
-	if err := s.db.FinishJobRun(keep, runID, status, summary, msg, time.Now()); err != nil {
-		s.log.Error("record job run", "job", name, "err", err)
-	}
-	level := slog.LevelInfo
-	if jerr != nil {
-		level = slog.LevelWarn
-	}
-	s.log.Log(keep, level, "job finished", "job", name, "run", runID, "status", status, "took", time.Since(start).Round(time.Millisecond), "summary", summary, "err", msg)
+	_, jerr := Record(ctx, s.db, name, s.holder, s.log, func(context.Context) (string, error) { return fn(jobCtx) })
 	if jerr == nil {
 		s.mu.Lock()
 		s.last[name] = time.Now()

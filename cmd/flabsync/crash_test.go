@@ -18,7 +18,7 @@ import (
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/store"
-	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
 // syncBuffer collects a child process's output; tests read it while the
@@ -108,12 +108,12 @@ func assertExactlyOnce(t *testing.T, dir string, sim *flabstest.Server, n int) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st, err := submit.NewLedger(db).States(context.Background(), ids)
+	st, err := ledger.New(db).States(context.Background(), ids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		if st[id].Status != submit.StateSubmitted {
+		if st[id].Status != ledger.Submitted {
 			t.Errorf("ledger: %s is %q, want submitted", id, st[id].Status)
 		}
 	}
@@ -270,7 +270,7 @@ func TestImportJSONAddsFinalStates(t *testing.T) {
 		t.Fatalf("report: %+v", rep)
 	}
 	for _, a := range rep.Accepted {
-		if a.State != submit.StateHeld || !strings.Contains(a.Error, "lead_source") || a.Request["integrator_id"] != a.IntegratorID {
+		if a.State != string(ledger.Held) || !strings.Contains(a.Error, "lead_source") || a.Request["integrator_id"] != a.IntegratorID {
 			t.Errorf("booking %+v", a)
 		}
 	}
@@ -284,7 +284,7 @@ func TestImportJSONAddsFinalStates(t *testing.T) {
 	}
 	json.Unmarshal(stdout.Bytes(), &rep)
 	for _, a := range rep.Accepted {
-		if a.State != submit.StateSubmitted {
+		if a.State != string(ledger.Submitted) {
 			t.Errorf("after adding a lead source: %+v", a)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,13 +17,15 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
-	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile/nightly"
+	"github.com/flabsync/flabsync/schedules"
 )
 
-// demoSpeed is how much faster than real time the simulator's webhooks
-// run in the demo: ten hours a second.
-const demoSpeed = 36000
+// demoHorizon is how far the demo winds the simulator's webhook clock:
+// every event of every bill falls due within it.
+const demoHorizon = 72 * time.Hour
 
 func runDemo(ctx context.Context, m *Main, args []string) error {
 	fset := m.newFlagSet("demo", "demo [--dir DIR]",
@@ -51,7 +52,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 
 	// Flabs: the simulator on loopback, with the sample lab and catalogue.
 	simOpts := flabstest.Options{AllowHTTPWebhooks: true, Seed: 7,
-		Webhooks: flabstest.WebhookOptions{Speed: demoSpeed, NoBillRate: 0.08, StallRate: 0.1, DeleteRate: 0.05,
+		Webhooks: flabstest.WebhookOptions{Manual: true, NoBillRate: 0.08, StallRate: 0.1, DeleteRate: 0.05,
 			MissingReportRate: 0.1, DropRate: 0.05}}
 	if err := sampleSimCatalogue(&simOpts); err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -67,7 +68,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	defer simSrv.Close()
 	base := "http://" + simLn.Addr().String()
 	sim.SetURL(base)
-	fmt.Fprintf(out, "1. Flabs       the built-in simulator on %s (its webhooks run ten hours a second)\n", base)
+	fmt.Fprintf(out, "1. Flabs       the built-in simulator on %s (its webhook clock is wound on by the demo)\n", base)
 
 	cfg := config.Default()
 	cfg.Database = "sqlite:" + filepath.Join(*dir, "flabsync.db")
@@ -81,7 +82,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	cfg.Schedules = map[string]string{"import": "@every 2s", "mapping-sync": "off", "reconcile": "off", "expected-drops": "off"}
 	cfg.Log.Level = "warn"
 
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, &cfg)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -109,11 +110,11 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	// The daemon, in this process.
 	dctx, stopDaemon := context.WithCancel(ctx)
 	defer stopDaemon()
-	ready := make(chan daemonInfo, 1)
+	ready := make(chan schedules.Addrs, 1)
 	daemonDone := make(chan error, 1)
 	quiet := &Main{Stdout: m.Stdout, Stderr: discard{}, Stdin: m.Stdin}
-	go func() { daemonDone <- serveDaemon(dctx, quiet, &cfg, "demo", ready) }()
-	var info daemonInfo
+	go func() { daemonDone <- serveDaemon(dctx, quiet, &cfg, "demo", func(a schedules.Addrs) { ready <- a }) }()
+	var info schedules.Addrs
 	select {
 	case info = <-ready:
 	case err := <-daemonDone:
@@ -132,12 +133,12 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	fmt.Fprintf(out, "4. inbox       %d sheets dropped in by partner clinics (one of them a PDF)\n", dropped)
+	led := ledger.New(db)
 	if err := waitFor(ctx, 45*time.Second, func() bool {
 		a, _ := filepath.Glob(filepath.Join(cfg.Inbox.ArchiveDir, "*", "*"))
 		e, _ := filepath.Glob(filepath.Join(cfg.Inbox.ErrorDir, "*", "*.error.txt"))
-		var open int
-		db.GetContext(ctx, &open, `SELECT COUNT(*) FROM bookings WHERE status IN ('pending', 'in_flight', 'retry')`)
-		return len(a)+len(e) == dropped && open == 0
+		open, err := led.CountUnsettled(ctx)
+		return len(a)+len(e) == dropped && open == 0 && err == nil
 	}); err != nil {
 		return fmt.Errorf("demo: files not handled: %w", err)
 	}
@@ -147,17 +148,15 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(out, "5. submitted   rows: %s; files: %s\n", mapLine(st.Rows), mapLine(st.Files))
 
-	// Webhooks arrive on the simulator's clock; give the timeline (about
-	// a day of Flabs' time) a few seconds.
-	time.Sleep(3 * time.Second)
-	var events, bills int
-	db.GetContext(ctx, &events, `SELECT COUNT(*) FROM webhook_events`)
-	db.GetContext(ctx, &bills, `SELECT COUNT(*) FROM booking_bills`)
-	fmt.Fprintf(out, "6. webhooks    %d events received for %d bills (some were never sent: that is the point)\n", events, bills)
+	// Three days pass in Flabs: its webhooks are delivered in the order
+	// they fall due, the lost ones lost, the same way every run.
+	events := sim.Advance(ctx, demoHorizon)
+	fmt.Fprintf(out, "6. webhooks    %d events delivered for %d bookings (some were never sent: that is the point)\n",
+		events, len(sim.Bookings()))
 
 	// The nightly run, as of three days later.
 	at := time.Now().Add(80 * time.Hour)
-	r, err := reconcileOnce(ctx, &cfg, db, at, false, slog.New(slog.DiscardHandler))
+	r, err := nightly.Run(ctx, &cfg, db, at, nightly.Options{})
 	if err != nil {
 		return fmt.Errorf("demo: reconcile: %w", err)
 	}

@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/fixtures"
-	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/internal/sheet"
-	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
 )
@@ -49,7 +46,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if !*dry {
 		return runSend(ctx, m, cfg, fs.Args(), *partner, *asJSON, !*noProgress)
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -70,7 +67,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		if p == "" {
 			p = pipeline.PartnerOf(path)
 		}
-		opts := readOptions(cfg, p)
+		opts := pipeline.OptionsFor(cfg, p, time.Now())
 		opts.Mapper = ix
 		res, err := pipeline.ReadFile(ctx, path, opts)
 		if err != nil {
@@ -101,23 +98,6 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, fs.NArg())}
 	}
 	return nil
-}
-
-// readOptions applies the config's partner settings.
-func readOptions(cfg *config.Config, partner string) pipeline.ReadOptions {
-	opts := pipeline.ReadOptions{Partner: partner, LeadSource: cfg.LeadSource(partner), LabID: cfg.Flabs.LabID, Now: time.Now()}
-	if pc, ok := cfg.Partners[partner]; ok {
-		opts.Sheet.Sheet = pc.Sheet
-		for name, aliases := range pc.Columns {
-			if f, ok := sheet.ParseField(name); ok {
-				if opts.Sheet.Aliases == nil {
-					opts.Sheet.Aliases = map[sheet.Field][]string{}
-				}
-				opts.Sheet.Aliases[f] = aliases
-			}
-		}
-	}
-	return opts
 }
 
 // sampleCatalogue is the fixtures' catalogue, as the mapping index takes

@@ -15,6 +15,7 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/schedules"
 )
 
 // mappingCommands are the subcommands of `flabsync mapping`.
@@ -64,11 +65,7 @@ func runMapping(ctx context.Context, m *Main, args []string) error {
 
 // openMapping loads the config and opens the store.
 func openMapping(ctx context.Context, cfgPath string) (*config.Config, *store.DB, *mapping.Store, error) {
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	db, err := store.Open(ctx, cfg.Database)
+	cfg, db, err := openConfigStore(ctx, cfgPath)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -124,22 +121,9 @@ func runMappingSync(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	runID, err := db.StartJobRun(ctx, "mapping-sync", holder(), time.Now())
-	if err != nil {
-		return err
-	}
-	rep, err := ms.Sync(ctx, client, cfg.Flabs.LabID, time.Now())
-	if err != nil {
-		db.FinishJobRun(context.WithoutCancel(ctx), runID, store.JobFailed, "", err.Error(), time.Now())
-		return fmt.Errorf("mapping sync: %w", err)
-	}
-	summary := fmt.Sprintf("%d tests, %d packages; %d added, %d removed, %d renamed; %d orphaned aliases",
-		rep.Tests, rep.Packages, len(rep.Added), len(rep.Removed), len(rep.Renamed), len(rep.Orphaned))
-	status := store.JobOK
-	if len(rep.Orphaned) > 0 {
-		status = store.JobPartial
-	}
-	if err := db.FinishJobRun(ctx, runID, status, summary, "", time.Now()); err != nil {
+	var rep *mapping.SyncReport
+	job := schedules.MappingSyncJob(ms, client, cfg.Flabs.LabID, func(r *mapping.SyncReport) { rep = r })
+	if _, err := schedules.Record(ctx, db, schedules.JobMappingSync, holder(), nil, job); rep == nil {
 		return err
 	}
 	if *asJSON {

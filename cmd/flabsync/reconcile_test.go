@@ -28,7 +28,7 @@ import (
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/store"
-	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/rules"
 	"github.com/flabsync/flabsync/reconcile/webhook"
 )
@@ -144,7 +144,7 @@ log: {level: warn}
 	post(ev("bill.created", "walk-in-77", "bill-walkin"))         // orphan_event
 	post(ev("bill.created", "clinic:R00", "bill-second-for-R00")) // duplicate_bill (R00 got its own bill too, unless it had none)
 	post(ev("bill.created", "clinic:R01", "bill-second-for-R01"))
-	if _, err := pipeline.CheckDrops(ctx, db, map[string]string{"sunrise": "00:00"}, time.Now(), time.Local); err != nil { // missing_drop
+	if _, err := rules.CheckDrops(ctx, db, map[string]string{"sunrise": "00:00"}, time.Now(), time.Local); err != nil { // missing_drop
 		t.Fatal(err)
 	}
 
@@ -165,7 +165,7 @@ log: {level: warn}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, cat := range rules.Categories {
+	for _, cat := range reconcile.Categories {
 		if rep.Summary[cat] == 0 {
 			t.Errorf("no %s exception; summary %v", cat, rep.Summary)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/store"
 )
 
 // Version is set at build time with -ldflags "-X main.Version=…".
@@ -230,4 +231,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// openStore opens the configured database (applying pending migrations).
+func openStore(ctx context.Context, cfg *config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", config.MaskDSN(cfg.Database), err)
+	}
+	return db, nil
+}
+
+// openConfigStore loads the config named by the --config flag value and
+// opens its database: what most commands do first.
+func openConfigStore(ctx context.Context, flagPath string) (*config.Config, *store.DB, error) {
+	cfg, err := loadConfig(flagPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, db, nil
 }

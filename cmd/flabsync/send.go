@@ -16,9 +16,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 
@@ -36,7 +36,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	log := m.logger(cfg)
 	who := holder()
 	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
-	sub := submit.New(client, submit.NewLedger(db), lim, submit.Options{
+	sub := submit.New(client, ledger.New(db), lim, submit.Options{
 		Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts, Holder: who,
 		Logger: log.With("component", "submit"),
 	})
@@ -66,7 +66,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	go func() { runErr <- sub.Run(runCtx) }()
 
 	bar := newBar(m, progress && !asJSON, lim)
-	ing := &pipeline.Ingester{Ledger: submit.NewLedger(db), Submitter: sub, Holder: who, Detail: asJSON,
+	ing := &pipeline.Ingester{Ledger: ledger.New(db), Submitter: sub, Holder: who, Detail: asJSON,
 		Logger: log.With("component", "pipeline"), Progress: bar.update}
 
 	start := time.Now()
@@ -84,7 +84,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 			if p == "" {
 				p = pipeline.PartnerOf(path)
 			}
-			opts := readOptions(cfg, p)
+			opts := pipeline.OptionsFor(cfg, p, time.Now())
 			opts.Mapper = ix
 			in, err := ing.Ingest(ctx, path, opts)
 			outs[i] = outcome{path, in, err}
@@ -97,7 +97,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	bar.finish()
 
 	failed, stopped := 0, ctx.Err() != nil
-	var total submit.Counts
+	var total ledger.Counts
 	for _, o := range outs {
 		bad := o.err != nil
 		if o.in != nil {
@@ -141,7 +141,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	return nil
 }
 
-func countsLine(c submit.Counts) string {
+func countsLine(c ledger.Counts) string {
 	s := fmt.Sprintf("%d submitted, %d rejected, %d refused by Flabs, %d duplicate, %d failed, %d held, %d skipped",
 		c.Submitted, c.Rejected, c.RejectedFlabs, c.Duplicate, c.Failed, c.Held, c.Skipped)
 	if c.Unfinished > 0 {
@@ -200,7 +200,7 @@ func newBar(m *Main, want bool, lim *submit.Limiter) *bar {
 	return b
 }
 
-func (b *bar) update(admitted, done int, _ *submit.Result) {
+func (b *bar) update(admitted, done int, _ *ledger.Result) {
 	if b.pb == nil {
 		return
 	}

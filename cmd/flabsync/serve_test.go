@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -244,5 +245,54 @@ func TestServeInbox(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("status lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestServeRefusedCredentialsExits: Flabs refuses the secret. serve does
+// not sit there claiming files it cannot send: it exits non-zero with a
+// plain message naming the keys to fix (so a service manager restarts it
+// and alerts), and the file dropped meanwhile is still in the inbox.
+func TestServeRefusedCredentialsExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as a child process")
+	}
+	dir, sheet, sim := sendRig(t, 3, flabstest.Options{})
+	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
+	cfg = []byte(strings.Replace(string(cfg), "client_secret: demo", "client_secret: rotated-by-someone", 1))
+	inboxDir := filepath.Join(dir, "inbox")
+	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\"}\n",
+		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
+	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
+	body, _ := os.ReadFile(sheet)
+	os.MkdirAll(inboxDir, 0o755)
+	dropped := filepath.Join(inboxDir, "crashclinic_a.csv")
+	os.WriteFile(dropped, body, 0o644)
+
+	cmd := child(t, dir, "serve")
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != ExitPartial {
+			t.Fatalf("serve exit: %v, want exit code %d\n%s", err, ExitPartial, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("serve still running 30s after Flabs refused its credentials\n%s", logs.String())
+	}
+	if out := logs.String(); !strings.Contains(out, "flabs.client_secret") {
+		t.Errorf("the message does not say what to fix:\n%s", out)
+	}
+	if _, err := os.Stat(dropped); err != nil {
+		t.Errorf("the file left the inbox although nothing could be sent: %v", err)
+	}
+	if n := sim.Stats().Created.Load(); n != 0 {
+		t.Errorf("%d bookings created with refused credentials", n)
 	}
 }

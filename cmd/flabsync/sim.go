@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/flabsync/flabsync/fixtures"
-	"github.com/flabsync/flabsync/internal/flabs"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/flabsync/flabsync/fixtures"
+	"github.com/flabsync/flabsync/internal/flabs"
 
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/logging"

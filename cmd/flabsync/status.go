@@ -10,6 +10,8 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile/rules"
 )
 
 // statusReport is `flabsync status --json`. Keys only ever get added.
@@ -62,11 +64,7 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.Database)
+	cfg, db, err := openConfigStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -102,44 +100,20 @@ func gatherStatus(ctx context.Context, db *store.DB, cfg *config.Config) (*statu
 		t := info.SyncedAt
 		rep.Catalogue.SyncedAt = &t
 	}
-	count := func(q string) (map[string]int, error) {
-		var rows []struct {
-			K string `db:"k"`
-			N int    `db:"n"`
-		}
-		if err := db.SelectContext(ctx, &rows, q); err != nil {
-			return nil, fmt.Errorf("status: %w", err)
-		}
-		out := map[string]int{}
-		for _, r := range rows {
-			out[r.K] = r.N
-		}
-		return out, nil
-	}
-	if rep.Files, err = count(`SELECT status AS k, COUNT(*) AS n FROM files GROUP BY status`); err != nil {
-		return nil, err
-	}
-	if rep.Rows, err = count(`SELECT CASE WHEN r.status = 'accepted' THEN COALESCE(b.status, 'accepted') ELSE r.status END AS k, COUNT(*) AS n
-FROM sheet_rows r LEFT JOIN bookings b ON b.integrator_id = r.integrator_id GROUP BY 1`); err != nil {
-		return nil, err
-	}
-	if rep.Bookings, err = count(`SELECT status AS k, COUNT(*) AS n FROM bookings GROUP BY status`); err != nil {
-		return nil, err
-	}
-	if rep.Exceptions, err = count(`SELECT category AS k, COUNT(*) AS n FROM exceptions WHERE status <> 'resolved' GROUP BY category`); err != nil {
-		return nil, err
-	}
-	runs, err := db.JobRuns(ctx, "", 200)
+	tally, err := ledger.New(db).Tally(ctx)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
+	rep.Files, rep.Rows, rep.Bookings = tally.Files, tally.Rows, tally.Bookings
+	if rep.Exceptions, err = rules.OpenByCategory(ctx, db); err != nil {
+		return nil, err
+	}
+	runs, err := db.LastJobRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rep.Jobs = []jobStatus{}
 	for _, r := range runs {
-		if seen[r.Job] {
-			continue
-		}
-		seen[r.Job] = true
 		j := jobStatus{Job: r.Job, Status: r.Status, Summary: r.Summary, Error: r.Error, Holder: r.Holder, StartedAt: r.StartedAt.Time}
 		if !r.FinishedAt.IsZero() {
 			t := r.FinishedAt.Time

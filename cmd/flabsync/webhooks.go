@@ -16,7 +16,6 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/logging"
-	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/reconcile/webhook"
 )
 
@@ -100,11 +99,7 @@ func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("webhooks listen: unexpected argument %q", fs.Arg(0)).hint("flabsync webhooks listen [--config FILE]")
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, cfg.Database)
+	cfg, db, err := openConfigStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -161,7 +156,7 @@ func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
 		}
 		items = append(items, its...)
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -230,3 +230,6 @@ func MaskDSN(dsn string) string {
 	}
 	return u.String()
 }
+
+// PartnerNames returns the configured partners' names in order.
+func (c *Config) PartnerNames() []string { return sortedKeys(c.Partners) }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // FieldError is one invalid value: the dotted key, the value as written
@@ -156,8 +158,12 @@ func (c *Config) Validate() error {
 		if !slices.Contains(Jobs, job) {
 			bad("schedules."+job, job, "is not a job; known: %s", strings.Join(Jobs, ", "))
 		}
-		if strings.TrimSpace(c.Schedules[job]) == "" {
+		if spec := strings.TrimSpace(c.Schedules[job]); spec == "" {
 			bad("schedules."+job, "", "must be a cron spec (\"0 2 * * *\"), @every DURATION, or off")
+		} else if spec != "off" {
+			if _, err := cron.ParseStandard(spec); err != nil {
+				bad("schedules."+job, spec, "is not a cron spec (%v): use \"0 2 * * *\", @daily, @every 15m, or off", err)
+			}
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.Serve.Listen); err != nil {

@@ -60,3 +60,16 @@ FROM job_runs WHERE (? = '' OR job = ?) ORDER BY started_at DESC, id DESC LIMIT 
 	}
 	return out, nil
 }
+
+// LastJobRuns returns the latest run of every job that has run, by job
+// name: however often one job runs, the others' last runs stay in view.
+func (db *DB) LastJobRuns(ctx context.Context) ([]JobRun, error) {
+	var out []JobRun
+	q := `SELECT r.id, r.job, r.holder, r.status, r.summary, r.error, r.started_at, r.finished_at
+FROM job_runs r JOIN (SELECT job, MAX(id) AS id FROM job_runs GROUP BY job) last ON last.id = r.id
+ORDER BY r.job`
+	if err := db.SelectContext(ctx, &out, q); err != nil {
+		return nil, fmt.Errorf("list the last job runs: %w", err)
+	}
+	return out, nil
+}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline"
-	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
 // Archive moves a handled file to ArchiveDir/<date>/ and returns where it
@@ -98,7 +98,7 @@ func Advice(err error) string {
 	case errors.Is(err, pipeline.ErrAllRejected):
 		return "every row was refused; the reasons are in the exception workbook (and the partner's reject file). " +
 			"Ask the clinic to correct the rows and send the file again."
-	case errors.Is(err, submit.ErrUnbalanced):
+	case errors.Is(err, ledger.ErrUnbalanced):
 		return "this is a flabsync fault, not the clinic's: keep the file and report it; nothing in it is lost (see the ledger)."
 	}
 	return "fix what the reason says and drop the file into the inbox again; rows already submitted will not be sent twice."

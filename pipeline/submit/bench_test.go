@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 
@@ -32,7 +33,7 @@ func benchSubmit(b *testing.B, n int, limit float64, o flabstest.Options, opts s
 		<-done
 		ok := 0
 		for _, x := range res {
-			if x.State == submit.StateSubmitted {
+			if x.State == ledger.Submitted {
 				ok++
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 
@@ -19,7 +20,7 @@ import (
 // and a client for it.
 type rig struct {
 	db     *store.DB
-	ledger *submit.Ledger
+	ledger *ledger.Ledger
 	sim    *flabstest.Server
 	client *flabs.Client
 	fileID int64
@@ -35,8 +36,8 @@ func newRig(t testing.TB, o flabstest.Options, timeout time.Duration) *rig {
 		t.Fatal(err)
 	}
 	db := storetest.OpenSQLite(t)
-	r := &rig{db: db, ledger: submit.NewLedger(db), sim: sim, client: cl}
-	r.fileID, _, err = r.ledger.StartFile(context.Background(), submit.File{Partner: "p", Name: "f.csv", SHA256: "x"})
+	r := &rig{db: db, ledger: ledger.New(db), sim: sim, client: cl}
+	r.fileID, _, err = r.ledger.StartFile(context.Background(), ledger.File{Partner: "p", Name: "f.csv", SHA256: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,20 +54,20 @@ func request(id string) *flabs.BillingRequest {
 
 // admit puts n bookings of partner into the ledger and returns the jobs
 // it decides to send.
-func (r *rig) admit(t testing.TB, partner string, n int) []submit.Job {
+func (r *rig) admit(t testing.TB, partner string, n int) []ledger.Job {
 	t.Helper()
-	var bs []submit.Booking
-	var rows []submit.Row
+	var bs []ledger.Booking
+	var rows []ledger.Row
 	for i := range n {
 		id := fmt.Sprintf("%s:%05d", partner, i)
-		bs = append(bs, submit.Booking{IntegratorID: id, Partner: partner, FirstRow: i + 2, Rows: []int{i + 2}, Request: request(id)})
-		rows = append(rows, submit.Row{Sheet: partner, Num: i + 2, Status: submit.RowAccepted, IntegratorID: id})
+		bs = append(bs, ledger.Booking{IntegratorID: id, Partner: partner, FirstRow: i + 2, Rows: []int{i + 2}, Request: request(id)})
+		rows = append(rows, ledger.Row{Sheet: partner, Num: i + 2, Status: ledger.RowAccepted, IntegratorID: id})
 	}
 	ds, err := r.ledger.Admit(context.Background(), r.fileID, bs, rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var jobs []submit.Job
+	var jobs []ledger.Job
 	for _, d := range ds {
 		if d.Send != nil {
 			jobs = append(jobs, *d.Send)
@@ -89,7 +90,7 @@ func run(t *testing.T, s *submit.Submitter) (stop func() error) {
 }
 
 // assertBookedOnce checks the simulator holds exactly one booking per ID.
-func assertBookedOnce(t *testing.T, sim *flabstest.Server, jobs []submit.Job) {
+func assertBookedOnce(t *testing.T, sim *flabstest.Server, jobs []ledger.Job) {
 	t.Helper()
 	if d := sim.DoubleBooked(); len(d) > 0 {
 		t.Errorf("double-booked at Flabs: %v", d)
@@ -115,7 +116,7 @@ func TestFaultsEveryBookingOnceAndSubmitted(t *testing.T) {
 	}
 	dupAnswers := 0
 	for _, x := range res {
-		if x.State != submit.StateSubmitted {
+		if x.State != ledger.Submitted {
 			t.Errorf("%s ended %s: %s", x.IntegratorID, x.State, x.Error)
 		}
 		if x.DuplicateAnswer {
@@ -140,17 +141,17 @@ func TestPermanentRefusalIsNeverRetried(t *testing.T) {
 	stop := run(t, s)
 	res := s.Submit(context.Background(), jobs, nil)
 	stop()
-	if res[1].State != submit.StateRejected || res[1].Attempts != 1 || res[1].HTTPStatus != 400 {
+	if res[1].State != ledger.Rejected || res[1].Attempts != 1 || res[1].HTTPStatus != 400 {
 		t.Errorf("refused booking: %+v; want rejected after 1 attempt with 400", res[1])
 	}
-	if res[0].State != submit.StateSubmitted || res[2].State != submit.StateSubmitted || res[0].PreBookingID == "" {
+	if res[0].State != ledger.Submitted || res[2].State != ledger.Submitted || res[0].PreBookingID == "" {
 		t.Errorf("the others: %+v, %+v", res[0], res[2])
 	}
 	if st, _ := r.ledger.States(context.Background(), []string{jobs[0].IntegratorID}); st[jobs[0].IntegratorID].PreBookingID != res[0].PreBookingID {
 		t.Errorf("ledger keeps preBookingID %q, Flabs gave %q", st[jobs[0].IntegratorID].PreBookingID, res[0].PreBookingID)
 	}
 	st, err := r.ledger.States(context.Background(), []string{jobs[1].IntegratorID})
-	if err != nil || st[jobs[1].IntegratorID].Status != submit.StateRejected || st[jobs[1].IntegratorID].Error == "" {
+	if err != nil || st[jobs[1].IntegratorID].Status != ledger.Rejected || st[jobs[1].IntegratorID].Error == "" {
 		t.Errorf("ledger: %+v, %v", st, err)
 	}
 }
@@ -165,7 +166,7 @@ func TestRetriesRunOutIntoFailed(t *testing.T) {
 	res := s.Submit(context.Background(), jobs, nil)
 	stop()
 	for _, x := range res {
-		if x.State != submit.StateFailed || x.Attempts != 3 || x.HTTPStatus != 503 {
+		if x.State != ledger.Failed || x.Attempts != 3 || x.HTTPStatus != 503 {
 			t.Errorf("%+v; want failed after 3 attempts, last 503", x)
 		}
 	}
@@ -188,7 +189,7 @@ func TestRateLimitAdaptsTo429(t *testing.T) {
 	res := s.Submit(context.Background(), jobs, nil)
 	stop()
 	for _, x := range res {
-		if x.State != submit.StateSubmitted {
+		if x.State != ledger.Submitted {
 			t.Fatalf("%s ended %s: %s", x.IntegratorID, x.State, x.Error)
 		}
 	}
@@ -212,7 +213,7 @@ func TestPartnersServedInTurn(t *testing.T) {
 	s := submit.New(r.client, r.ledger, submit.NewLimiter(400, 1), o)
 	var mu sync.Mutex
 	var order []string
-	note := func(x submit.Result) { mu.Lock(); order = append(order, x.Partner); mu.Unlock() }
+	note := func(x ledger.Result) { mu.Lock(); order = append(order, x.Partner); mu.Unlock() }
 	stop := run(t, s)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Submit(context.Background(), big, note) })
@@ -241,7 +242,7 @@ func TestAuthFailureStopsAndKeepsBookingsPending(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrAuth", err)
 	}
 	for _, x := range res {
-		if submit.Final(x.State) {
+		if x.State.Final() {
 			t.Errorf("%s ended %s on a credentials problem; want it left to send later", x.IntegratorID, x.State)
 		}
 	}

@@ -15,27 +15,8 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 )
-
-// Booking states in the ledger.
-const (
-	StatePending   = "pending"   // admitted, not sent yet
-	StateInFlight  = "in_flight" // a request is (or was, before a crash) on its way
-	StateRetry     = "retry"     // a retryable failure; waiting for its next attempt
-	StateSubmitted = "submitted" // Flabs booked it (or said it already had)
-	StateRejected  = "rejected"  // Flabs refused it: never retried as it is
-	StateFailed    = "failed"    // dead-lettered: retries or time ran out
-	StateHeld      = "held"      // not sent: something local is missing (lead_source)
-)
-
-// Final reports whether state ends a booking's run.
-func Final(state string) bool {
-	switch state {
-	case StateSubmitted, StateRejected, StateFailed, StateHeld:
-		return true
-	}
-	return false
-}
 
 // Biller sends one booking: flabs.Client does.
 type Biller interface {
@@ -48,27 +29,7 @@ type Recorder interface {
 	// Sending marks the booking in flight and returns its attempt number.
 	Sending(ctx context.Context, integratorID, holder string) (attempt int, err error)
 	// Settle records an answer: a final state, or a retry and when.
-	Settle(ctx context.Context, r Result) error
-}
-
-// Job is a booking to send.
-type Job struct {
-	IntegratorID string
-	Partner      string
-	Request      *flabs.BillingRequest
-}
-
-// Result is what became of a job.
-type Result struct {
-	IntegratorID    string
-	Partner         string
-	State           string
-	PreBookingID    string
-	Attempts        int
-	HTTPStatus      int    // the last answer's status, 0 if none
-	Error           string // the last failure, for people
-	DuplicateAnswer bool   // Flabs said it already had this integrator_id
-	NextAttempt     time.Time
+	Settle(ctx context.Context, r ledger.Result) error
 }
 
 // Options tune a Submitter.
@@ -105,9 +66,9 @@ type Submitter struct {
 }
 
 type task struct {
-	job   Job
+	job   ledger.Job
 	first time.Time // first attempt in this run, for the budget
-	res   Result
+	res   ledger.Result
 	done  chan struct{}
 }
 
@@ -178,7 +139,7 @@ func (s *Submitter) Run(ctx context.Context) error {
 // onResult (optional) is called as each job ends, from worker goroutines.
 // A job whose integrator ID is already queued or in flight is not queued
 // twice: it shares that one's result.
-func (s *Submitter) Submit(ctx context.Context, jobs []Job, onResult func(Result)) []Result {
+func (s *Submitter) Submit(ctx context.Context, jobs []ledger.Job, onResult func(ledger.Result)) []ledger.Result {
 	tasks := make([]*task, len(jobs))
 	s.mu.Lock()
 	for i, j := range jobs {
@@ -187,14 +148,14 @@ func (s *Submitter) Submit(ctx context.Context, jobs []Job, onResult func(Result
 			continue
 		}
 		t := &task{job: j, done: make(chan struct{}),
-			res: Result{IntegratorID: j.IntegratorID, Partner: j.Partner, State: StatePending}}
+			res: ledger.Result{IntegratorID: j.IntegratorID, Partner: j.Partner, State: ledger.Pending}}
 		s.active[j.IntegratorID] = t
 		s.push(t)
 		tasks[i] = t
 	}
 	s.mu.Unlock()
 	s.signal()
-	out := make([]Result, len(tasks))
+	out := make([]ledger.Result, len(tasks))
 	for i, t := range tasks {
 		select {
 		case <-t.done:
@@ -282,11 +243,11 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	attempt, err := s.rec.Sending(keep, id, s.opts.Holder)
 	if err != nil {
 		s.log.Error("ledger: mark in flight", "integrator_id", id, "err", err)
-		s.finish(t, Result{State: StatePending, Error: "ledger: " + err.Error()})
+		s.finish(t, ledger.Result{State: ledger.Pending, Error: "ledger: " + err.Error()})
 		return
 	}
 	resp, err := s.client.CreateBilling(keep, t.job.Request)
-	r := Result{IntegratorID: id, Partner: t.job.Partner, Attempts: attempt}
+	r := ledger.Result{IntegratorID: id, Partner: t.job.Partner, Attempts: attempt}
 	var fe *flabs.Error
 	if errors.As(err, &fe) {
 		r.HTTPStatus = fe.Status
@@ -296,16 +257,16 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	}
 	switch class := flabs.ClassOf(err); {
 	case err == nil:
-		r.State, r.PreBookingID, r.HTTPStatus = StateSubmitted, resp.PreBookingID, 200
+		r.State, r.PreBookingID, r.HTTPStatus = ledger.Submitted, resp.PreBookingID, 200
 		s.lim.Succeeded()
 	case class == flabs.ClassConflict:
-		r.State, r.DuplicateAnswer = StateSubmitted, true
+		r.State, r.DuplicateAnswer = ledger.Submitted, true
 		s.lim.Succeeded()
 	case class == flabs.ClassPermanent:
-		r.State = StateRejected
+		r.State = ledger.Rejected
 		s.lim.Succeeded()
 	case class == flabs.ClassAuth:
-		r.State = StatePending // not the booking's fault: sent again once the config is fixed
+		r.State = ledger.Pending // not the booking's fault: sent again once the config is fixed
 		s.record(keep, r)
 		s.finish(t, r)
 		s.log.Error("flabs refused the credentials; stopping", "integrator_id", id)
@@ -327,13 +288,13 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 		delay := s.opts.Backoff.Delay(attempt, retryAfter)
 		switch {
 		case attempt >= s.opts.MaxAttempts:
-			r.State = StateFailed
+			r.State = ledger.Failed
 			r.Error = fmt.Sprintf("gave up after %d attempts: %s", attempt, r.Error)
 		case time.Since(t.first)+delay > s.opts.Budget:
-			r.State = StateFailed
+			r.State = ledger.Failed
 			r.Error = fmt.Sprintf("gave up after %s of retries: %s", time.Since(t.first).Round(time.Second), r.Error)
 		default:
-			r.State, r.NextAttempt = StateRetry, time.Now().Add(delay)
+			r.State, r.NextAttempt = ledger.Retry, time.Now().Add(delay)
 			s.log.Warn("flabs: will retry", "integrator_id", id, "attempt", attempt, "status", r.HTTPStatus, "in", delay.Round(time.Millisecond))
 			s.record(keep, r)
 			s.mu.Lock()
@@ -351,20 +312,20 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	s.record(keep, r)
 	s.finish(t, r)
 	level := slog.LevelDebug // one line per booking is too many for a big file
-	if r.State != StateSubmitted {
+	if r.State != ledger.Submitted {
 		level = slog.LevelWarn
 	}
-	s.log.Log(ctx, level, "booking "+r.State, "integrator_id", id, "partner", r.Partner, "attempts", r.Attempts,
+	s.log.Log(ctx, level, "booking "+string(r.State), "integrator_id", id, "partner", r.Partner, "attempts", r.Attempts,
 		"status", r.HTTPStatus, "duplicate_answer", r.DuplicateAnswer)
 }
 
-func (s *Submitter) record(ctx context.Context, r Result) {
+func (s *Submitter) record(ctx context.Context, r ledger.Result) {
 	if err := s.rec.Settle(ctx, r); err != nil {
 		s.log.Error("ledger: record answer", "integrator_id", r.IntegratorID, "state", r.State, "err", err)
 	}
 }
 
-func (s *Submitter) finish(t *task, r Result) {
+func (s *Submitter) finish(t *task, r ledger.Result) {
 	s.mu.Lock()
 	if r.IntegratorID == "" {
 		r.IntegratorID, r.Partner = t.job.IntegratorID, t.job.Partner

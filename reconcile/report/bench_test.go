@@ -13,29 +13,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/report"
 )
 
 // generated yields n exceptions spread over the first ncat categories,
 // sorted by category, made up as they are asked for: nothing is held.
-func generated(n, ncat int) iter.Seq2[report.Exception, error] {
-	cats := slices.Clone(report.Categories)
+func generated(n, ncat int) iter.Seq2[reconcile.Exception, error] {
+	cats := slices.Clone(reconcile.Categories)
 	slices.Sort(cats)
 	cats = cats[:ncat]
 	partners := []string{"sunrise", "metro", "apollo", "cityclinic", "greenleaf", "hillside"}
-	return func(yield func(report.Exception, error) bool) {
+	return func(yield func(reconcile.Exception, error) bool) {
 		for i := range n {
 			cat := cats[i*len(cats)/n]
 			first := runAt.Add(-time.Duration(i%(96*60)) * time.Minute)
-			e := report.Exception{
+			e := reconcile.Exception{
 				ID:              "EX-" + strconv.Itoa(1000000+i),
 				Category:        cat,
-				Status:          []string{report.StatusNew, report.StatusOpen, report.StatusOpen}[i%3],
+				Status:          []string{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen}[i%3],
 				Partner:         partners[i%len(partners)],
 				IntegratorID:    partners[i%len(partners)] + "-" + strconv.FormatInt(int64(i)*7919, 16),
 				File:            partners[i%len(partners)] + "_2026-11-24.csv",
 				Row:             i%5000 + 2,
-				AgeBucket:       report.AgeBuckets[i%4],
+				AgeBucket:       reconcile.AgeBuckets[i%4],
 				FirstSeen:       first,
 				LastSeen:        runAt,
 				Detail:          "no bill.created within 6h of submission; Flabs answered 200 with preBookingID 64f0" + strconv.Itoa(i),

@@ -3,51 +3,21 @@ package report
 import (
 	"strings"
 	"unicode"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
-
-// The exception categories, as package reconcile names them.
-const (
-	CategoryRejectedRow   = "rejected_row"
-	CategorySubmitFailed  = "submit_failed"
-	CategoryNoBill        = "no_bill"
-	CategoryNotCompleted  = "not_completed"
-	CategoryBillDeleted   = "bill_deleted"
-	CategoryOrphanEvent   = "orphan_event"
-	CategoryDuplicateBill = "duplicate_bill"
-	CategoryTestMismatch  = "test_mismatch"
-	CategoryUnmappedTest  = "unmapped_test"
-	CategoryMissingDrop   = "missing_drop"
-)
-
-// Categories lists every known category in the order the Summary shows
-// them: from the start of a booking's journey to its end.
-var Categories = []string{
-	CategoryMissingDrop, CategoryRejectedRow, CategoryUnmappedTest, CategorySubmitFailed,
-	CategoryNoBill, CategoryNotCompleted, CategoryBillDeleted, CategoryDuplicateBill,
-	CategoryTestMismatch, CategoryOrphanEvent,
-}
-
-// The exception statuses.
-const (
-	StatusNew      = "new"      // first seen in this run
-	StatusOpen     = "open"     // seen before and still there
-	StatusResolved = "resolved" // gone since the last run
-)
-
-// The age buckets, youngest first.
-var AgeBuckets = []string{"0-24h", "24-48h", "48-72h", "72h+"}
 
 var titles = map[string]string{
-	CategoryRejectedRow:   "Rejected rows",
-	CategorySubmitFailed:  "Submit failed",
-	CategoryNoBill:        "No bill",
-	CategoryNotCompleted:  "Not completed",
-	CategoryBillDeleted:   "Bill deleted",
-	CategoryOrphanEvent:   "Orphan events",
-	CategoryDuplicateBill: "Duplicate bills",
-	CategoryTestMismatch:  "Test mismatch",
-	CategoryUnmappedTest:  "Unmapped tests",
-	CategoryMissingDrop:   "Missing drops",
+	reconcile.CategoryRejectedRow:   "Rejected rows",
+	reconcile.CategorySubmitFailed:  "Submit failed",
+	reconcile.CategoryNoBill:        "No bill",
+	reconcile.CategoryNotCompleted:  "Not completed",
+	reconcile.CategoryBillDeleted:   "Bill deleted",
+	reconcile.CategoryOrphanEvent:   "Orphan events",
+	reconcile.CategoryDuplicateBill: "Duplicate bills",
+	reconcile.CategoryTestMismatch:  "Test mismatch",
+	reconcile.CategoryUnmappedTest:  "Unmapped tests",
+	reconcile.CategoryMissingDrop:   "Missing drops",
 }
 
 // Title is a category's sheet name: readable, at most 31 characters and

@@ -5,19 +5,8 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/reconcile"
 )
-
-// Exception is one work item.
-type Exception struct {
-	ID, Category, Status, Partner, IntegratorID, File string
-	Row                                               int // sheet row, 0 if none
-	AgeBucket                                         string
-	FirstSeen, LastSeen                               time.Time
-	Detail, SuggestedAction                           string
-}
-
-// Open reports whether the exception still needs a person: new or open.
-func (e Exception) Open() bool { return e.Status == StatusNew || e.Status == StatusOpen }
 
 // FileCheck is one file's conservation check: RowsIn must equal the sum
 // of the outcomes, and Balanced says whether it did.
@@ -27,21 +16,6 @@ type FileCheck struct {
 	ReceivedAt                                                                               time.Time
 	RowsIn, Submitted, Rejected, RejectedFlabs, Duplicate, Failed, Held, Skipped, Unfinished int
 	Balanced                                                                                 bool
-}
-
-// RejectFile is one partner's rejected rows as the partner wrote them.
-type RejectFile struct {
-	Partner, SourceFile string
-	Header              []string // the partner's own header row
-	Rows                []RejectRow
-}
-
-// RejectRow is one rejected row: its row number in the source file, its
-// cells as the partner wrote them, and why it was rejected.
-type RejectRow struct {
-	Row    int
-	Cells  []string
-	Reason string
 }
 
 // Data is everything a report is made of. Exceptions must come sorted by
@@ -58,10 +32,10 @@ type Data struct {
 	At                  time.Time
 	Counts              map[string]map[string]int // category → partner → open+new exceptions
 	New, Open, Resolved int                       // since the last run
-	Exceptions          iter.Seq2[Exception, error]
+	Exceptions          iter.Seq2[reconcile.Exception, error]
 	Files               []FileCheck
 	Unmapped            []mapping.ReviewRow
-	Rejects             []RejectFile
+	Rejects             []reconcile.RejectFile
 
 	// Location is the time zone dates are shown in (Excel cells carry
 	// none); nil means time.Local.

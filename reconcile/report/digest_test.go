@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/report"
 )
 
@@ -39,7 +40,7 @@ func readDigestText(t *testing.T, text string) digestText {
 		return n
 	}
 	byTitle := map[string]string{}
-	for _, c := range report.Categories {
+	for _, c := range reconcile.Categories {
 		byTitle[report.Title(c)] = c
 	}
 	d := digestText{ByCategory: map[string][2]int{}, ByPartner: map[string]int{}}
@@ -133,7 +134,7 @@ func TestDigestMatchesSummary(t *testing.T) {
 	for _, want := range []string{
 		"<b>Open exceptions: " + strconv.Itoa(s.Total) + "</b>",
 		"1 DOES NOT BALANCE: =evil.xlsx",
-		"<td>" + report.Title(report.CategoryMissingDrop) + "</td>",
+		"<td>" + report.Title(reconcile.CategoryMissingDrop) + "</td>",
 		"<td>" + report.NoPartner + "</td>",
 	} {
 		if !strings.Contains(html, want) {
@@ -144,7 +145,7 @@ func TestDigestMatchesSummary(t *testing.T) {
 
 func TestDigestHTMLEscapes(t *testing.T) {
 	d := &report.Data{At: runAt, Location: ist, Files: []report.FileCheck{{Name: `<script>alert(1)</script>.csv`}},
-		Exceptions: exceptionsOf([]report.Exception{{ID: "1", Category: report.CategoryNoBill, Status: report.StatusNew, Partner: `<img src=x onerror=alert(1)>`}})}
+		Exceptions: exceptionsOf([]reconcile.Exception{{ID: "1", Category: reconcile.CategoryNoBill, Status: reconcile.StatusNew, Partner: `<img src=x onerror=alert(1)>`}})}
 	dir := t.TempDir()
 	info, err := report.WriteWorkbook(dir+"/w.xlsx", d)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // ExceptionColumns is the header of every category sheet.
@@ -58,13 +60,13 @@ func (w *workbook) writeExceptions() error {
 	return nil
 }
 
-func (w *workbook) count(e Exception) {
+func (w *workbook) count(e reconcile.Exception) {
 	w.info.Exceptions++
 	switch e.Status {
-	case StatusNew:
+	case reconcile.StatusNew:
 		w.info.New++
 		w.info.NewByCategory[e.Category]++
-	case StatusOpen:
+	case reconcile.StatusOpen:
 		w.info.Open++
 	default:
 		return
@@ -115,7 +117,7 @@ func (cs *categorySheet) begin() error {
 	return headerRow(cs.sw, cs.st, ExceptionColumns)
 }
 
-func (cs *categorySheet) add(e Exception, loc *time.Location) error {
+func (cs *categorySheet) add(e reconcile.Exception, loc *time.Location) error {
 	c := cs.cells
 	// Every text cell is a plain string: excelize writes it as an inline
 	// string, so "=HYPERLINK(…)" from a partner stays text.

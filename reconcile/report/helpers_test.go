@@ -17,6 +17,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/report"
 )
 
@@ -37,8 +38,8 @@ var (
 )
 
 // exceptionsOf yields es in order.
-func exceptionsOf(es []report.Exception) iter.Seq2[report.Exception, error] {
-	return func(yield func(report.Exception, error) bool) {
+func exceptionsOf(es []reconcile.Exception) iter.Seq2[reconcile.Exception, error] {
+	return func(yield func(reconcile.Exception, error) bool) {
 		for _, e := range es {
 			if !yield(e, nil) {
 				return
@@ -49,18 +50,18 @@ func exceptionsOf(es []report.Exception) iter.Seq2[report.Exception, error] {
 
 // sampleExceptions has every category, sorted by category, with new, open
 // and resolved ones and a formula in partner text.
-func sampleExceptions() []report.Exception {
-	cats := append([]string{}, report.Categories...)
+func sampleExceptions() []reconcile.Exception {
+	cats := append([]string{}, reconcile.Categories...)
 	slices.Sort(cats)
 	partners := []string{"sunrise", "metro", ""}
-	var es []report.Exception
+	var es []reconcile.Exception
 	n := 0
 	for ci, cat := range cats {
 		for j := 0; j < ci%3+1; j++ {
 			n++
-			status := []string{report.StatusNew, report.StatusOpen, report.StatusOpen, report.StatusResolved}[n%4]
+			status := []string{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen, reconcile.StatusResolved}[n%4]
 			first := runAt.Add(-time.Duration(n) * 7 * time.Hour)
-			e := report.Exception{
+			e := reconcile.Exception{
 				ID:              fmt.Sprintf("EX-%04d", n),
 				Category:        cat,
 				Status:          status,
@@ -68,7 +69,7 @@ func sampleExceptions() []report.Exception {
 				IntegratorID:    fmt.Sprintf("sunrise-%06d", n),
 				File:            "sunrise_2026-11-24.csv",
 				Row:             n + 1,
-				AgeBucket:       report.AgeBuckets[n%4],
+				AgeBucket:       reconcile.AgeBuckets[n%4],
 				FirstSeen:       first,
 				LastSeen:        runAt,
 				Detail:          "detail " + strconv.Itoa(n),
@@ -78,7 +79,7 @@ func sampleExceptions() []report.Exception {
 				e.Detail = injections[ci%len(injections)]
 				e.File = injections[(ci+1)%len(injections)]
 			}
-			if cat == report.CategoryMissingDrop {
+			if cat == reconcile.CategoryMissingDrop {
 				e.Row, e.IntegratorID, e.File = 0, "", ""
 			}
 			es = append(es, e)
@@ -88,7 +89,7 @@ func sampleExceptions() []report.Exception {
 }
 
 // countsOf is what package reconcile would hand over as Data.Counts.
-func countsOf(es []report.Exception) (counts map[string]map[string]int, newN, openN int) {
+func countsOf(es []reconcile.Exception) (counts map[string]map[string]int, newN, openN int) {
 	counts = map[string]map[string]int{}
 	for _, e := range es {
 		if !e.Open() {
@@ -98,7 +99,7 @@ func countsOf(es []report.Exception) (counts map[string]map[string]int, newN, op
 			counts[e.Category] = map[string]int{}
 		}
 		counts[e.Category][e.Partner]++
-		if e.Status == report.StatusNew {
+		if e.Status == reconcile.StatusNew {
 			newN++
 		} else {
 			openN++
@@ -129,9 +130,9 @@ func sampleData() *report.Data {
 				Suggestions: []mapping.Suggestion{{Target: "64f00000000000000000003e", Name: "Troponin I", Score: 0.19, Reason: "CAUTION differs in I, T"}}},
 			{Line: mapping.Line{Partner: "metro", Kind: "test", LocalName: "=1+2"}, Count: 1},
 		},
-		Rejects: []report.RejectFile{
-			{Partner: "sunrise", SourceFile: "sunrise_2026-11-24.csv", Header: []string{"Patient Name", "Age", "Tests"},
-				Rows: []report.RejectRow{{Row: 4, Cells: []string{"=HYPERLINK(\"x\")", "", "CBC"}, Reason: "missing_age: age is empty"}}},
+		Rejects: []reconcile.RejectFile{
+			{Partner: "sunrise", File: "sunrise_2026-11-24.csv", Header: []string{"Patient Name", "Age", "Tests"},
+				Rows: []reconcile.RejectRow{{Row: 4, Cells: []string{"=HYPERLINK(\"x\")", "", "CBC"}, Reason: "missing_age: age is empty"}}},
 		},
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // The columns WriteRejects adds after the partner's own.
@@ -54,10 +56,10 @@ func WriteRejects(dir string, d *Data) ([]string, error) {
 type rejectGroup struct {
 	partner string
 	header  []string
-	files   []RejectFile
+	files   []reconcile.RejectFile
 }
 
-func groupRejects(rs []RejectFile) []*rejectGroup {
+func groupRejects(rs []reconcile.RejectFile) []*rejectGroup {
 	var groups []*rejectGroup
 	for _, r := range rs {
 		if len(r.Rows) == 0 {
@@ -110,7 +112,7 @@ func writeRejectFile(path string, g *rejectGroup) (err error) {
 	for _, f := range g.files {
 		for _, r := range f.Rows {
 			fill(r.Cells)
-			rec[width], rec[width+1] = EscapeCSV(r.Reason), EscapeCSV(f.SourceFile)
+			rec[width], rec[width+1] = EscapeCSV(r.Reason), EscapeCSV(f.File)
 			rec[width+2] = ""
 			if r.Row > 0 {
 				rec[width+2] = strconv.Itoa(r.Row)

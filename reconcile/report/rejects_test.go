@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/report"
 )
 
@@ -35,21 +36,21 @@ func readCSV(t *testing.T, path string) [][]string {
 
 func TestWriteRejects(t *testing.T) {
 	header := []string{"Patient Name", "Age", "Tests"}
-	d := &report.Data{At: runAt, Location: ist, Rejects: []report.RejectFile{
-		{Partner: "sunrise", SourceFile: "sunrise_a.csv", Header: header, Rows: []report.RejectRow{
+	d := &report.Data{At: runAt, Location: ist, Rejects: []reconcile.RejectFile{
+		{Partner: "sunrise", File: "sunrise_a.csv", Header: header, Rows: []reconcile.RejectRow{
 			{Row: 4, Cells: []string{`=HYPERLINK("http://evil.example","x")`, "", "CBC"}, Reason: "missing_age: age is empty"},
 			{Row: 9, Cells: []string{"+91 98765", "-5", "@SUM(A1)", "extra"}, Reason: "bad_age: -5"},
 		}},
-		{Partner: "sunrise", SourceFile: "sunrise_b.csv", Header: header, Rows: []report.RejectRow{
+		{Partner: "sunrise", File: "sunrise_b.csv", Header: header, Rows: []reconcile.RejectRow{
 			{Row: 2, Cells: []string{"Asha", "30"}, Reason: "no_tests: no test or package"},
 		}},
-		{Partner: "sunrise", SourceFile: "=other layout.xlsx", Header: []string{"Name", "Test"}, Rows: []report.RejectRow{
+		{Partner: "sunrise", File: "=other layout.xlsx", Header: []string{"Name", "Test"}, Rows: []reconcile.RejectRow{
 			{Row: 3, Cells: []string{"Ravi", "\tLFT"}, Reason: "bad_gender"},
 		}},
-		{Partner: "metro/west", SourceFile: "m.csv", Header: []string{"Name"}, Rows: []report.RejectRow{
+		{Partner: "metro/west", File: "m.csv", Header: []string{"Name"}, Rows: []reconcile.RejectRow{
 			{Row: 5, Cells: []string{"Meera"}, Reason: "=1+1"},
 		}},
-		{Partner: "empty", SourceFile: "e.csv", Header: []string{"Name"}},
+		{Partner: "empty", File: "e.csv", Header: []string{"Name"}},
 	}}
 	dir := t.TempDir()
 	paths, err := report.WriteRejects(dir, d)

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // FileColumns is the header of the Summary's file conservation table.
@@ -178,7 +180,7 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 
 // categories is every known category, then any unknown one seen.
 func (w *workbook) categories() []string {
-	cats := slices.Clone(Categories)
+	cats := slices.Clone(reconcile.Categories)
 	var extra []string
 	for c := range w.info.Counts {
 		if !slices.Contains(cats, c) {
@@ -228,7 +230,7 @@ func partnerLabel(p string) string {
 	return p
 }
 
-func rejectedRows(rs []RejectFile) int {
+func rejectedRows(rs []reconcile.RejectFile) int {
 	n := 0
 	for _, r := range rs {
 		n += len(r.Rows)

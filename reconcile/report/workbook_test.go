@@ -17,6 +17,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/report"
 )
 
@@ -38,7 +39,7 @@ func TestWriteWorkbook(t *testing.T) {
 		if diff := cmp.Diff(want, f.GetSheetList()); diff != "" {
 			t.Fatalf("sheets (-want +got):\n%s", diff)
 		}
-		if len(want) != len(report.Categories)+2 {
+		if len(want) != len(reconcile.Categories)+2 {
 			t.Fatalf("%d sheets, want one per category + Summary + Unmapped", len(want))
 		}
 		var got []string
@@ -64,7 +65,7 @@ func TestWriteWorkbook(t *testing.T) {
 
 	t.Run("CategorySheets", func(t *testing.T) {
 		xml := zipText(t, path)
-		byID := map[string]report.Exception{}
+		byID := map[string]reconcile.Exception{}
 		for _, e := range es {
 			byID[e.ID] = e
 		}
@@ -158,7 +159,7 @@ func TestWriteWorkbook(t *testing.T) {
 			}
 		}
 		// A missing row number and missing dates are empty cells, not 0.
-		md := report.Title(report.CategoryMissingDrop)
+		md := report.Title(reconcile.CategoryMissingDrop)
 		if v, _ := f.GetCellValue(md, "F2"); v != "" {
 			t.Errorf("missing_drop row cell = %q, want empty", v)
 		}
@@ -170,8 +171,8 @@ func TestWriteWorkbook(t *testing.T) {
 		if s.New != newN || s.Open != openN || s.Resolved != d.Resolved {
 			t.Errorf("new/open/resolved %d/%d/%d, want %d/%d/%d", s.New, s.Open, s.Resolved, newN, openN, d.Resolved)
 		}
-		if len(s.ByCategory) != len(report.Categories) {
-			t.Errorf("%d category rows, want all %d", len(s.ByCategory), len(report.Categories))
+		if len(s.ByCategory) != len(reconcile.Categories) {
+			t.Errorf("%d category rows, want all %d", len(s.ByCategory), len(reconcile.Categories))
 		}
 		total := 0
 		wantPartner := map[string]int{}
@@ -279,11 +280,11 @@ func TestWorkbookFormulaInjection(t *testing.T) {
 
 func TestWorkbookOverflowSheet(t *testing.T) {
 	defer report.SetMaxDataRows(3)()
-	var es []report.Exception
+	var es []reconcile.Exception
 	for i := range 7 {
-		es = append(es, report.Exception{ID: fmt.Sprint(i), Category: report.CategoryNoBill, Status: report.StatusNew, Partner: "p"})
+		es = append(es, reconcile.Exception{ID: fmt.Sprint(i), Category: reconcile.CategoryNoBill, Status: reconcile.StatusNew, Partner: "p"})
 	}
-	es = append(es, report.Exception{ID: "x", Category: report.CategoryOrphanEvent, Status: report.StatusOpen})
+	es = append(es, reconcile.Exception{ID: "x", Category: reconcile.CategoryOrphanEvent, Status: reconcile.StatusOpen})
 	path := filepath.Join(t.TempDir(), "w.xlsx")
 	info, err := report.WriteWorkbook(path, &report.Data{At: runAt, Exceptions: exceptionsOf(es)})
 	if err != nil {
@@ -299,7 +300,7 @@ func TestWorkbookOverflowSheet(t *testing.T) {
 	}
 	f := openWorkbook(t, path)
 	s := readSummary(t, f)
-	if s.ByCategory[report.CategoryNoBill] != [2]int{7, 7} || s.ByPartner["p"] != 7 || s.ByPartner[report.NoPartner] != 1 {
+	if s.ByCategory[reconcile.CategoryNoBill] != [2]int{7, 7} || s.ByPartner["p"] != 7 || s.ByPartner[report.NoPartner] != 1 {
 		t.Errorf("summary %+v", s)
 	}
 }
@@ -319,9 +320,9 @@ func TestWorkbookErrors(t *testing.T) {
 		},
 		"IteratorError": {
 			d: func() *report.Data {
-				return &report.Data{At: runAt, Exceptions: func(yield func(report.Exception, error) bool) {
+				return &report.Data{At: runAt, Exceptions: func(yield func(reconcile.Exception, error) bool) {
 					if yield(es[0], nil) {
-						yield(report.Exception{}, errBoom)
+						yield(reconcile.Exception{}, errBoom)
 					}
 				}}
 			},
@@ -330,12 +331,12 @@ func TestWorkbookErrors(t *testing.T) {
 		"CountsDisagree": {
 			d: func() *report.Data {
 				d := sampleData()
-				d.Counts[report.CategoryNoBill] = map[string]int{"nobody": 2}
+				d.Counts[reconcile.CategoryNoBill] = map[string]int{"nobody": 2}
 				return d
 			},
 			check: func(err error) bool {
 				var ie *report.InconsistentError
-				return errors.As(err, &ie) && strings.HasPrefix(ie.What, report.CategoryNoBill+"/")
+				return errors.As(err, &ie) && strings.HasPrefix(ie.What, reconcile.CategoryNoBill+"/")
 			},
 		},
 		"NewDisagrees": {
@@ -381,7 +382,7 @@ func TestWorkbookReplacesOld(t *testing.T) {
 		t.Errorf("empty run: sheets %q", got)
 	}
 	s := readSummary(t, f)
-	if s.Total != 0 || len(s.ByCategory) != len(report.Categories) {
+	if s.Total != 0 || len(s.ByCategory) != len(reconcile.Categories) {
 		t.Errorf("empty summary %+v", s)
 	}
 	ents, _ := os.ReadDir(filepath.Dir(path))
@@ -392,7 +393,7 @@ func TestWorkbookReplacesOld(t *testing.T) {
 
 func TestTitle(t *testing.T) {
 	seen := map[string]bool{}
-	for _, c := range report.Categories {
+	for _, c := range reconcile.Categories {
 		ti := report.Title(c)
 		if seen[ti] || ti == report.SummarySheet || ti == report.UnmappedSheet || len(ti) > 31 {
 			t.Errorf("title %q of %s", ti, c)
@@ -413,4 +414,4 @@ func TestTitle(t *testing.T) {
 
 // The iterator is consumed once, front to back, and stopping it early is
 // not needed: WriteWorkbook reads it to the end.
-var _ iter.Seq2[report.Exception, error] = exceptionsOf(nil)
+var _ iter.Seq2[reconcile.Exception, error] = exceptionsOf(nil)

@@ -2,8 +2,6 @@ package rules_test
 
 import (
 	"context"
-	"fmt"
-	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -95,17 +93,7 @@ func BenchmarkNightly(b *testing.B) {
 				}
 				ruleTime := time.Since(start)
 				path := filepath.Join(b.TempDir(), "exceptions.xlsx")
-				seq := func(yield func(report.Exception, error) bool) {
-					rules.Each(context.Background(), db, res.At, func(e rules.Exception) error {
-						if !yield(report.Exception{ID: e.ID, Category: e.Category, Status: e.Status, Partner: e.Partner,
-							IntegratorID: e.IntegratorID, File: e.File, Row: e.Row, AgeBucket: e.AgeBucket, FirstSeen: e.FirstSeen,
-							LastSeen: e.LastSeen, Detail: e.Detail, SuggestedAction: e.SuggestedAction}, nil) {
-							return fmt.Errorf("stop")
-						}
-						return nil
-					})
-				}
-				var it iter.Seq2[report.Exception, error] = seq
+				it := rules.Exceptions(context.Background(), db, res.At)
 				if _, err := report.WriteWorkbook(path, &report.Data{At: res.At, Counts: res.Counts, New: res.New, Open: res.Open,
 					Resolved: res.Resolved, Exceptions: it}); err != nil {
 					b.Fatal(err)

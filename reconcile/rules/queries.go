@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // testsSent counts a booking's tests (not packages) as sent.
@@ -27,21 +28,21 @@ func ruleSet(cfg Config, at time.Time) []rule {
 	t := func(d time.Duration) store.Time { return store.T(at.Add(-d)) }
 	now := store.T(at)
 	return []rule{
-		{RejectedRow, `SELECT 'rejected_row:' || CAST(r.file_id AS TEXT) || ':' || r.sheet || ':' || CAST(r.row_num AS TEXT) AS id,
+		{reconcile.CategoryRejectedRow, `SELECT 'rejected_row:' || CAST(r.file_id AS TEXT) || ':' || r.sheet || ':' || CAST(r.row_num AS TEXT) AS id,
 	'rejected_row' AS category, '' AS integrator_id, f.partner AS partner, r.file_id AS file_id, r.row_num AS row_num,
 	r.code || ': ' || r.message AS detail,
 	'ask ' || f.partner || ' to correct row ' || CAST(r.row_num AS TEXT) || ' of ' || f.name || ' and send the file again (rows already sent are not sent twice)' AS suggested_action
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
 WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?`, []any{t(cfg.RejectsFor), now}},
 
-		{SubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	CASE WHEN b.status = 'rejected' THEN 'Flabs refused it: ' ELSE 'gave up after ' || CAST(b.attempts AS TEXT) || ' attempts: ' END || b.last_error AS detail,
 	CASE WHEN b.status = 'rejected' THEN 'correct the row as Flabs'' answer says and send the file again'
 	     ELSE 'check that Flabs is reachable and the credentials work; sending the file again retries it (never twice)' END AS suggested_action
 FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`, []any{now}},
 
-		{NoBill, `SELECT 'no_bill:' || b.integrator_id AS id, 'no_bill' AS category, b.integrator_id AS integrator_id, b.partner AS partner,
+		{reconcile.CategoryNoBill, `SELECT 'no_bill:' || b.integrator_id AS id, 'no_bill' AS category, b.integrator_id AS integrator_id, b.partner AS partner,
 	b.file_id AS file_id, b.first_row AS row_num,
 	CASE WHEN b.pre_booking_id <> '' THEN 'submitted (preBookingID ' || b.pre_booking_id || ')' ELSE 'submitted (Flabs said it already had it)' END ||
 	', no bill.created from Flabs within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
@@ -49,7 +50,7 @@ FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`,
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id
 WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL OR s.state = 'none')`, []any{t(cfg.BillCreatedWithin)}},
 
-		{NotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, 'not_completed' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategoryNotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, 'not_completed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	'bill ' || s.bill_id || ' created, not completed within ` + hours(cfg.BillCompletedWithin) + `: ' || CAST(s.reports_completed AS TEXT) || ' of ' ||
 	CASE WHEN ` + pkgsSent + ` > 0 THEN 'at least ' ELSE '' END || CAST(` + testsSent + ` AS TEXT) || ' reports done' AS detail,
@@ -57,34 +58,34 @@ WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL
 FROM booking_state s JOIN bookings b ON b.integrator_id = s.integrator_id
 WHERE s.state = 'created' AND COALESCE(s.created_at, s.last_event_at, s.updated_at) < ?`, []any{t(cfg.BillCompletedWithin)}},
 
-		{BillDeleted, `SELECT 'bill_deleted:' || s.integrator_id AS id, 'bill_deleted' AS category, s.integrator_id AS integrator_id,
+		{reconcile.CategoryBillDeleted, `SELECT 'bill_deleted:' || s.integrator_id AS id, 'bill_deleted' AS category, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,
 	'bill ' || s.bill_id || ' was deleted in Flabs' AS detail,
 	'confirm with the lab that the deletion was meant; if not, the booking must be made again' AS suggested_action
 FROM booking_state s LEFT JOIN bookings b ON b.integrator_id = s.integrator_id
 WHERE s.state = 'deleted' AND s.orphan = ? AND s.deleted_at >= ?`, []any{false, t(cfg.RejectsFor)}},
 
-		{OrphanEvent, `SELECT 'orphan_event:' || s.integrator_id AS id, 'orphan_event' AS category, s.integrator_id AS integrator_id,
+		{reconcile.CategoryOrphanEvent, `SELECT 'orphan_event:' || s.integrator_id AS id, 'orphan_event' AS category, s.integrator_id AS integrator_id,
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
 	'events for integrator ID ' || s.integrator_id || ' (bill ' || s.bill_id || '), which flabsync never sent' AS detail,
 	'a booking made outside flabsync: check it does not duplicate a partner booking' AS suggested_action
 FROM booking_state s WHERE s.orphan = ? AND s.last_event_at >= ?`, []any{true, t(cfg.RejectsFor)}},
 
-		{OrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
+		{reconcile.CategoryOrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
 	'events for bill ' || e.bill_id || ' carry no integrator ID: most likely a bill made inside Flabs' AS detail,
 	'check the bill does not duplicate a partner booking' AS suggested_action
 FROM webhook_events e WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?
 GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}},
 
-		{DuplicateBill, `SELECT 'duplicate_bill:' || s.integrator_id AS id, 'duplicate_bill' AS category, s.integrator_id AS integrator_id,
+		{reconcile.CategoryDuplicateBill, `SELECT 'duplicate_bill:' || s.integrator_id AS id, 'duplicate_bill' AS category, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,
 	CAST((SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) AS TEXT) || ' bills for one booking (the one deciding its state: ' || s.bill_id || ')' AS detail,
 	'the patient is billed twice: cancel the extra bill in Flabs' AS suggested_action
 FROM booking_state s LEFT JOIN bookings b ON b.integrator_id = s.integrator_id
 WHERE (SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) > 1`, nil},
 
-		{TestMismatch, `SELECT 'test_mismatch:' || b.integrator_id AS id, 'test_mismatch' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategoryTestMismatch, `SELECT 'test_mismatch:' || b.integrator_id AS id, 'test_mismatch' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	CAST(` + testsSent + ` AS TEXT) || ' tests sent, ' || CAST(s.reports_completed AS TEXT) || ' reports in Flabs for bill ' || s.bill_id AS detail,
 	'compare the bill with the partner''s order: a test may be missing or extra' AS suggested_action

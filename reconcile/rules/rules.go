@@ -8,38 +8,16 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
-)
-
-// Categories: stable, part of the interface (workbook sheets, --json).
-const (
-	RejectedRow   = "rejected_row"
-	SubmitFailed  = "submit_failed"
-	NoBill        = "no_bill"
-	NotCompleted  = "not_completed"
-	BillDeleted   = "bill_deleted"
-	OrphanEvent   = "orphan_event"
-	DuplicateBill = "duplicate_bill"
-	TestMismatch  = "test_mismatch"
-	UnmappedTest  = "unmapped_test"
-	MissingDrop   = "missing_drop"
-)
-
-// Categories lists them in workbook order.
-var Categories = []string{RejectedRow, SubmitFailed, NoBill, NotCompleted, BillDeleted, OrphanEvent, DuplicateBill,
-	TestMismatch, UnmappedTest, MissingDrop}
-
-// Statuses.
-const (
-	StatusNew      = "new"
-	StatusOpen     = "open"
-	StatusResolved = "resolved"
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // Config holds the windows.
@@ -49,22 +27,6 @@ type Config struct {
 	// RejectsFor is how long a rejected row stays an exception without a
 	// correction (default 7 days).
 	RejectsFor time.Duration
-}
-
-// Exception is one work item.
-type Exception struct {
-	ID              string    `db:"id"`
-	Category        string    `db:"category"`
-	Status          string    `db:"status"`
-	Partner         string    `db:"partner"`
-	IntegratorID    string    `db:"integrator_id"`
-	File            string    `db:"file"`
-	Row             int       `db:"row_num"`
-	Detail          string    `db:"detail"`
-	SuggestedAction string    `db:"suggested_action"`
-	FirstSeen       time.Time `db:"-"`
-	LastSeen        time.Time `db:"-"`
-	AgeBucket       string    `db:"-"`
 }
 
 // Result is what a run found.
@@ -95,7 +57,7 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 			return err
 		}
 		q := tx.Rebind(`UPDATE exceptions SET status = 'resolved', resolved_at = ? WHERE status <> 'resolved' AND last_seen < ? AND category <> ?`)
-		if _, err := tx.ExecContext(ctx, q, store.T(at), store.T(at), MissingDrop); err != nil {
+		if _, err := tx.ExecContext(ctx, q, store.T(at), store.T(at), reconcile.CategoryMissingDrop); err != nil {
 			return fmt.Errorf("resolve exceptions: %w", err)
 		}
 		return nil
@@ -131,11 +93,11 @@ WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status
 	}
 	for _, r := range rows {
 		switch r.Status {
-		case StatusNew:
+		case reconcile.StatusNew:
 			res.New += r.N
-		case StatusOpen:
+		case reconcile.StatusOpen:
 			res.Open += r.N
-		case StatusResolved:
+		case reconcile.StatusResolved:
 			res.Resolved += r.N
 			continue
 		}
@@ -147,22 +109,9 @@ WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status
 	return res, nil
 }
 
-// AgeBucket names how long an exception has been open.
-func AgeBucket(firstSeen, at time.Time) string {
-	switch d := at.Sub(firstSeen); {
-	case d < 24*time.Hour:
-		return "0-24h"
-	case d < 48*time.Hour:
-		return "24-48h"
-	case d < 72*time.Hour:
-		return "48-72h"
-	}
-	return "72h+"
-}
-
 // Each streams the exceptions that are new or open (and those this run
 // resolved) ordered by category, partner and ID, without holding them.
-func Each(ctx context.Context, db *store.DB, at time.Time, fn func(Exception) error) error {
+func Each(ctx context.Context, db *store.DB, at time.Time, fn func(reconcile.Exception) error) error {
 	q := db.Rebind(`SELECT e.id, e.category, e.status, e.partner, e.integrator_id, COALESCE(f.name, '') AS file,
 	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen
 FROM exceptions e LEFT JOIN files f ON f.id = e.file_id
@@ -174,17 +123,52 @@ ORDER BY e.category, e.partner, e.id`)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Exception
+		var e reconcile.Exception
 		var first, last store.Time
 		if err := rows.Scan(&e.ID, &e.Category, &e.Status, &e.Partner, &e.IntegratorID, &e.File, &e.Row, &e.Detail,
 			&e.SuggestedAction, &first, &last); err != nil {
 			return fmt.Errorf("reconcile: read exception: %w", err)
 		}
 		e.FirstSeen, e.LastSeen = first.Time, last.Time
-		e.AgeBucket = AgeBucket(e.FirstSeen, at)
+		e.AgeBucket = reconcile.AgeBucket(e.FirstSeen, at)
 		if err := fn(e); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// Exceptions is Each as an iterator, the form the report streams: an
+// error ends it as its last pair.
+func Exceptions(ctx context.Context, db *store.DB, at time.Time) iter.Seq2[reconcile.Exception, error] {
+	return func(yield func(reconcile.Exception, error) bool) {
+		errStop := errors.New("stop")
+		err := Each(ctx, db, at, func(e reconcile.Exception) error {
+			if !yield(e, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(reconcile.Exception{}, err)
+		}
+	}
+}
+
+// OpenByCategory counts the exceptions that still need a person (new or
+// open), by category.
+func OpenByCategory(ctx context.Context, db *store.DB) (map[string]int, error) {
+	var rows []struct {
+		Category string `db:"category"`
+		N        int    `db:"n"`
+	}
+	q := db.Rebind(`SELECT category, COUNT(*) AS n FROM exceptions WHERE status <> ? GROUP BY category`)
+	if err := db.SelectContext(ctx, &rows, q, reconcile.StatusResolved); err != nil {
+		return nil, fmt.Errorf("reconcile: count open exceptions: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Category] = r.N
+	}
+	return out, nil
 }

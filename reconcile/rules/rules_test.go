@@ -9,7 +9,8 @@ import (
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
 	"github.com/flabsync/flabsync/mapping"
-	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/rules"
 )
 
@@ -21,8 +22,8 @@ var cfg = rules.Config{BillCreatedWithin: 6 * time.Hour, BillCompletedWithin: 72
 func scenario(t *testing.T, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
-	l := submit.NewLedger(db)
-	fid, _, err := l.StartFile(ctx, submit.File{Partner: "sunrise", Name: "sunrise_1.csv", SHA256: "s"})
+	l := ledger.New(db)
+	fid, _, err := l.StartFile(ctx, ledger.File{Partner: "sunrise", Name: "sunrise_1.csv", SHA256: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,29 +31,29 @@ func scenario(t *testing.T, db *store.DB) {
 		return &flabs.BillingRequest{IntegratorID: id, PatientDetails: flabs.PatientDetails{FirstName: "X"}}
 	}
 	ids := []string{"no-bill", "fresh", "billed-late", "completed-ok", "mismatch", "deleted", "twice", "refused", "failed"}
-	var bs []submit.Booking
-	var rows []submit.Row
+	var bs []ledger.Booking
+	var rows []ledger.Row
 	for i, id := range ids {
 		id = "sunrise:" + id
-		items := []submit.Item{{Kind: "test", Name: "CBC", Target: "1", How: "catalogue"}, {Kind: "test", Name: "Trop T", How: "none"}}
-		bs = append(bs, submit.Booking{IntegratorID: id, Partner: "sunrise", FirstRow: i + 2, Rows: []int{i + 2}, Request: req(id), Items: items})
-		rows = append(rows, submit.Row{Num: i + 2, Status: submit.RowAccepted, IntegratorID: id})
+		items := []ledger.Item{{Kind: "test", Name: "CBC", Target: "1", How: "catalogue"}, {Kind: "test", Name: "Trop T", How: "none"}}
+		bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "sunrise", FirstRow: i + 2, Rows: []int{i + 2}, Request: req(id), Items: items})
+		rows = append(rows, ledger.Row{Num: i + 2, Status: ledger.RowAccepted, IntegratorID: id})
 	}
-	rows = append(rows, submit.Row{Num: 20, Status: submit.RowRejected, Code: "missing_name", Message: "patient name is empty"})
+	rows = append(rows, ledger.Row{Num: 20, Status: ledger.RowRejected, Code: "missing_name", Message: "patient name is empty"})
 	if _, err := l.Admit(ctx, fid, bs, rows); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
 		id = "sunrise:" + id
 		l.Sending(ctx, id, "t")
-		st := submit.StateSubmitted
+		st := ledger.Submitted
 		switch id {
 		case "sunrise:refused":
-			st = submit.StateRejected
+			st = ledger.Rejected
 		case "sunrise:failed":
-			st = submit.StateFailed
+			st = ledger.Failed
 		}
-		if err := l.Settle(ctx, submit.Result{IntegratorID: id, State: st, PreBookingID: "pb", Error: "503"}); err != nil {
+		if err := l.Settle(ctx, ledger.Result{IntegratorID: id, State: st, PreBookingID: "pb", Error: "503"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,22 +102,22 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]rules.Exception{}
-		if err := rules.Each(ctx, db, at, func(e rules.Exception) error { got[e.ID] = e; return nil }); err != nil {
+		got := map[string]reconcile.Exception{}
+		if err := rules.Each(ctx, db, at, func(e reconcile.Exception) error { got[e.ID] = e; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		want := map[string]string{ // id → category
-			"no_bill:sunrise:no-bill":           rules.NoBill,
-			"no_bill:sunrise:fresh":             rules.NoBill,
-			"not_completed:sunrise:billed-late": rules.NotCompleted,
-			"test_mismatch:sunrise:mismatch":    rules.TestMismatch,
-			"bill_deleted:sunrise:deleted":      rules.BillDeleted,
-			"duplicate_bill:sunrise:twice":      rules.DuplicateBill,
-			"orphan_event:walkin:1":             rules.OrphanEvent,
-			"orphan_event:bill:B-staff":         rules.OrphanEvent,
-			"submit_failed:sunrise:refused":     rules.SubmitFailed,
-			"submit_failed:sunrise:failed":      rules.SubmitFailed,
-			"unmapped_test:sunrise:test:trop t": rules.UnmappedTest,
+			"no_bill:sunrise:no-bill":           reconcile.CategoryNoBill,
+			"no_bill:sunrise:fresh":             reconcile.CategoryNoBill,
+			"not_completed:sunrise:billed-late": reconcile.CategoryNotCompleted,
+			"test_mismatch:sunrise:mismatch":    reconcile.CategoryTestMismatch,
+			"bill_deleted:sunrise:deleted":      reconcile.CategoryBillDeleted,
+			"duplicate_bill:sunrise:twice":      reconcile.CategoryDuplicateBill,
+			"orphan_event:walkin:1":             reconcile.CategoryOrphanEvent,
+			"orphan_event:bill:B-staff":         reconcile.CategoryOrphanEvent,
+			"submit_failed:sunrise:refused":     reconcile.CategorySubmitFailed,
+			"submit_failed:sunrise:failed":      reconcile.CategorySubmitFailed,
+			"unmapped_test:sunrise:test:trop t": reconcile.CategoryUnmappedTest,
 		}
 		for id, c := range want {
 			e, ok := got[id]
@@ -124,13 +125,13 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 				t.Errorf("no exception %s", id)
 				continue
 			}
-			if e.Category != c || e.Status != rules.StatusNew || e.AgeBucket != "0-24h" || e.Detail == "" || e.SuggestedAction == "" {
+			if e.Category != c || e.Status != reconcile.StatusNew || e.AgeBucket != "0-24h" || e.Detail == "" || e.SuggestedAction == "" {
 				t.Errorf("%s: %+v", id, e)
 			}
 		}
 		var rejected int
 		for id, e := range got {
-			if e.Category == rules.RejectedRow {
+			if e.Category == reconcile.CategoryRejectedRow {
 				rejected++
 				if e.Row != 20 || e.File != "sunrise_1.csv" || e.Partner != "sunrise" {
 					t.Errorf("%s: %+v", id, e)
@@ -140,7 +141,7 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		if rejected != 1 || len(got) != len(want)+1 {
 			t.Errorf("%d exceptions (%d rejected rows), want %d + 1: %v", len(got), rejected, len(want), keys(got))
 		}
-		if res.New != len(got) || res.Counts[rules.NoBill]["sunrise"] != 2 {
+		if res.New != len(got) || res.Counts[reconcile.CategoryNoBill]["sunrise"] != 2 {
 			t.Errorf("result %+v", res)
 		}
 		for _, absent := range []string{"no_bill:sunrise:completed-ok", "not_completed:sunrise:twice", "test_mismatch:sunrise:completed-ok"} {
@@ -157,12 +158,12 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = map[string]rules.Exception{}
-		rules.Each(ctx, db, next, func(e rules.Exception) error { got[e.ID] = e; return nil })
-		if e := got["no_bill:sunrise:no-bill"]; e.Status != rules.StatusResolved {
+		got = map[string]reconcile.Exception{}
+		rules.Each(ctx, db, next, func(e reconcile.Exception) error { got[e.ID] = e; return nil })
+		if e := got["no_bill:sunrise:no-bill"]; e.Status != reconcile.StatusResolved {
 			t.Errorf("billed since: %+v, want resolved", e)
 		}
-		if e := got["no_bill:sunrise:fresh"]; e.Status != rules.StatusOpen || e.AgeBucket != "24-48h" || !e.FirstSeen.Equal(at.UTC().Truncate(time.Microsecond)) {
+		if e := got["no_bill:sunrise:fresh"]; e.Status != reconcile.StatusOpen || e.AgeBucket != "24-48h" || !e.FirstSeen.Equal(at.UTC().Truncate(time.Microsecond)) {
 			t.Errorf("still no bill: %+v, want open, 24-48h, first seen %v", e, at)
 		}
 		if res.Resolved != 1 || res.New != 0 {
@@ -172,15 +173,15 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		ix := mapping.NewIndex([]mapping.Entry{{Kind: mapping.KindTest, LocalName: "Trop T", Target: "1", TargetKey: mapping.KeyID}}, cat)
 		third := next.Add(time.Hour)
 		rules.Run(ctx, db, cfg, ix, third)
-		got = map[string]rules.Exception{}
-		rules.Each(ctx, db, third, func(e rules.Exception) error { got[e.ID] = e; return nil })
-		if e := got["unmapped_test:sunrise:test:trop t"]; e.Status != rules.StatusResolved {
+		got = map[string]reconcile.Exception{}
+		rules.Each(ctx, db, third, func(e reconcile.Exception) error { got[e.ID] = e; return nil })
+		if e := got["unmapped_test:sunrise:test:trop t"]; e.Status != reconcile.StatusResolved {
 			t.Errorf("mapped since: %+v", e)
 		}
 	})
 }
 
-func keys(m map[string]rules.Exception) []string {
+func keys(m map[string]reconcile.Exception) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)

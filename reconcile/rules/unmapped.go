@@ -9,6 +9,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // Unmapped is a name that was sent to Flabs unmapped, with how often.
@@ -44,7 +45,7 @@ func unmappedRule(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, ix *m
 		if ix != nil && ix.Lookup(u.Partner, mapping.Kind(u.Kind), u.Name).Mapped() {
 			continue
 		}
-		r := rule{UnmappedTest, `SELECT ? AS id, 'unmapped_test' AS category, '' AS integrator_id, ? AS partner,
+		r := rule{reconcile.CategoryUnmappedTest, `SELECT ? AS id, 'unmapped_test' AS category, '' AS integrator_id, ? AS partner,
 	CAST(NULL AS INTEGER) AS file_id, 0 AS row_num, ? AS detail, ? AS suggested_action`,
 			[]any{"unmapped_test:" + u.Partner + ":" + u.Kind + ":" + mapping.Key(u.Name), u.Partner,
 				fmt.Sprintf("%s %q sent unmapped in %d booking(s); Flabs staff map it by hand", u.Kind, u.Name, u.Count),

@@ -1,4 +1,4 @@
-package main
+package schedules
 
 import (
 	"context"
@@ -11,12 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 	"github.com/flabsync/flabsync/reconcile/webhook"
-	"github.com/flabsync/flabsync/schedules"
 )
 
-// metrics are what `flabsync serve` exports on /metrics.
+// metrics are what the service exports on /metrics.
 type metrics struct {
 	reg   *prometheus.Registry
 	rows  *prometheus.CounterVec // by outcome
@@ -41,7 +41,7 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) count(c submit.Counts) {
+func (m *metrics) count(c ledger.Counts) {
 	for o, n := range map[string]int{"submitted": c.Submitted, "rejected": c.Rejected, "rejected_flabs": c.RejectedFlabs,
 		"duplicate": c.Duplicate, "failed": c.Failed, "held": c.Held, "skipped": c.Skipped, "unfinished": c.Unfinished} {
 		m.rows.WithLabelValues(o).Add(float64(n))
@@ -49,7 +49,7 @@ func (m *metrics) count(c submit.Counts) {
 }
 
 // watch exports live values read when scraped.
-func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *schedules.Scheduler) {
+func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *Scheduler) {
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "flabsync_flabs_429_total", Help: "429 answers from Flabs."},
 			func() float64 { return float64(lim.Throttles()) }),
@@ -91,7 +91,7 @@ func (c *webhookStats) Collect(ch chan<- prometheus.Metric) {
 
 // lastSuccess exports the scheduler's last success per job.
 type lastSuccess struct {
-	sched *schedules.Scheduler
+	sched *Scheduler
 	desc  *prometheus.Desc
 }
 
@@ -105,7 +105,7 @@ func (c *lastSuccess) Collect(ch chan<- prometheus.Metric) {
 
 // adminMux serves /healthz (the process answers), /readyz (the database
 // answers) and /metrics.
-func adminMux(db *store.DB, m *metrics, _ *schedules.Scheduler) *http.ServeMux {
+func adminMux(db *store.DB, m *metrics) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -1,4 +1,4 @@
-package pipeline
+package rules
 
 import (
 	"context"
@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile"
 )
-
-// CategoryMissingDrop is the exception category of a partner that did not
-// send its file by the time it normally does.
-const CategoryMissingDrop = "missing_drop"
 
 // MissingDrop is a partner past its expected time today with no file.
 type MissingDrop struct {
@@ -23,8 +21,9 @@ type MissingDrop struct {
 // CheckDrops looks, for each partner with an expected time (partner →
 // "HH:MM"), whether a file of theirs arrived today (in loc) once that
 // time has passed. Each missing one is recorded as an open exception (one
-// per partner and day, so repeated checks only refresh it); one that
-// arrived late resolves its exception.
+// per partner and day, so repeated checks only refresh it). Any file from
+// the partner resolves every missing drop of theirs recorded before it
+// came: a late file, or the next day's file after a day with none.
 func CheckDrops(ctx context.Context, db *store.DB, expect map[string]string, now time.Time, loc *time.Location) ([]MissingDrop, error) {
 	local := now.In(loc)
 	midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
@@ -44,26 +43,30 @@ func CheckDrops(ctx context.Context, db *store.DB, expect map[string]string, now
 		if local.Before(deadline) {
 			continue
 		}
-		var n int
-		q := db.Rebind(`SELECT COUNT(*) FROM files WHERE partner = ? AND created_at >= ?`)
-		if err := db.GetContext(ctx, &n, q, p, store.T(midnight)); err != nil {
-			return missing, fmt.Errorf("count today's files of %s: %w", p, err)
+		last, err := ledger.New(db).LastFileAt(ctx, p)
+		if err != nil {
+			return missing, err
 		}
-		id := "drop:" + p + ":" + day
-		if n > 0 {
-			q := db.Rebind(`UPDATE exceptions SET status = 'resolved', resolved_at = ?, last_seen = ? WHERE id = ? AND status <> 'resolved'`)
-			if _, err := db.ExecContext(ctx, q, store.T(now), store.T(now), id); err != nil {
-				return missing, fmt.Errorf("resolve %s: %w", id, err)
+		if !last.IsZero() {
+			// A file resolves what was missing before it came.
+			q := db.Rebind(`UPDATE exceptions SET status = ?, resolved_at = ?, last_seen = ?
+WHERE category = ? AND partner = ? AND status <> ? AND first_seen <= ?`)
+			if _, err := db.ExecContext(ctx, q, reconcile.StatusResolved, store.T(now), store.T(now), reconcile.CategoryMissingDrop, p,
+				reconcile.StatusResolved, store.T(last)); err != nil {
+				return missing, fmt.Errorf("resolve missing drops of %s: %w", p, err)
 			}
+		}
+		if !last.Before(midnight) {
 			continue
 		}
 		missing = append(missing, MissingDrop{Partner: p, Day: day, ExpectBy: expect[p]})
-		q = db.Rebind(`INSERT INTO exceptions (id, category, partner, detail, suggested_action, status, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, 'open', ?, ?)
+		id := "drop:" + p + ":" + day
+		q := db.Rebind(`INSERT INTO exceptions (id, category, partner, detail, suggested_action, status, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`)
 		detail := fmt.Sprintf("no file from %s on %s by %s (it normally sends by then)", p, day, expect[p])
 		action := fmt.Sprintf("ask %s whether they sent today's bookings, and where", p)
-		if _, err := db.ExecContext(ctx, q, id, CategoryMissingDrop, p, detail, action, store.T(now), store.T(now)); err != nil {
+		if _, err := db.ExecContext(ctx, q, id, reconcile.CategoryMissingDrop, p, detail, action, reconcile.StatusOpen, store.T(now), store.T(now)); err != nil {
 			return missing, fmt.Errorf("record %s: %w", id, err)
 		}
 	}

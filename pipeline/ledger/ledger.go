@@ -1,4 +1,4 @@
-package submit
+package ledger
 
 import (
 	"context"
@@ -23,8 +23,8 @@ type Ledger struct {
 	now func() time.Time
 }
 
-// NewLedger returns the ledger in db.
-func NewLedger(db *store.DB) *Ledger { return &Ledger{db: db, now: time.Now} }
+// New returns the ledger in db.
+func New(db *store.DB) *Ledger { return &Ledger{db: db, now: time.Now} }
 
 // File is a file as the ledger records it.
 type File struct {
@@ -36,19 +36,11 @@ type File struct {
 	By      string // who claimed it
 }
 
-// Row statuses in sheet_rows.
-const (
-	RowAccepted  = "accepted"  // part of a booking; its fate is the booking's
-	RowRejected  = "rejected"  // failed validation, never sent
-	RowSkipped   = "skipped"   // a total or repeated header row, passed over on purpose
-	RowDuplicate = "duplicate" // its booking was already submitted, by an earlier file or run
-)
-
 // Row is one sheet row's entry.
 type Row struct {
 	Sheet        string
 	Num          int
-	Status       string // Row* constants
+	Status       RowStatus
 	Code         string // rejection code
 	Message      string
 	IntegratorID string
@@ -73,8 +65,8 @@ type Item struct {
 // Decision is what the ledger made of an admitted booking.
 type Decision struct {
 	IntegratorID string
-	Send         *Job   // non-nil: send this (the stored request when it may already have arrived)
-	State        string // when not sent: the booking's state (submitted, rejected, held)
+	Send         *Job         // non-nil: send this (the stored request when it may already have arrived)
+	State        BookingState // when not sent: the booking's state (submitted, rejected, held)
 	PreBookingID string
 	Duplicate    bool // already submitted before: its rows count as duplicates
 }
@@ -92,8 +84,8 @@ func (l *Ledger) StartFile(ctx context.Context, f File) (id int64, sameAs []int6
 			dup = sameAs[0]
 		}
 		q := tx.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, duplicate_of, claimed_by, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 'reading', ?, ?, ?, ?) RETURNING id`)
-		return tx.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, dup, f.By, now, now).Scan(&id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		return tx.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, FileReading, dup, f.By, now, now).Scan(&id)
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("ledger: record file %s: %w", f.Name, err)
@@ -105,8 +97,8 @@ VALUES (?, ?, ?, ?, ?, 'reading', ?, ?, ?, ?) RETURNING id`)
 // to its end, if any: a file whose bytes were already processed.
 func (l *Ledger) Processed(ctx context.Context, sha256 string) (int64, bool, error) {
 	var id int64
-	q := l.db.Rebind(`SELECT id FROM files WHERE sha256 = ? AND status IN ('done', 'interrupted') ORDER BY id LIMIT 1`)
-	err := l.db.GetContext(ctx, &id, q, sha256)
+	q := l.db.Rebind(`SELECT id FROM files WHERE sha256 = ? AND status IN (?, ?) ORDER BY id LIMIT 1`)
+	err := l.db.GetContext(ctx, &id, q, sha256, FileDone, FileInterrupted)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, false, nil
@@ -122,9 +114,9 @@ func (l *Ledger) RecordDuplicate(ctx context.Context, f File, of int64) (int64, 
 	now := store.T(l.now())
 	var id int64
 	q := l.db.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, reason, duplicate_of, claimed_by, created_at, updated_at, finished_at)
-VALUES (?, ?, ?, ?, ?, 'duplicate', ?, ?, ?, ?, ?, ?) RETURNING id`)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	reason := fmt.Sprintf("same content as file #%d: nothing sent", of)
-	if err := l.db.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, reason, of, f.By, now, now, now).Scan(&id); err != nil {
+	if err := l.db.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, FileDuplicate, reason, of, f.By, now, now, now).Scan(&id); err != nil {
 		return 0, fmt.Errorf("ledger: record duplicate file %s: %w", f.Name, err)
 	}
 	return id, nil
@@ -192,15 +184,15 @@ func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, b Booking, now store.
 	if err != nil {
 		return d, err
 	}
-	state := StatePending
+	state := Pending
 	if b.Hold != "" {
-		state = StateHeld
+		state = Held
 	}
 	var cur struct {
-		Status   string `db:"status"`
-		Attempts int    `db:"attempts"`
-		Request  string `db:"request"`
-		PreBook  string `db:"pre_booking_id"`
+		Status   BookingState `db:"status"`
+		Attempts int          `db:"attempts"`
+		Request  string       `db:"request"`
+		PreBook  string       `db:"pre_booking_id"`
 	}
 	err = tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, attempts, request, pre_booking_id FROM bookings WHERE integrator_id = ?`), b.IntegratorID)
 	switch {
@@ -214,7 +206,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			return d, err
 		}
 		if b.Hold != "" {
-			d.State = StateHeld
+			d.State = Held
 			return d, nil
 		}
 		d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
@@ -223,7 +215,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		return d, err
 	}
 	d.PreBookingID = cur.PreBook
-	replace := func(status string, resetAttempts bool) error {
+	replace := func(status BookingState, resetAttempts bool) error {
 		q := `UPDATE bookings SET status = ?, request = ?, file_id = ?, first_row = ?, last_error = ?, updated_at = ?`
 		if resetAttempts {
 			q += `, attempts = 0`
@@ -235,15 +227,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		return writeItems(ctx, tx, b)
 	}
 	switch cur.Status {
-	case StateSubmitted:
-		d.State, d.Duplicate = StateSubmitted, true
+	case Submitted:
+		d.State, d.Duplicate = Submitted, true
 		return d, nil
-	case StateRejected:
+	case Rejected:
 		if cur.Request == string(body) {
-			d.State = StateRejected // the same request would be refused the same way
+			d.State = Rejected // the same request would be refused the same way
 			return d, nil
 		}
-	case StatePending, StateInFlight, StateRetry:
+	case Pending, InFlight, Retry:
 		if cur.Attempts > 0 {
 			// It may have reached Flabs: resend exactly what was sent.
 			var stored flabs.BillingRequest
@@ -255,13 +247,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		}
 	}
 	if b.Hold != "" {
-		if err := replace(StateHeld, false); err != nil {
+		if err := replace(Held, false); err != nil {
 			return d, err
 		}
-		d.State = StateHeld
+		d.State = Held
 		return d, nil
 	}
-	if err := replace(StatePending, cur.Status == StateFailed || cur.Status == StateRejected); err != nil {
+	if err := replace(Pending, cur.Status == Failed || cur.Status == Rejected); err != nil {
 		return d, err
 	}
 	d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
@@ -287,7 +279,7 @@ func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int,
 	var n int
 	q := l.db.Rebind(`UPDATE bookings SET status = ?, attempts = attempts + 1, claimed_by = ?, updated_at = ?
 WHERE integrator_id = ? RETURNING attempts`)
-	if err := l.db.QueryRowxContext(ctx, q, StateInFlight, holder, store.T(l.now()), integratorID).Scan(&n); err != nil {
+	if err := l.db.QueryRowxContext(ctx, q, InFlight, holder, store.T(l.now()), integratorID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
 	}
 	return n, nil
@@ -300,7 +292,7 @@ func (l *Ledger) Settle(ctx context.Context, r Result) error {
 	if !r.NextAttempt.IsZero() {
 		next = store.T(r.NextAttempt)
 	}
-	if r.State == StateSubmitted {
+	if r.State == Submitted {
 		submitted = now
 	}
 	q := l.db.Rebind(`UPDATE bookings SET status = ?, last_http_status = ?, last_error = ?,
@@ -317,41 +309,13 @@ WHERE integrator_id = ?`)
 	return nil
 }
 
-// Counts is a file's accounting, in sheet rows.
-type Counts struct {
-	RowsIn        int `json:"rows_in"`
-	Submitted     int `json:"submitted"`
-	Rejected      int `json:"rejected"`       // failed validation
-	RejectedFlabs int `json:"rejected_flabs"` // Flabs refused
-	Duplicate     int `json:"duplicate"`      // submitted before, by an earlier file or run
-	Failed        int `json:"failed"`
-	Held          int `json:"held"`
-	Skipped       int `json:"skipped"`
-	Unfinished    int `json:"unfinished"` // pending or retrying when the run stopped
-}
-
-// Add returns the sum of c and d, field by field.
-func (c Counts) Add(d Counts) Counts {
-	return Counts{RowsIn: c.RowsIn + d.RowsIn, Submitted: c.Submitted + d.Submitted, Rejected: c.Rejected + d.Rejected,
-		RejectedFlabs: c.RejectedFlabs + d.RejectedFlabs, Duplicate: c.Duplicate + d.Duplicate, Failed: c.Failed + d.Failed,
-		Held: c.Held + d.Held, Skipped: c.Skipped + d.Skipped, Unfinished: c.Unfinished + d.Unfinished}
-}
-
-// Outcomes is the number of rows with an outcome (all but RowsIn).
-func (c Counts) Outcomes() int {
-	return c.Submitted + c.Rejected + c.RejectedFlabs + c.Duplicate + c.Failed + c.Held + c.Skipped + c.Unfinished
-}
-
-// Balanced reports whether every row is accounted for exactly once.
-func (c Counts) Balanced() bool { return c.RowsIn == c.Outcomes() }
-
 // FinishFile counts the file's rows by their final state, stores the
 // counts and the file's status, and returns them. rowsIn is what the
 // reader saw; a mismatch with the rows recorded is an error.
 func (l *Ledger) FinishFile(ctx context.Context, fileID int64, rowsIn int) (Counts, error) {
 	c := Counts{RowsIn: rowsIn}
 	var groups []struct {
-		Row     string         `db:"row_status"`
+		Row     RowStatus      `db:"row_status"`
 		Booking sql.NullString `db:"booking_status"`
 		N       int            `db:"n"`
 	}
@@ -372,27 +336,27 @@ WHERE r.file_id = ? GROUP BY r.status, b.status`)
 		case RowDuplicate:
 			c.Duplicate += g.N
 		default:
-			switch g.Booking.String {
-			case StateSubmitted:
+			switch BookingState(g.Booking.String) {
+			case Submitted:
 				c.Submitted += g.N
-			case StateRejected:
+			case Rejected:
 				c.RejectedFlabs += g.N
-			case StateFailed:
+			case Failed:
 				c.Failed += g.N
-			case StateHeld:
+			case Held:
 				c.Held += g.N
 			default:
 				c.Unfinished += g.N
 			}
 		}
 	}
-	status := "done"
+	status := FileDone
 	if c.Unfinished > 0 {
-		status = "interrupted"
+		status = FileInterrupted
 	}
 	var bad error
 	if recorded != rowsIn || !c.Balanced() {
-		status = "unbalanced"
+		status = FileUnbalanced
 		bad = fmt.Errorf("ledger: file %d: %w: %d rows read, %d recorded (%+v)", fileID, ErrUnbalanced, rowsIn, recorded, c)
 	}
 	now := store.T(l.now())
@@ -424,9 +388,9 @@ func (l *Ledger) Moved(ctx context.Context, from, to string) error {
 // it stopped (status reading, claimed by name:…): the inbox puts such a
 // file back and it is read again under a new record. Returns how many.
 func (l *Ledger) Abandon(ctx context.Context, name string) (int64, error) {
-	q := l.db.Rebind(`UPDATE files SET status = 'abandoned', reason = 'the process stopped while reading it; the file was taken again', updated_at = ?
-WHERE status = 'reading' AND claimed_by LIKE ?`)
-	res, err := l.db.ExecContext(ctx, q, store.T(l.now()), name+":%")
+	q := l.db.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?
+WHERE status = ? AND claimed_by LIKE ?`)
+	res, err := l.db.ExecContext(ctx, q, FileAbandoned, "the process stopped while reading it; the file was taken again", store.T(l.now()), FileReading, name+":%")
 	if err != nil {
 		return 0, fmt.Errorf("ledger: abandon files of %s: %w", name, err)
 	}
@@ -437,26 +401,26 @@ WHERE status = 'reading' AND claimed_by LIKE ?`)
 // FailFile marks a file that could not be read to its end.
 func (l *Ledger) FailFile(ctx context.Context, fileID int64, reason string) error {
 	now := store.T(l.now())
-	q := l.db.Rebind(`UPDATE files SET status = 'failed', reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
-	if _, err := l.db.ExecContext(ctx, q, reason, now, now, fileID); err != nil {
+	q := l.db.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+	if _, err := l.db.ExecContext(ctx, q, FileFailed, reason, now, now, fileID); err != nil {
 		return fmt.Errorf("ledger: mark file %d failed: %w", fileID, err)
 	}
 	return nil
 }
 
-// BookingState is one booking's ledger entry, for reports.
-type BookingState struct {
-	IntegratorID string `db:"integrator_id" json:"integrator_id"`
-	Status       string `db:"status" json:"state"`
-	Attempts     int    `db:"attempts" json:"attempts"`
-	HTTPStatus   int    `db:"last_http_status" json:"http_status,omitempty"`
-	Error        string `db:"last_error" json:"error,omitempty"`
-	PreBookingID string `db:"pre_booking_id" json:"pre_booking_id,omitempty"`
+// BookingRecord is one booking's ledger entry, for reports.
+type BookingRecord struct {
+	IntegratorID string       `db:"integrator_id" json:"integrator_id"`
+	Status       BookingState `db:"status" json:"state"`
+	Attempts     int          `db:"attempts" json:"attempts"`
+	HTTPStatus   int          `db:"last_http_status" json:"http_status,omitempty"`
+	Error        string       `db:"last_error" json:"error,omitempty"`
+	PreBookingID string       `db:"pre_booking_id" json:"pre_booking_id,omitempty"`
 }
 
 // States returns the ledger entries of the given bookings.
-func (l *Ledger) States(ctx context.Context, ids []string) (map[string]BookingState, error) {
-	out := make(map[string]BookingState, len(ids))
+func (l *Ledger) States(ctx context.Context, ids []string) (map[string]BookingRecord, error) {
+	out := make(map[string]BookingRecord, len(ids))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(len(ids), start+500)]
 		q, args, err := sqlx.In(`SELECT integrator_id, status, attempts, last_http_status, last_error, pre_booking_id
@@ -464,7 +428,7 @@ FROM bookings WHERE integrator_id IN (?)`, chunk)
 		if err != nil {
 			return nil, err
 		}
-		var rows []BookingState
+		var rows []BookingRecord
 		if err := l.db.SelectContext(ctx, &rows, l.db.Rebind(q), args...); err != nil {
 			return nil, fmt.Errorf("ledger: read booking states: %w", err)
 		}

@@ -1,4 +1,4 @@
-package submit_test
+package ledger_test
 
 import (
 	"context"
@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 
@@ -16,66 +18,66 @@ import (
 func TestAdmitDecides(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		l := submit.NewLedger(db)
+		l := ledger.New(db)
 		file := func() int64 {
-			id, _, err := l.StartFile(ctx, submit.File{Partner: "p", Name: "f.csv", SHA256: "same"})
+			id, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "f.csv", SHA256: "same"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return id
 		}
-		admit := func(id string, hold string, age int) submit.Decision {
+		admit := func(id string, hold string, age int) ledger.Decision {
 			t.Helper()
 			req := request(id)
 			req.PatientDetails.Age = age
-			ds, err := l.Admit(ctx, file(), []submit.Booking{{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: req, Hold: hold}},
-				[]submit.Row{{Num: 2, Status: submit.RowAccepted, IntegratorID: id}})
+			ds, err := l.Admit(ctx, file(), []ledger.Booking{{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: req, Hold: hold}},
+				[]ledger.Row{{Num: 2, Status: ledger.RowAccepted, IntegratorID: id}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			return ds[0]
 		}
-		settle := func(id, state string) {
+		settle := func(id string, state ledger.BookingState) {
 			t.Helper()
 			if _, err := l.Sending(ctx, id, "test"); err != nil {
 				t.Fatal(err)
 			}
-			if state == submit.StateInFlight {
+			if state == ledger.InFlight {
 				return // the process died with the request on its way
 			}
-			if err := l.Settle(ctx, submit.Result{IntegratorID: id, State: state, PreBookingID: "pb-" + id}); err != nil {
+			if err := l.Settle(ctx, ledger.Result{IntegratorID: id, State: state, PreBookingID: "pb-" + id}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for _, tt := range []struct {
 			name      string
-			first     string // state the first sighting ended in
+			first     ledger.BookingState // state the first sighting ended in
 			holdAgain string
 			ageAgain  int // 30 = the same request
 			send      bool
 			sendAge   int // the age of the request sent
-			state     string
+			state     ledger.BookingState
 			duplicate bool
 		}{
-			{"submitted: never again", submit.StateSubmitted, "", 31, false, 0, submit.StateSubmitted, true},
-			{"in flight at a crash: the stored request again", submit.StateInFlight, "", 31, true, 30, "", false},
-			{"waiting to retry: the stored request", submit.StateRetry, "", 31, true, 30, "", false},
-			{"refused, same request: not again", submit.StateRejected, "", 30, false, 0, submit.StateRejected, false},
-			{"refused, corrected: the new request", submit.StateRejected, "", 31, true, 31, "", false},
-			{"failed: again", submit.StateFailed, "", 30, true, 30, "", false},
-			{"held, still held", submit.StateHeld, "no lead_source", 30, false, 0, submit.StateHeld, false},
-			{"held, released", submit.StateHeld, "", 30, true, 30, "", false},
+			{"submitted: never again", ledger.Submitted, "", 31, false, 0, ledger.Submitted, true},
+			{"in flight at a crash: the stored request again", ledger.InFlight, "", 31, true, 30, "", false},
+			{"waiting to retry: the stored request", ledger.Retry, "", 31, true, 30, "", false},
+			{"refused, same request: not again", ledger.Rejected, "", 30, false, 0, ledger.Rejected, false},
+			{"refused, corrected: the new request", ledger.Rejected, "", 31, true, 31, "", false},
+			{"failed: again", ledger.Failed, "", 30, true, 30, "", false},
+			{"held, still held", ledger.Held, "no lead_source", 30, false, 0, ledger.Held, false},
+			{"held, released", ledger.Held, "", 30, true, 30, "", false},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				id := "p:" + tt.name
 				hold := ""
-				if tt.first == submit.StateHeld {
+				if tt.first == ledger.Held {
 					hold = "no lead_source"
 				}
 				if d := admit(id, hold, 30); (d.Send != nil) == (hold != "") {
 					t.Fatalf("first sighting: %+v", d)
 				}
-				if tt.first != submit.StateHeld {
+				if tt.first != ledger.Held {
 					settle(id, tt.first)
 				}
 				d := admit(id, tt.holdAgain, tt.ageAgain)
@@ -96,28 +98,28 @@ func TestAdmitDecides(t *testing.T) {
 func TestFinishFileBalances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		l := submit.NewLedger(db)
-		fid, _, err := l.StartFile(ctx, submit.File{Partner: "p", Name: "f.csv", SHA256: "a"})
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "f.csv", SHA256: "a"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A grouped booking over rows 2-3, a refused one, a rejected row,
 		// a skipped total row.
-		_, err = l.Admit(ctx, fid, []submit.Booking{
+		_, err = l.Admit(ctx, fid, []ledger.Booking{
 			{IntegratorID: "p:a", Partner: "p", FirstRow: 2, Rows: []int{2, 3}, Request: request("p:a")},
 			{IntegratorID: "p:b", Partner: "p", FirstRow: 4, Rows: []int{4}, Request: request("p:b")},
-		}, []submit.Row{
-			{Num: 2, Status: submit.RowAccepted, IntegratorID: "p:a"}, {Num: 3, Status: submit.RowAccepted, IntegratorID: "p:a"},
-			{Num: 4, Status: submit.RowAccepted, IntegratorID: "p:b"},
-			{Num: 5, Status: submit.RowRejected, Code: "missing_name", Message: "no name"},
-			{Num: 6, Status: submit.RowSkipped, Message: "total row"},
+		}, []ledger.Row{
+			{Num: 2, Status: ledger.RowAccepted, IntegratorID: "p:a"}, {Num: 3, Status: ledger.RowAccepted, IntegratorID: "p:a"},
+			{Num: 4, Status: ledger.RowAccepted, IntegratorID: "p:b"},
+			{Num: 5, Status: ledger.RowRejected, Code: "missing_name", Message: "no name"},
+			{Num: 6, Status: ledger.RowSkipped, Message: "total row"},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for id, st := range map[string]string{"p:a": submit.StateSubmitted, "p:b": submit.StateRejected} {
+		for id, st := range map[string]ledger.BookingState{"p:a": ledger.Submitted, "p:b": ledger.Rejected} {
 			l.Sending(ctx, id, "t")
-			if err := l.Settle(ctx, submit.Result{IntegratorID: id, State: st}); err != nil {
+			if err := l.Settle(ctx, ledger.Result{IntegratorID: id, State: st}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -125,7 +127,7 @@ func TestFinishFileBalances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := submit.Counts{RowsIn: 5, Submitted: 2, RejectedFlabs: 1, Rejected: 1, Skipped: 1}
+		want := ledger.Counts{RowsIn: 5, Submitted: 2, RejectedFlabs: 1, Rejected: 1, Skipped: 1}
 		if c != want {
 			t.Errorf("counts %+v, want %+v", c, want)
 		}
@@ -140,7 +142,7 @@ func TestFinishFileBalances(t *testing.T) {
 			t.Errorf("stored %+v", stored)
 		}
 		// The reader saw a row the ledger never got: that is an error.
-		if _, err := l.FinishFile(ctx, fid, 6); !errors.Is(err, submit.ErrUnbalanced) {
+		if _, err := l.FinishFile(ctx, fid, 6); !errors.Is(err, ledger.ErrUnbalanced) {
 			t.Errorf("6 rows read, 5 recorded: err = %v, want ErrUnbalanced", err)
 		}
 	})
@@ -159,5 +161,13 @@ func TestBackoff(t *testing.T) {
 	}
 	if d := b.Delay(1, 90*time.Second); d < 90*time.Second {
 		t.Errorf("Retry-After 90s, waited %s", d)
+	}
+}
+
+func request(id string) *flabs.BillingRequest {
+	return &flabs.BillingRequest{
+		PatientDetails: flabs.PatientDetails{FirstName: "Test", Gender: flabs.GenderFemale, Age: 30, AgeType: flabs.AgeYear},
+		IntegratorID:   id, LeadSource: "partner",
+		MappedTests: []flabs.MappedTest{{ID: "t-1"}},
 	}
 }

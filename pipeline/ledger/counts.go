@@ -1,0 +1,29 @@
+package ledger
+
+// Counts is a file's accounting, in sheet rows.
+type Counts struct {
+	RowsIn        int `json:"rows_in"`
+	Submitted     int `json:"submitted"`
+	Rejected      int `json:"rejected"`       // failed validation
+	RejectedFlabs int `json:"rejected_flabs"` // Flabs refused
+	Duplicate     int `json:"duplicate"`      // submitted before, by an earlier file or run
+	Failed        int `json:"failed"`
+	Held          int `json:"held"`
+	Skipped       int `json:"skipped"`
+	Unfinished    int `json:"unfinished"` // pending or retrying when the run stopped
+}
+
+// Add returns the sum of c and d, field by field.
+func (c Counts) Add(d Counts) Counts {
+	return Counts{RowsIn: c.RowsIn + d.RowsIn, Submitted: c.Submitted + d.Submitted, Rejected: c.Rejected + d.Rejected,
+		RejectedFlabs: c.RejectedFlabs + d.RejectedFlabs, Duplicate: c.Duplicate + d.Duplicate, Failed: c.Failed + d.Failed,
+		Held: c.Held + d.Held, Skipped: c.Skipped + d.Skipped, Unfinished: c.Unfinished + d.Unfinished}
+}
+
+// Outcomes is the number of rows with an outcome (all but RowsIn).
+func (c Counts) Outcomes() int {
+	return c.Submitted + c.Rejected + c.RejectedFlabs + c.Duplicate + c.Failed + c.Held + c.Skipped + c.Unfinished
+}
+
+// Balanced reports whether every row is accounted for exactly once.
+func (c Counts) Balanced() bool { return c.RowsIn == c.Outcomes() }

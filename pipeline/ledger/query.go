@@ -1,0 +1,151 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/store"
+)
+
+// Tally is the ledger at a glance, for `flabsync status`.
+type Tally struct {
+	Files    map[string]int // by file status
+	Rows     map[string]int // sheet rows by outcome: a row's status, or its booking's state when accepted
+	Bookings map[string]int // by booking state
+}
+
+// Tally counts files, rows and bookings by state.
+func (l *Ledger) Tally(ctx context.Context) (Tally, error) {
+	var t Tally
+	var err error
+	if t.Files, err = l.countBy(ctx, `SELECT status AS k, COUNT(*) AS n FROM files GROUP BY status`); err != nil {
+		return t, err
+	}
+	if t.Rows, err = l.countBy(ctx, `SELECT CASE WHEN r.status = 'accepted' THEN COALESCE(b.status, 'accepted') ELSE r.status END AS k, COUNT(*) AS n
+FROM sheet_rows r LEFT JOIN bookings b ON b.integrator_id = r.integrator_id GROUP BY 1`); err != nil {
+		return t, err
+	}
+	if t.Bookings, err = l.countBy(ctx, `SELECT status AS k, COUNT(*) AS n FROM bookings GROUP BY status`); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+func (l *Ledger) countBy(ctx context.Context, q string) (map[string]int, error) {
+	var rows []struct {
+		K string `db:"k"`
+		N int    `db:"n"`
+	}
+	if err := l.db.SelectContext(ctx, &rows, q); err != nil {
+		return nil, fmt.Errorf("ledger: count: %w", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.K] = r.N
+	}
+	return out, nil
+}
+
+// CountUnsettled returns how many bookings are pending, in flight or
+// waiting to retry.
+func (l *Ledger) CountUnsettled(ctx context.Context) (int, error) {
+	var n int
+	q := l.db.Rebind(`SELECT COUNT(*) FROM bookings WHERE status IN (?, ?, ?)`)
+	if err := l.db.GetContext(ctx, &n, q, Pending, InFlight, Retry); err != nil {
+		return 0, fmt.Errorf("ledger: count unsettled bookings: %w", err)
+	}
+	return n, nil
+}
+
+// FileRecord is a file's entry with its accounting.
+type FileRecord struct {
+	ID         int64
+	Name       string
+	Partner    string
+	Status     FileStatus
+	ReceivedAt time.Time
+	Counts     Counts // Unfinished is what no outcome accounts for
+}
+
+// Balanced reports whether the file's rows add up, or it had none to
+// add (a duplicate, failed or abandoned file).
+func (f FileRecord) Balanced() bool {
+	switch f.Status {
+	case FileDuplicate, FileFailed, FileAbandoned:
+		return true
+	}
+	c := f.Counts
+	if f.Status != FileInterrupted {
+		c.Unfinished = 0
+	}
+	return c.Balanced()
+}
+
+// FilesReceived returns the files received in (from, to], oldest first.
+func (l *Ledger) FilesReceived(ctx context.Context, from, to time.Time) ([]FileRecord, error) {
+	var rows []struct {
+		ID            int64      `db:"id"`
+		Name          string     `db:"name"`
+		Partner       string     `db:"partner"`
+		Status        FileStatus `db:"status"`
+		Created       store.Time `db:"created_at"`
+		Total         int        `db:"rows_total"`
+		Submitted     int        `db:"rows_submitted"`
+		Rejected      int        `db:"rows_rejected"`
+		RejectedFlabs int        `db:"rows_rejected_flabs"`
+		Duplicate     int        `db:"rows_duplicate"`
+		Failed        int        `db:"rows_failed"`
+		Held          int        `db:"rows_held"`
+		Skipped       int        `db:"rows_skipped"`
+	}
+	q := l.db.Rebind(`SELECT id, name, partner, status, created_at, rows_total, rows_submitted, rows_rejected, rows_rejected_flabs,
+	rows_duplicate, rows_failed, rows_held, rows_skipped FROM files WHERE created_at > ? AND created_at <= ? ORDER BY id`)
+	if err := l.db.SelectContext(ctx, &rows, q, store.T(from), store.T(to)); err != nil {
+		return nil, fmt.Errorf("ledger: read files: %w", err)
+	}
+	out := make([]FileRecord, 0, len(rows))
+	for _, r := range rows {
+		c := Counts{RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs,
+			Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped}
+		// The files table keeps no unfinished count: it is what is left.
+		c.Unfinished = max(0, c.RowsIn-c.Outcomes())
+		out = append(out, FileRecord{ID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, ReceivedAt: r.Created.Time, Counts: c})
+	}
+	return out, nil
+}
+
+// LastFileAt returns when the partner's latest file arrived (zero if
+// none has).
+func (l *Ledger) LastFileAt(ctx context.Context, partner string) (time.Time, error) {
+	var t store.Time
+	q := l.db.Rebind(`SELECT MAX(created_at) FROM files WHERE partner = ?`)
+	if err := l.db.GetContext(ctx, &t, q, partner); err != nil {
+		return time.Time{}, fmt.Errorf("ledger: latest file of %s: %w", partner, err)
+	}
+	return t.Time, nil
+}
+
+// RejectedRow is a sheet row that failed validation, with its file.
+type RejectedRow struct {
+	FileID  int64  `db:"file_id"`
+	Partner string `db:"partner"`
+	Name    string `db:"name"` // the file's name as it came in
+	Path    string `db:"path"` // where the file is now
+	Row     int    `db:"row_num"`
+	Code    string `db:"code"`
+	Message string `db:"message"`
+}
+
+// RejectedRows returns the rows rejected in files received in [from, to],
+// by partner, file and row.
+func (l *Ledger) RejectedRows(ctx context.Context, from, to time.Time) ([]RejectedRow, error) {
+	var rows []RejectedRow
+	q := l.db.Rebind(`SELECT f.id AS file_id, f.partner, f.name, f.path, r.row_num, r.code, r.message
+FROM sheet_rows r JOIN files f ON f.id = r.file_id
+WHERE r.status = ? AND f.created_at >= ? AND f.created_at <= ? ORDER BY f.partner, f.id, r.row_num`)
+	if err := l.db.SelectContext(ctx, &rows, q, RowRejected, store.T(from), store.T(to)); err != nil {
+		return nil, fmt.Errorf("ledger: read rejected rows: %w", err)
+	}
+	return rows, nil
+}

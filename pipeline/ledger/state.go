@@ -1,0 +1,79 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/flabsync/flabsync/internal/flabs"
+)
+
+// BookingState is where a booking stands in the ledger.
+type BookingState string
+
+// Booking states.
+const (
+	Pending   BookingState = "pending"   // admitted, not sent yet
+	InFlight  BookingState = "in_flight" // a request is (or was, before a crash) on its way
+	Retry     BookingState = "retry"     // a retryable failure; waiting for its next attempt
+	Submitted BookingState = "submitted" // Flabs booked it (or said it already had)
+	Rejected  BookingState = "rejected"  // Flabs refused it: never retried as it is
+	Failed    BookingState = "failed"    // dead-lettered: retries or time ran out
+	Held      BookingState = "held"      // not sent: something local is missing (lead_source)
+)
+
+// Final reports whether s ends a booking's run.
+func (s BookingState) Final() bool {
+	switch s {
+	case Submitted, Rejected, Failed, Held:
+		return true
+	}
+	return false
+}
+
+// Unsettled are the states of a booking whose run has not ended: sent
+// again by the next run.
+var Unsettled = []BookingState{Pending, InFlight, Retry}
+
+// RowStatus is what became of one sheet row.
+type RowStatus string
+
+// Row statuses.
+const (
+	RowAccepted  RowStatus = "accepted"  // part of a booking; its fate is the booking's
+	RowRejected  RowStatus = "rejected"  // failed validation, never sent
+	RowSkipped   RowStatus = "skipped"   // a total or repeated header row, passed over on purpose
+	RowDuplicate RowStatus = "duplicate" // its booking was already submitted, by an earlier file or run
+)
+
+// FileStatus is where a file stands in the ledger.
+type FileStatus string
+
+// File statuses.
+const (
+	FileReading     FileStatus = "reading"     // being read and sent
+	FileDone        FileStatus = "done"        // read to its end, every booking final
+	FileInterrupted FileStatus = "interrupted" // read to its end, some bookings not final when the run stopped
+	FileUnbalanced  FileStatus = "unbalanced"  // its rows do not add up: a bug, reported
+	FileFailed      FileStatus = "failed"      // could not be read to its end
+	FileDuplicate   FileStatus = "duplicate"   // same content as an earlier file: nothing sent
+	FileAbandoned   FileStatus = "abandoned"   // the process stopped while reading it; it was taken again
+)
+
+// Job is a booking to send.
+type Job struct {
+	IntegratorID string
+	Partner      string
+	Request      *flabs.BillingRequest
+}
+
+// Result is what became of a job: the answer the ledger settles.
+type Result struct {
+	IntegratorID    string
+	Partner         string
+	State           BookingState
+	PreBookingID    string
+	Attempts        int
+	HTTPStatus      int    // the last answer's status, 0 if none
+	Error           string // the last failure, for people
+	DuplicateAnswer bool   // Flabs said it already had this integrator_id
+	NextAttempt     time.Time
+}

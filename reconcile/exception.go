@@ -1,0 +1,89 @@
+package reconcile
+
+import "time"
+
+// The exception categories: stable names, part of the interface (sheet
+// names in the workbook, `reconcile --json`, the exceptions table).
+const (
+	CategoryRejectedRow   = "rejected_row"
+	CategorySubmitFailed  = "submit_failed"
+	CategoryNoBill        = "no_bill"
+	CategoryNotCompleted  = "not_completed"
+	CategoryBillDeleted   = "bill_deleted"
+	CategoryOrphanEvent   = "orphan_event"
+	CategoryDuplicateBill = "duplicate_bill"
+	CategoryTestMismatch  = "test_mismatch"
+	CategoryUnmappedTest  = "unmapped_test"
+	CategoryMissingDrop   = "missing_drop"
+)
+
+// Categories lists every category in the order a booking meets them on
+// its journey, which is the order the Summary and the digest show them.
+var Categories = []string{
+	CategoryMissingDrop, CategoryRejectedRow, CategoryUnmappedTest, CategorySubmitFailed,
+	CategoryNoBill, CategoryNotCompleted, CategoryBillDeleted, CategoryDuplicateBill,
+	CategoryTestMismatch, CategoryOrphanEvent,
+}
+
+// The exception statuses.
+const (
+	StatusNew      = "new"      // first seen in this run
+	StatusOpen     = "open"     // seen before and still there
+	StatusResolved = "resolved" // gone since the last run
+)
+
+// Exception is one work item: a problem with a stable ID, so the same
+// problem is the same item every night.
+type Exception struct {
+	ID              string    `db:"id"`
+	Category        string    `db:"category"`
+	Status          string    `db:"status"`
+	Partner         string    `db:"partner"`
+	IntegratorID    string    `db:"integrator_id"`
+	File            string    `db:"file"`
+	Row             int       `db:"row_num"` // sheet row, 0 if none
+	Detail          string    `db:"detail"`
+	SuggestedAction string    `db:"suggested_action"`
+	FirstSeen       time.Time `db:"-"`
+	LastSeen        time.Time `db:"-"`
+	AgeBucket       string    `db:"-"`
+}
+
+// Open reports whether the exception still needs a person: new or open.
+func (e Exception) Open() bool { return e.Status == StatusNew || e.Status == StatusOpen }
+
+// AgeBuckets are the age buckets, youngest first.
+var AgeBuckets = []string{"0-24h", "24-48h", "48-72h", "72h+"}
+
+// AgeBucket names how long an exception first seen at firstSeen has been
+// open at at.
+func AgeBucket(firstSeen, at time.Time) string {
+	switch d := at.Sub(firstSeen); {
+	case d < 24*time.Hour:
+		return AgeBuckets[0]
+	case d < 48*time.Hour:
+		return AgeBuckets[1]
+	case d < 72*time.Hour:
+		return AgeBuckets[2]
+	}
+	return AgeBuckets[3]
+}
+
+// RejectFile is one file's rejected rows as the partner wrote them, for
+// the partner's reject file.
+type RejectFile struct {
+	Partner string
+	File    string   // the name it came in under
+	Path    string   // where it is now
+	Header  []string // the partner's header row ("" cells trimmed off the end)
+	Rows    []RejectRow
+}
+
+// RejectRow is one rejected row: its row number in the source file, its
+// cells as the partner wrote them (nil when the file can no longer be
+// read), and why it was rejected.
+type RejectRow struct {
+	Row    int
+	Cells  []string
+	Reason string
+}

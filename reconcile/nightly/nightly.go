@@ -1,0 +1,195 @@
+// Package nightly is the nightly reconciliation as one call: the rules
+// as of a time, the exception workbook and the partners' reject files,
+// the digest, and (when asked) the email to ops. `flabsync reconcile`,
+// serve's reconcile job and the demo all run it.
+package nightly
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/sheet"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile"
+	"github.com/flabsync/flabsync/reconcile/report"
+	"github.com/flabsync/flabsync/reconcile/rules"
+)
+
+// Outcome is what one run produced.
+type Outcome struct {
+	At       time.Time
+	Workbook string   // the exception workbook's path
+	Rejects  []string // the partners' reject files
+	Result   *rules.Result
+	Digest   report.Digest
+	Info     report.WorkbookInfo
+	Mailed   bool
+	MailErr  error // the email was asked for and not sent; the workbook stays on disk
+}
+
+// Options tune a run.
+type Options struct {
+	Email  bool // mail the digest with the workbook to mail.to
+	Logger *slog.Logger
+}
+
+// Run reconciles as of at: the rules, the workbook and reject files in
+// cfg.Report.Dir, the digest, and the email when asked. A failed send is
+// not an error: it is in Outcome.MailErr.
+func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, opts Options) (*Outcome, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: timezone %q: %w", cfg.Timezone, err)
+	}
+	ix, err := mapping.NewStore(db).Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc := RulesConfig(cfg)
+	res, err := rules.Run(ctx, db, rc, ix, at)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{At: at, Result: res}
+	files, err := fileChecks(ctx, db, at)
+	if err != nil {
+		return nil, err
+	}
+	unmapped, err := rules.UnmappedNames(ctx, db, ix, rc, at)
+	if err != nil {
+		return nil, err
+	}
+	rejects, err := rules.Rejects(ctx, db, rc, at, func(partner string) sheet.Options {
+		return pipeline.OptionsFor(cfg, partner, at).Sheet
+	})
+	if err != nil {
+		return nil, err
+	}
+	data := &report.Data{At: at, Counts: res.Counts, New: res.New, Open: res.Open, Resolved: res.Resolved,
+		Exceptions: rules.Exceptions(ctx, db, at), Files: files, Unmapped: mapping.Review(ix, unmapped), Rejects: rejects,
+		Location: loc}
+	if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("reconcile: report.dir: %w", err)
+	}
+	out.Workbook = filepath.Join(cfg.Report.Dir, "exceptions-"+at.In(loc).Format("2006-01-02")+".xlsx")
+	if out.Info, err = report.WriteWorkbook(out.Workbook, data); err != nil {
+		return nil, err
+	}
+	if out.Rejects, err = report.WriteRejects(cfg.Report.Dir, data); err != nil {
+		return nil, err
+	}
+	out.Digest = report.NewDigest(data, out.Info)
+	log.Info("reconciled", "workbook", out.Workbook, "new", res.New, "open", res.Open, "resolved", res.Resolved)
+	if opts.Email {
+		out.MailErr = mail(ctx, cfg, out, log)
+		out.Mailed = out.MailErr == nil
+		if out.MailErr != nil {
+			log.Error("email not sent", logging.Err(out.MailErr), "workbook", out.Workbook)
+		}
+	}
+	return out, nil
+}
+
+func mail(ctx context.Context, cfg *config.Config, out *Outcome, log *slog.Logger) error {
+	m, err := report.NewMailer(cfg.Mail)
+	if err != nil {
+		return err
+	}
+	m.Logger = log.With(logging.KeyComponent, "mail")
+	return m.Send(ctx, out.Digest, out.Workbook)
+}
+
+// RulesConfig is the rules' windows as the config sets them.
+func RulesConfig(cfg *config.Config) rules.Config {
+	return rules.Config{BillCreatedWithin: cfg.Reconcile.BillCreatedWithin, BillCompletedWithin: cfg.Reconcile.BillCompletedWithin}
+}
+
+// fileChecks are the conservation checks of the files received in the
+// day before at.
+func fileChecks(ctx context.Context, db *store.DB, at time.Time) ([]report.FileCheck, error) {
+	files, err := ledger.New(db).FilesReceived(ctx, at.Add(-24*time.Hour), at)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	out := make([]report.FileCheck, 0, len(files))
+	for _, f := range files {
+		c := f.Counts
+		out = append(out, report.FileCheck{FileID: f.ID, Name: f.Name, Partner: f.Partner, Status: string(f.Status), ReceivedAt: f.ReceivedAt,
+			RowsIn: c.RowsIn, Submitted: c.Submitted, Rejected: c.Rejected, RejectedFlabs: c.RejectedFlabs, Duplicate: c.Duplicate,
+			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unfinished: c.Unfinished, Balanced: f.Balanced()})
+	}
+	return out, nil
+}
+
+// exceptionJSON is one exception in `flabsync reconcile --json`: a stable
+// shape.
+type exceptionJSON struct {
+	ID           string `json:"id"`
+	Category     string `json:"category"`
+	Status       string `json:"status"`
+	Partner      string `json:"partner"`
+	IntegratorID string `json:"integrator_id"`
+	File         string `json:"file"`
+	Row          int    `json:"row"`
+	AgeBucket    string `json:"age_bucket"`
+	Detail       string `json:"detail"`
+}
+
+// WriteJSON writes the run as `flabsync reconcile --json` prints it:
+// {"workbook", "summary": category → count, "exceptions": [...]}, the
+// exceptions streamed (the list can be long) and resolved ones left out.
+func (o *Outcome) WriteJSON(ctx context.Context, w io.Writer, db *store.DB) error {
+	bw := bufio.NewWriter(w)
+	summary := map[string]int{}
+	for _, c := range reconcile.Categories {
+		summary[c] = o.Result.Total(c)
+	}
+	head, err := json.Marshal(struct {
+		Workbook string         `json:"workbook"`
+		Summary  map[string]int `json:"summary"`
+	}{o.Workbook, summary})
+	if err != nil {
+		return err
+	}
+	bw.Write(head[:len(head)-1])
+	bw.WriteString(`,"exceptions":[`)
+	first := true
+	err = rules.Each(ctx, db, o.At, func(e reconcile.Exception) error {
+		if e.Status == reconcile.StatusResolved {
+			return nil
+		}
+		b, err := json.Marshal(exceptionJSON{ID: e.ID, Category: e.Category, Status: e.Status, Partner: e.Partner,
+			IntegratorID: e.IntegratorID, File: e.File, Row: e.Row, AgeBucket: e.AgeBucket, Detail: e.Detail})
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteString("\n  ")
+		bw.Write(b)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	bw.WriteString("\n]}\n")
+	return bw.Flush()
+}

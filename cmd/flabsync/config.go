@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/flabsync/flabsync/internal/config"
 )
@@ -38,7 +39,7 @@ func runConfig(ctx context.Context, m *Main, args []string) error {
 		if err != nil {
 			return err
 		}
-		if explicit || fileExists(p) {
+		if _, statErr := os.Stat(p); explicit || statErr == nil {
 			fmt.Fprintf(m.Stdout, "# config: %s (valid)\n", p)
 		} else {
 			fmt.Fprintf(m.Stdout, "# config: none found (%s), built-in defaults in force (valid)\n", p)

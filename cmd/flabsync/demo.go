@@ -54,9 +54,11 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	simOpts := flabstest.Options{AllowHTTPWebhooks: true, Seed: 7,
 		Webhooks: flabstest.WebhookOptions{Manual: true, NoBillRate: 0.08, StallRate: 0.1, DeleteRate: 0.05,
 			MissingReportRate: 0.1, DropRate: 0.05}}
-	if err := sampleSimCatalogue(&simOpts); err != nil {
+	cat, err := fixtures.LoadCatalogue()
+	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	cat.Serve(&simOpts)
 	sim := flabstest.New(simOpts)
 	defer sim.Close()
 	simLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -142,7 +144,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	}); err != nil {
 		return fmt.Errorf("demo: files not handled: %w", err)
 	}
-	st, err := gatherStatus(ctx, db, &cfg)
+	st, err := schedules.GatherStatus(ctx, db, &cfg)
 	if err != nil {
 		return err
 	}

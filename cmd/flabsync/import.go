@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/flabsync/flabsync/fixtures"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
 )
@@ -98,23 +97,6 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, fs.NArg())}
 	}
 	return nil
-}
-
-// sampleCatalogue is the fixtures' catalogue, as the mapping index takes
-// it: what the demo and the simulator serve.
-func sampleCatalogue() ([]mapping.CatalogueItem, error) {
-	cat, err := fixtures.LoadCatalogue()
-	if err != nil {
-		return nil, err
-	}
-	var items []mapping.CatalogueItem
-	for _, c := range cat.Tests {
-		items = append(items, mapping.CatalogueItem{Kind: mapping.KindTest, ID: c.ID, Code: c.Code, Name: c.Name})
-	}
-	for _, c := range cat.Packages {
-		items = append(items, mapping.CatalogueItem{Kind: mapping.KindPackage, ID: c.ID, Code: c.Code, Name: c.Name})
-	}
-	return items, nil
 }
 
 // printDryRun is the human account of one file. It shows row numbers,

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flabsync/flabsync/fixtures"
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
@@ -90,11 +91,11 @@ func mappingIndex(ctx context.Context, cfg *config.Config, ms *mapping.Store) (*
 	if cfg.Flabs.BaseURL != "" {
 		return mapping.NewIndex(es, nil), "no catalogue synced yet (run 'flabsync mapping sync'): nothing maps, every name would be sent unmapped", nil
 	}
-	sample, err := sampleCatalogue()
+	sample, err := fixtures.LoadCatalogue()
 	if err != nil {
 		return nil, "", err
 	}
-	return mapping.NewIndex(es, sample), "no catalogue synced and no flabs.base_url: mapping with the sample catalogue", nil
+	return mapping.NewIndex(es, sample.Items()), "no catalogue synced and no flabs.base_url: mapping with the sample catalogue", nil
 }
 
 func runMappingSync(ctx context.Context, m *Main, args []string) error {

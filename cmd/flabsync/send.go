@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 
 	"github.com/flabsync/flabsync/internal/config"
@@ -21,10 +20,6 @@ import (
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
-
-// filesAtOnce is how many files are read and fed to the submitter at
-// the same time: enough for partners to take turns.
-const filesAtOnce = 4
 
 // runSend is `flabsync import` without --dry-run: every file through the
 // ledger and the submitter.
@@ -70,28 +65,15 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		Logger: log.With("component", "pipeline"), Progress: bar.update}
 
 	start := time.Now()
-	type outcome struct {
-		path string
-		in   *pipeline.Ingested
-		err  error
-	}
-	outs := make([]outcome, len(paths))
-	g := new(errgroup.Group)
-	g.SetLimit(filesAtOnce)
-	for i, path := range paths {
-		g.Go(func() error {
-			p := partner
-			if p == "" {
-				p = pipeline.PartnerOf(path)
-			}
-			opts := pipeline.OptionsFor(cfg, p, time.Now())
-			opts.Mapper = ix
-			in, err := ing.Ingest(ctx, path, opts)
-			outs[i] = outcome{path, in, err}
-			return nil
-		})
-	}
-	g.Wait()
+	outs := ing.IngestFiles(ctx, paths, func(path string) pipeline.ReadOptions {
+		p := partner
+		if p == "" {
+			p = pipeline.PartnerOf(path)
+		}
+		opts := pipeline.OptionsFor(cfg, p, time.Now())
+		opts.Mapper = ix
+		return opts
+	})
 	stopRun()
 	authErr := <-runErr
 	bar.finish()
@@ -99,9 +81,9 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	failed, stopped := 0, ctx.Err() != nil
 	var total ledger.Counts
 	for _, o := range outs {
-		bad := o.err != nil
-		if o.in != nil {
-			c := o.in.Counts
+		bad := o.Err != nil
+		if o.In != nil {
+			c := o.In.Counts
 			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unfinished > 0
 			total = total.Add(c)
 		}
@@ -110,20 +92,20 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		}
 		if asJSON {
 			var rep pipeline.FileReport
-			if o.in != nil {
-				rep = o.in.Report()
+			if o.In != nil {
+				rep = o.In.Report()
 			} else {
-				rep = (&pipeline.FileResult{File: filepath.Base(o.path), Partner: partner}).Report()
+				rep = (&pipeline.FileResult{File: filepath.Base(o.Path), Partner: partner}).Report()
 			}
-			if o.err != nil {
-				rep.Error = o.err.Error()
+			if o.Err != nil {
+				rep.Error = o.Err.Error()
 			}
 			if err := writeJSON(m.Stdout, rep); err != nil {
 				return err
 			}
 			continue
 		}
-		printSent(m.Stdout, o.path, o.in, o.err)
+		printSent(m.Stdout, o.Path, o.In, o.Err)
 	}
 	if !asJSON && len(paths) > 1 {
 		fmt.Fprintf(m.Stdout, "all files: %s\n", countsLine(total))

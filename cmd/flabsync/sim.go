@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/fixtures"
-	"github.com/flabsync/flabsync/internal/flabs"
 
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/logging"
@@ -103,9 +102,11 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 		return usageErrorf("sim: %v", err)
 	}
 	o.Logger = log
-	if err := sampleSimCatalogue(&o); err != nil {
+	cat, err := fixtures.LoadCatalogue()
+	if err != nil {
 		return err
 	}
+	cat.Serve(&o)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -133,19 +134,5 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sim: shutdown: %w", err)
 	}
-	return nil
-}
-
-// sampleSimCatalogue makes the simulator serve the fixtures' lab and
-// catalogue: the one the sample sheets and the starting mapping table
-// are written against.
-func sampleSimCatalogue(o *flabstest.Options) error {
-	cat, err := fixtures.LoadCatalogue()
-	if err != nil {
-		return err
-	}
-	o.Labs = []flabs.Lab{cat.Lab}
-	o.Tests = cat.Tests
-	o.Packages = cat.Packages
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/schedules"
 )
 
 // TestStatusShowsEveryJob: with the import job running every minute, the
@@ -45,7 +46,7 @@ func TestStatusShowsEveryJob(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("status: exit %d\n%s", code, errOut)
 	}
-	var rep statusReport
+	var rep schedules.Status
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -1,17 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	iofs "io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -118,17 +110,6 @@ func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
 	return err
 }
 
-// replayExts are the files replay takes from a directory: a body per
-// .json file, a body per line of .jsonl/.ndjson. Files named on the
-// command line are taken whatever their name.
-var replayExts = []string{".json", ".jsonl", ".ndjson"}
-
-// replayItem is one body to replay and where it came from.
-type replayItem struct {
-	where string // file, or file:line
-	body  []byte
-}
-
 func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("webhooks replay", "webhooks replay [--config FILE] FILE|DIR…",
 		"Stores raw webhook bodies again, as if Flabs had delivered them: for bodies captured while\n"+
@@ -147,15 +128,6 @@ func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	var items []replayItem
-	var unread []string
-	for _, arg := range fs.Args() {
-		its, err := replayItems(arg)
-		if err != nil {
-			unread = append(unread, err.Error())
-		}
-		items = append(items, its...)
-	}
 	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -164,90 +136,24 @@ func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
 	recv := webhook.New(db, cfg.Webhook, m.logger(cfg).With(logging.KeyComponent, "webhook"))
 	defer recv.Close()
 
-	results := make([]webhook.Result, len(items))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32) // enough in flight for the writer to commit them in batches
-	for i, it := range items {
-		g.Go(func() error {
-			res, err := recv.Ingest(gctx, it.body, "replay")
-			if err != nil {
-				return fmt.Errorf("replay %s: %w", it.where, err)
-			}
-			results[i] = res
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	rep, err := recv.Replay(ctx, fs.Args())
+	if err != nil {
 		return err
 	}
-	count := map[webhook.Status]int{}
-	for i, res := range results {
-		count[res.Status]++
-		if res.Status == webhook.StatusInvalid {
-			fmt.Fprintf(m.Stdout, "%s: not a Flabs event: %s\n", items[i].where, res.Reason)
+	for _, b := range rep.Bodies {
+		if b.Result.Status == webhook.StatusInvalid {
+			fmt.Fprintf(m.Stdout, "%s: not a Flabs event: %s\n", b.Where, b.Result.Reason)
 		}
 	}
-	for _, u := range unread {
+	for _, u := range rep.Unread {
 		fmt.Fprintf(m.Stdout, "%s\n", u)
 	}
 	fmt.Fprintf(m.Stdout, "replayed %d bodies: %d stored, %d already stored, %d invalid\n",
-		len(items), count[webhook.StatusStored], count[webhook.StatusDuplicate], count[webhook.StatusInvalid])
-	if n := count[webhook.StatusInvalid] + len(unread); n > 0 {
+		len(rep.Bodies), rep.Count[webhook.StatusStored], rep.Count[webhook.StatusDuplicate], rep.Count[webhook.StatusInvalid])
+	if n := rep.Count[webhook.StatusInvalid] + len(rep.Unread); n > 0 {
 		return &partialError{msg: fmt.Sprintf("webhooks replay: %d bodies or files could not be replayed", n)}
 	}
 	return nil
-}
-
-// replayItems reads the bodies of one FILE or DIR argument.
-func replayItems(arg string) ([]replayItem, error) {
-	info, err := os.Stat(arg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read: %w", arg, errors.Unwrap(err))
-	}
-	if !info.IsDir() {
-		return replayFile(arg)
-	}
-	var items []replayItem
-	err = filepath.WalkDir(arg, func(path string, d iofs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(d.Name(), ".") && path != arg {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !slices.Contains(replayExts, strings.ToLower(filepath.Ext(path))) {
-			return nil
-		}
-		its, err := replayFile(path)
-		items = append(items, its...)
-		return err
-	})
-	if err != nil {
-		return items, fmt.Errorf("%s: %w", arg, err)
-	}
-	return items, nil
-}
-
-// replayFile reads one file: a body, or a body per line for JSON Lines.
-func replayFile(path string) ([]replayItem, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read: %w", path, errors.Unwrap(err))
-	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jsonl", ".ndjson":
-		var items []replayItem
-		for i, line := range bytes.Split(b, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) > 0 {
-				items = append(items, replayItem{where: fmt.Sprintf("%s:%d", path, i+1), body: line})
-			}
-		}
-		return items, nil
-	}
-	return []replayItem{{where: path, body: b}}, nil
 }
 
 // newFlabsClient builds the Flabs client from config, checking that the

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestNoTestingInBinary fails if the shipped binary links the testing
+// package (or any testing/... package), naming the import chain that
+// brings it in. Test helpers such as flabstest take a small interface
+// instead of testing.TB so that `flabsync sim` can use them.
+func TestNoTestingInBinary(t *testing.T) {
+	// go test puts $GOROOT/bin first on PATH, so this finds the toolchain
+	// that built the test (runtime.GOROOT is deprecated for this).
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not found on PATH (%v); run under go test to check the binary's dependencies", err)
+	}
+	// Non-test dependencies of this directory's package only: -deps
+	// without -test leaves _test.go files out.
+	cmd := exec.CommandContext(t.Context(), goBin, "list", "-deps",
+		"-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", ".")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, stderr.String())
+	}
+
+	// go list -deps prints dependencies before dependants, so the last
+	// line is the package itself.
+	imports := map[string][]string{}
+	var root string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		root = f[0]
+		imports[f[0]] = f[1:]
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read go list output: %v", err)
+	}
+	if root == "" {
+		t.Fatal("go list -deps printed no packages")
+	}
+
+	isTesting := func(p string) bool { return p == "testing" || strings.HasPrefix(p, "testing/") }
+	var bad []string
+	for p := range imports {
+		if isTesting(p) {
+			bad = append(bad, p)
+		}
+	}
+	slices.Sort(bad)
+	for _, p := range bad {
+		t.Errorf("binary links %s: %s", p, strings.Join(importChain(imports, root, p), " -> "))
+	}
+}
+
+// importChain returns a shortest import path from root to target in the
+// graph imports (package → its direct imports), both ends included.
+func importChain(imports map[string][]string, root, target string) []string {
+	prev := map[string]string{root: ""}
+	queue := []string{root}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if p == target {
+			var chain []string
+			for ; p != ""; p = prev[p] {
+				chain = append(chain, p)
+			}
+			slices.Reverse(chain)
+			return chain
+		}
+		for _, q := range imports[p] {
+			if _, seen := prev[q]; !seen {
+				prev[q] = p
+				queue = append(queue, q)
+			}
+		}
+	}
+	return []string{root, "…", target}
+}

@@ -1,8 +1,0 @@
-package main
-
-import "os"
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}

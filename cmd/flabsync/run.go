@@ -235,11 +235,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // openStore opens the configured database (applying pending migrations).
 func openStore(ctx context.Context, cfg *config.Config) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.Database)
-	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", config.MaskDSN(cfg.Database), err)
-	}
-	return db, nil
+	return store.Open(ctx, cfg.Database)
 }
 
 // openConfigStore loads the config named by the --config flag value and

@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -209,26 +208,6 @@ func (c *Config) RequireFlabs() error {
 		return fmt.Errorf("%w: missing %s", ErrNoFlabs, strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-// MaskDSN hides the password in a database URL so it can be printed.
-func MaskDSN(dsn string) string {
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "postgres://…"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // PartnerNames returns the configured partners' names in order.

@@ -4,6 +4,8 @@ import (
 	_ "embed"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flabsync/flabsync/internal/redact"
 )
 
 //go:embed example.yaml
@@ -26,9 +28,9 @@ func (c Config) Effective() string {
 	if m.Webhook.AuthToken != "" {
 		m.Webhook.AuthToken = Masked
 	}
-	m.Database = MaskDSN(m.Database)
+	m.Database = redact.URL(m.Database)
 	if m.Mail.SMTPURL != "" {
-		m.Mail.SMTPURL = maskURL(m.Mail.SMTPURL)
+		m.Mail.SMTPURL = redact.URL(m.Mail.SMTPURL)
 	}
 	out, err := yaml.Marshal(m)
 	if err != nil {

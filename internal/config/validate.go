@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/flabsync/flabsync/internal/redact"
 )
 
 // FieldError is one invalid value: the dotted key, the value as written
@@ -44,10 +46,10 @@ func (c *Config) Validate() error {
 		}
 	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
 		if u, err := url.Parse(c.Database); err != nil || u.Host == "" {
-			bad("database", MaskDSN(c.Database), "is not a PostgreSQL URL: write postgres://user:pass@host:5432/dbname")
+			bad("database", redact.URL(c.Database), "is not a PostgreSQL URL: write postgres://user:pass@host:5432/dbname")
 		}
 	default:
-		bad("database", MaskDSN(c.Database), "must start with sqlite: or postgres://")
+		bad("database", redact.URL(c.Database), "must start with sqlite: or postgres://")
 	}
 
 	if c.Flabs.BaseURL != "" {
@@ -99,7 +101,7 @@ func (c *Config) Validate() error {
 	if c.Mail.SMTPURL != "" {
 		u, err := url.Parse(c.Mail.SMTPURL)
 		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
-			bad("mail.smtp_url", maskURL(c.Mail.SMTPURL), "must be smtp://[user:pass@]host[:port] or smtps://…")
+			bad("mail.smtp_url", redact.URL(c.Mail.SMTPURL), "must be smtp://[user:pass@]host[:port] or smtps://…")
 		}
 		if c.Mail.From == "" {
 			bad("mail.from", "", "must be set when mail.smtp_url is")
@@ -220,16 +222,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// maskURL hides a URL's password.
-func maskURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/flabsync/flabsync/internal/redact"
 )
 
 // Dialect names the backend.
@@ -70,7 +72,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db, err = openPostgres(ctx, dsn)
 	default:
-		return nil, fmt.Errorf("open database %q: want sqlite:PATH or postgres://…", maskDSN(dsn))
+		return nil, fmt.Errorf("open database %q: want sqlite:PATH or postgres://…", redact.URL(dsn))
 	}
 	if err != nil {
 		return nil, err
@@ -123,7 +125,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	name := maskDSN(dsn)
+	name := redact.URL(dsn)
 	sqldb, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", name, err)
@@ -216,24 +218,4 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) 
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-// maskDSN hides the password of a postgres URL.
-func maskDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		if i := strings.Index(dsn, "@"); i >= 0 {
-			return "postgres://…" + dsn[i:]
-		}
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
@@ -86,7 +87,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			if err != nil {
 				return nil, err
 			}
-			log.Info("file is a duplicate of one already processed; nothing read or sent", "file", name, "file_id", id, "same_as", of)
+			log.Info("file is a duplicate of one already processed; nothing read or sent", logging.KeyFile, name, "file_id", id, "same_as", of)
 			return &Ingested{FileID: id, SameAs: []int64{of}, Duplicate: true, Result: &FileResult{File: name, Partner: opts.Partner}}, nil
 		}
 	}
@@ -94,7 +95,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if err != nil {
 		return nil, err
 	}
-	log = log.With("file", name, "file_id", fileID, "partner", opts.Partner)
+	log = log.With(logging.KeyFile, name, "file_id", fileID, logging.KeyPartner, opts.Partner)
 	if len(sameAs) > 0 {
 		log.Info("same content as an earlier file: only what was not submitted then is sent", "same_as", sameAs[0])
 	}
@@ -202,7 +203,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		// Rows admitted before the failure are in the ledger and were
 		// sent; the file is marked as not fully read.
 		if err := in.Ledger.FailFile(context.WithoutCancel(ctx), fileID, scanErr.Error()); err != nil {
-			log.Error("ledger: mark file failed", "err", err)
+			log.Error("ledger: mark file failed", logging.Err(err))
 		}
 		return out, fmt.Errorf("ingest %s: %w", name, scanErr)
 	}

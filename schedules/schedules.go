@@ -20,6 +20,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/store"
 )
 
@@ -162,7 +163,7 @@ func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 	}
 	if s.running[name] {
 		s.mu.Unlock()
-		s.log.Info("job still running; this turn skipped", "job", name)
+		s.log.Info("job still running; this turn skipped", logging.KeyJob, name)
 		return Skipped, nil
 	}
 	s.running[name] = true
@@ -176,11 +177,11 @@ func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 	lease := "job:" + name
 	got, err := s.db.AcquireLease(ctx, lease, s.holder, s.ttl, time.Now())
 	if err != nil {
-		s.log.Error("job lease", "job", name, "err", err)
+		s.log.Error("job lease", logging.KeyJob, name, logging.Err(err))
 		return "", err
 	}
 	if !got {
-		s.log.Info("job running on another process; this turn skipped", "job", name)
+		s.log.Info("job running on another process; this turn skipped", logging.KeyJob, name)
 		return ElsewhereOK, nil
 	}
 	jobCtx, cancel := context.WithCancel(ctx)
@@ -197,7 +198,7 @@ func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 			case <-t.C:
 				ok, err := s.db.AcquireLease(context.WithoutCancel(jobCtx), lease, s.holder, s.ttl, time.Now())
 				if err != nil || !ok {
-					s.log.Error("job lease lost; stopping the job", "job", name, "err", err)
+					s.log.Error("job lease lost; stopping the job", logging.KeyJob, name, logging.Err(err))
 					cancel()
 					return
 				}
@@ -208,7 +209,7 @@ func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 		cancel()
 		<-renewed
 		if err := s.db.ReleaseLease(context.WithoutCancel(ctx), lease, s.holder); err != nil {
-			s.log.Error("release job lease", "job", name, "err", err)
+			s.log.Error("release job lease", logging.KeyJob, name, logging.Err(err))
 		}
 	}()
 

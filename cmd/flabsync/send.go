@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/ledger"
@@ -53,7 +54,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	sub := submit.New(client, ledger.New(db), lim, submit.Options{
 		Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts, Holder: who,
-		Logger: log.With("component", "submit"),
+		Logger: log.With(logging.KeyComponent, "submit"),
 	})
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
@@ -62,7 +63,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 
 	bar := newBar(m, progress && !asJSON, lim)
 	ing := &pipeline.Ingester{Ledger: ledger.New(db), Submitter: sub, Holder: who, Detail: asJSON,
-		Logger: log.With("component", "pipeline"), Progress: bar.update}
+		Logger: log.With(logging.KeyComponent, "pipeline"), Progress: bar.update}
 
 	start := time.Now()
 	outs := ing.IngestFiles(ctx, paths, func(path string) pipeline.ReadOptions {

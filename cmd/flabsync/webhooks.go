@@ -167,6 +167,6 @@ func newFlabsClient(m *Main, cfg *config.Config) (*flabs.Client, error) {
 		ClientID:     cfg.Flabs.ClientID,
 		ClientSecret: cfg.Flabs.ClientSecret,
 		Timeout:      cfg.Flabs.Timeout,
-		Logger:       m.logger(cfg).With("component", "flabs"),
+		Logger:       m.logger(cfg).With(logging.KeyComponent, "flabs"),
 	})
 }

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flabsync/flabsync/internal/logging"
 )
 
 // Config says where files are and how long they must rest.
@@ -160,7 +162,7 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 		f, err := in.claim(path, rel, l)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				in.log.Error("inbox: claim", "file", rel, "err", err)
+				in.log.Error("inbox: claim", logging.KeyFile, rel, logging.Err(err))
 			}
 			return nil
 		}
@@ -248,7 +250,7 @@ func (in *Inbox) claim(path, rel string, l look) (File, error) {
 	in.mu.Lock()
 	delete(in.seen, rel)
 	in.mu.Unlock()
-	in.log.Info("inbox: claimed", "file", rel, "partner", partner, "bytes", l.size)
+	in.log.Info("inbox: claimed", logging.KeyFile, rel, logging.KeyPartner, partner, "bytes", l.size)
 	return File{Path: dst, Name: filepath.Base(rel), Rel: rel, Partner: partner, Size: l.size, ModTime: l.mtime}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/ledger"
@@ -20,7 +21,7 @@ func (in *Inbox) Archive(f File) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("inbox: archive %s: %w", f.Rel, err)
 	}
-	in.log.Info("inbox: archived", "file", f.Rel, "to", dst)
+	in.log.Info("inbox: archived", logging.KeyFile, f.Rel, "to", dst)
 	if in.cfg.Filed != nil {
 		in.cfg.Filed(f, dst)
 	}
@@ -38,7 +39,7 @@ func (in *Inbox) Refuse(f File, cause error) (string, error) {
 	if err := in.writeReason(dst, f.Rel, cause.Error(), Advice(cause)); err != nil {
 		return dst, err
 	}
-	in.log.Warn("inbox: refused", "file", f.Rel, "to", dst, "reason", cause.Error())
+	in.log.Warn("inbox: refused", logging.KeyFile, f.Rel, "to", dst, "reason", cause.Error())
 	if in.cfg.Filed != nil {
 		in.cfg.Filed(f, dst)
 	}
@@ -49,16 +50,16 @@ func (in *Inbox) Refuse(f File, cause error) (string, error) {
 func (in *Inbox) refuse(path, rel, reason, advice string) {
 	dst, err := in.moveTo(path, in.cfg.ErrorDir, filepath.Base(rel))
 	if err != nil {
-		in.log.Error("inbox: move to errors", "file", rel, "err", err)
+		in.log.Error("inbox: move to errors", logging.KeyFile, rel, logging.Err(err))
 		return
 	}
 	if err := in.writeReason(dst, rel, reason, advice); err != nil {
-		in.log.Error("inbox: write reason", "file", rel, "err", err)
+		in.log.Error("inbox: write reason", logging.KeyFile, rel, logging.Err(err))
 	}
 	in.mu.Lock()
 	delete(in.seen, rel)
 	in.mu.Unlock()
-	in.log.Warn("inbox: refused", "file", rel, "to", dst, "reason", reason)
+	in.log.Warn("inbox: refused", logging.KeyFile, rel, "to", dst, "reason", reason)
 }
 
 func (in *Inbox) moveTo(src, root, name string) (string, error) {

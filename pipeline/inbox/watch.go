@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/flabsync/flabsync/internal/logging"
 )
 
 // Handler processes one claimed file. nil: the file is archived. An error
@@ -26,7 +28,7 @@ func (in *Inbox) Handle(ctx context.Context, f File, h Handler) error {
 		return aerr
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		if rerr := os.Rename(f.Path, filepath.Join(in.cfg.Dir, f.Rel)); rerr != nil {
-			in.log.Error("inbox: put back after stop", "file", f.Rel, "err", rerr)
+			in.log.Error("inbox: put back after stop", logging.KeyFile, f.Rel, logging.Err(rerr))
 		}
 		return err
 	default:
@@ -109,14 +111,14 @@ func (in *Inbox) Watch(ctx context.Context, h Handler) error {
 			})
 			continue
 		case err := <-w.Errors:
-			in.log.Warn("inbox: watcher", "err", err)
+			in.log.Warn("inbox: watcher", logging.Err(err))
 			continue
 		case <-tick.C:
 		case <-poke.C:
 		}
 		files, err := in.Take(ctx)
 		if err != nil {
-			in.log.Error("inbox: scan", "err", err)
+			in.log.Error("inbox: scan", logging.Err(err))
 		}
 		for _, f := range files {
 			if err := in.Handle(ctx, f, h); err != nil && ctx.Err() != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
@@ -242,7 +243,7 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	}
 	attempt, err := s.rec.Sending(keep, id, s.opts.Holder)
 	if err != nil {
-		s.log.Error("ledger: mark in flight", "integrator_id", id, "err", err)
+		s.log.Error("ledger: mark in flight", logging.KeyIntegratorID, id, logging.Err(err))
 		s.finish(t, ledger.Result{State: ledger.Pending, Error: "ledger: " + err.Error()})
 		return
 	}
@@ -269,7 +270,7 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 		r.State = ledger.Pending // not the booking's fault: sent again once the config is fixed
 		s.record(keep, r)
 		s.finish(t, r)
-		s.log.Error("flabs refused the credentials; stopping", "integrator_id", id)
+		s.log.Error("flabs refused the credentials; stopping", logging.KeyIntegratorID, id)
 		s.mu.Lock()
 		stop := s.stop
 		s.mu.Unlock()
@@ -295,7 +296,7 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 			r.Error = fmt.Sprintf("gave up after %s of retries: %s", time.Since(t.first).Round(time.Second), r.Error)
 		default:
 			r.State, r.NextAttempt = ledger.Retry, time.Now().Add(delay)
-			s.log.Warn("flabs: will retry", "integrator_id", id, "attempt", attempt, "status", r.HTTPStatus, "in", delay.Round(time.Millisecond))
+			s.log.Warn("flabs: will retry", logging.KeyIntegratorID, id, "attempt", attempt, "status", r.HTTPStatus, "in", delay.Round(time.Millisecond))
 			s.record(keep, r)
 			s.mu.Lock()
 			t.res = r
@@ -315,13 +316,13 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	if r.State != ledger.Submitted {
 		level = slog.LevelWarn
 	}
-	s.log.Log(ctx, level, "booking "+string(r.State), "integrator_id", id, "partner", r.Partner, "attempts", r.Attempts,
+	s.log.Log(ctx, level, "booking "+string(r.State), logging.KeyIntegratorID, id, logging.KeyPartner, r.Partner, "attempts", r.Attempts,
 		"status", r.HTTPStatus, "duplicate_answer", r.DuplicateAnswer)
 }
 
 func (s *Submitter) record(ctx context.Context, r ledger.Result) {
 	if err := s.rec.Settle(ctx, r); err != nil {
-		s.log.Error("ledger: record answer", "integrator_id", r.IntegratorID, "state", r.State, "err", err)
+		s.log.Error("ledger: record answer", logging.KeyIntegratorID, r.IntegratorID, "state", r.State, logging.Err(err))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/logging"
 )
 
 // Mailer defaults.
@@ -116,7 +117,7 @@ func (m *Mailer) Send(ctx context.Context, dg Digest, attachment string) error {
 			return nil
 		}
 		m.logger().LogAttrs(ctx, slog.LevelWarn, "email attempt failed",
-			slog.Int("attempt", n), slog.Int("of", attempts), slog.String("smtp", m.URL.String()), slog.Any("err", err))
+			slog.Int("attempt", n), slog.Int("of", attempts), slog.String("smtp", m.URL.String()), logging.Err(err))
 		if n >= attempts || permanent(err) {
 			break
 		}

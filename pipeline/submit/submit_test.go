@@ -213,11 +213,21 @@ func TestPartnersServedInTurn(t *testing.T) {
 	s := submit.New(r.client, r.ledger, submit.NewLimiter(400, 1), o)
 	var mu sync.Mutex
 	var order []string
-	note := func(x ledger.Result) { mu.Lock(); order = append(order, x.Partner); mu.Unlock() }
+	underWay := make(chan struct{})
+	var once sync.Once
+	note := func(x ledger.Result) {
+		mu.Lock()
+		order = append(order, x.Partner)
+		n := len(order)
+		mu.Unlock()
+		if n >= 10 {
+			once.Do(func() { close(underWay) })
+		}
+	}
 	stop := run(t, s)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Submit(context.Background(), big, note) })
-	time.Sleep(20 * time.Millisecond) // the big file is well under way
+	<-underWay // the big file is well under way: ten of its bookings are done
 	s.Submit(context.Background(), small, note)
 	mu.Lock()
 	doneWhenSmallDone := len(order)

@@ -1,7 +1,9 @@
 // Package pipeline owns one file's journey: its rows become bookings
 // (validated, with a deterministic integrator ID), bad rows become
 // RowErrors with a stable code, and the file's accounting balances: rows in
-// = accepted + rejected + skipped. The readers live in internal/sheet.
+// = accepted + rejected + skipped. The Ingester then takes the bookings
+// through the ledger (pipeline/ledger) to the submitter (pipeline/submit);
+// pipeline/inbox hands it files. The readers live in internal/sheet.
 package pipeline
 
 import "fmt"

@@ -1,7 +1,11 @@
-// Package reconcile holds what flabsync knows about each booking after it
-// was sent: the state machine fed by Flabs' webhook events. It is pure —
-// no I/O — so the rules can be tested alone; reconcile/webhook stores the
-// events and persists the folded state.
+// Package reconcile is the leaf of reconciliation. It holds the types the
+// rules, the report and the CLI all speak — Exception, the categories and
+// statuses, age buckets, RejectFile — and what flabsync knows about each
+// booking after it was sent: the state machine fed by Flabs' webhook
+// events. It is pure — no I/O — so the rules can be tested alone;
+// reconcile/webhook stores the events and persists the folded state,
+// reconcile/rules turns problems into exceptions, reconcile/report writes
+// them, and reconcile/nightly runs the whole night.
 //
 // Flabs promises nothing about delivery (flabs-api.md §4.2): events come
 // late, twice, out of order, or never. So the state of a booking is a

@@ -1,9 +1,15 @@
-// Package schedules runs flabsync's jobs on cron schedules: the default
-// schedule (default.yaml, embedded) overridden by the config, each job
-// never overlapping itself — within a process (skip if still running) and
-// across processes sharing one database (a lease in the store, renewed
-// while the job runs) — and every run recorded in job_runs with its
-// outcome and a summary of its counts.
+// Package schedules is the running product, the one layer between the
+// CLI and the domain packages. Service is `flabsync serve`: it owns the
+// submitter, the inbox watcher, the webhook receiver, the admin server
+// and the scheduler in one errgroup. The scheduler runs jobs on cron
+// schedules: the default schedule (default.yaml, embedded) overridden by
+// the config, each job never overlapping itself — within a process (skip
+// if still running) and across processes sharing one database (a lease in
+// the store, renewed while the job runs). Record runs a job once and
+// records it in job_runs with its outcome and a summary of its counts,
+// whether cron or a person started it. The job bodies (ImportJob,
+// MappingSyncJob, ReconcileJob, ExpectedDropsJob) are plain funcs tested
+// without cron; GatherStatus is `flabsync status`.
 package schedules
 
 import (

@@ -1,9 +1,9 @@
 // Package submit sends bookings to Flabs: a bounded pool of workers behind
 // one shared, adaptive rate limit, partners served in turn, retries with
-// back-off that never double-book, and a ledger written before and after
-// every request so that a crash loses nothing and resends only what may
-// not have arrived (with the same integrator_id, which Flabs refuses to
-// book twice).
+// back-off that never double-book, and the ledger (package ledger, seen
+// here through the Recorder interface) told before and after every
+// request, so that a crash loses nothing and resends only what may not
+// have arrived (with the same integrator_id).
 package submit
 
 import (

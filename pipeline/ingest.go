@@ -220,7 +220,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	out.Counts, err = in.Ledger.FinishFile(keep, fileID, out.Result.RowsIn())
 	log.Info("file done", "rows_in", out.Counts.RowsIn, "submitted", out.Counts.Submitted, "rejected", out.Counts.Rejected,
 		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
-		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unfinished", out.Counts.Unfinished)
+		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unconfirmed", out.Counts.Unconfirmed, "unfinished", out.Counts.Unfinished)
 	if err != nil {
 		return out, err
 	}

@@ -15,13 +15,15 @@ const (
 	CategoryTestMismatch  = "test_mismatch"
 	CategoryUnmappedTest  = "unmapped_test"
 	CategoryMissingDrop   = "missing_drop"
+	CategoryUnconfirmed   = "unconfirmed" // may or may not be booked; no webhook has settled it
+	CategoryNotSent       = "not_sent"    // admitted, still not answered by Flabs after an hour
 )
 
 // Categories lists every category in the order a booking meets them on
 // its journey, which is the order the Summary and the digest show them.
 var Categories = []string{
-	CategoryMissingDrop, CategoryRejectedRow, CategoryUnmappedTest, CategorySubmitFailed,
-	CategoryNoBill, CategoryNotCompleted, CategoryBillDeleted, CategoryDuplicateBill,
+	CategoryMissingDrop, CategoryRejectedRow, CategoryUnmappedTest, CategoryNotSent, CategorySubmitFailed,
+	CategoryUnconfirmed, CategoryNoBill, CategoryNotCompleted, CategoryBillDeleted, CategoryDuplicateBill,
 	CategoryTestMismatch, CategoryOrphanEvent,
 }
 

@@ -24,12 +24,18 @@ const (
 	JobExpectedDrops = "expected-drops"
 )
 
-// ImportJob takes every settled file in the inbox and handles it: what
-// the watcher does as files arrive, as a sweep.
-func ImportJob(in *inbox.Inbox, handle inbox.Handler) Func {
+// ImportJob takes every settled file in the inbox and handles it (what
+// the watcher does as files arrive, as a sweep), then sends what the
+// ledger holds unsent with resume: bookings a stopped or refused run left
+// behind, without their file being dropped again.
+func ImportJob(in *inbox.Inbox, handle inbox.Handler, resume func(context.Context) (int, error)) Func {
 	return func(ctx context.Context) (string, error) {
 		n, err := in.Drain(ctx, handle, 2*time.Second)
-		return fmt.Sprintf("%d files", n), err
+		if err != nil {
+			return fmt.Sprintf("%d files", n), err
+		}
+		r, err := resume(ctx)
+		return fmt.Sprintf("%d files, %d unsent bookings resumed", n, r), err
 	}
 }
 

@@ -27,12 +27,12 @@ func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flabsync_rows_total",
-			Help: "Sheet rows by outcome: submitted, rejected, rejected_flabs, duplicate, failed, held, skipped, unfinished."}, []string{"outcome"}),
+			Help: "Sheet rows by outcome: submitted, rejected, rejected_flabs, duplicate, failed, held, skipped, unconfirmed, unfinished."}, []string{"outcome"}),
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flabsync_files_total",
 			Help: "Inbox files by result: archived, refused (moved to errors/), duplicate (same content as before)."}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.rows, m.files, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, o := range []string{"submitted", "rejected", "rejected_flabs", "duplicate", "failed", "held", "skipped", "unfinished"} {
+	for _, o := range []string{"submitted", "rejected", "rejected_flabs", "duplicate", "failed", "held", "skipped", "unconfirmed", "unfinished"} {
 		m.rows.WithLabelValues(o)
 	}
 	for _, r := range []string{"archived", "refused", "duplicate"} {
@@ -43,7 +43,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) count(c ledger.Counts) {
 	for o, n := range map[string]int{"submitted": c.Submitted, "rejected": c.Rejected, "rejected_flabs": c.RejectedFlabs,
-		"duplicate": c.Duplicate, "failed": c.Failed, "held": c.Held, "skipped": c.Skipped, "unfinished": c.Unfinished} {
+		"duplicate": c.Duplicate, "failed": c.Failed, "held": c.Held, "skipped": c.Skipped, "unconfirmed": c.Unconfirmed, "unfinished": c.Unfinished} {
 		m.rows.WithLabelValues(o).Add(float64(n))
 	}
 }

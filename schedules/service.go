@@ -106,6 +106,7 @@ func (s *Service) Run(ctx context.Context) error {
 		log.Info("inbox: files left mid-way by the last run are back in the inbox", "files", n)
 	}
 	handle := fileHandler(cfg, ms, ing, met)
+	resume := func(ctx context.Context) (int, error) { return resumeUnsettled(ctx, led, sub, s.Name, holder) }
 
 	sched := New(db, loc, holder, log.With(logging.KeyComponent, "schedules"))
 	specs := Default()
@@ -113,7 +114,7 @@ func (s *Service) Run(ctx context.Context) error {
 		specs[job] = spec
 	}
 	jobs := map[string]Func{
-		JobImport:        ImportJob(in, handle),
+		JobImport:        ImportJob(in, handle, resume),
 		JobMappingSync:   MappingSyncJob(ms, s.Client, cfg.Flabs.LabID, nil),
 		JobReconcile:     ReconcileJob(cfg, db, log),
 		JobExpectedDrops: ExpectedDropsJob(cfg, db, loc),
@@ -159,6 +160,15 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error {
 		if err := sub.Run(subCtx); err != nil {
 			return fmt.Errorf("serve: %w: %w", ErrCredentials, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// What earlier runs left unsent goes first, files or no files.
+		if n, err := resume(gctx); err != nil && gctx.Err() == nil {
+			log.Error("resume unsent bookings", logging.Err(err))
+		} else if n > 0 {
+			log.Info("unsent bookings from earlier runs sent again", "bookings", n)
 		}
 		return nil
 	})
@@ -272,4 +282,23 @@ func PartnerByPattern(cfg *config.Config) func(string) string {
 		}
 		return ""
 	}
+}
+
+// resumeBatch is how many unsettled bookings one resume takes at a time.
+const resumeBatch = 500
+
+// resumeUnsettled sends the bookings the ledger holds unsent that this
+// process may take (ledger.Unsettled) until none are left, and returns
+// how many it took.
+func resumeUnsettled(ctx context.Context, led *ledger.Ledger, sub *submit.Submitter, name, holder string) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		jobs, err := led.Unsettled(ctx, name, holder, time.Now(), resumeBatch)
+		if err != nil || len(jobs) == 0 {
+			return total, err
+		}
+		sub.Submit(ctx, jobs, nil)
+		total += len(jobs)
+	}
+	return total, nil
 }

@@ -147,6 +147,22 @@ log: {level: warn}
 	if _, err := rules.CheckDrops(ctx, db, map[string]string{"sunrise": "00:00"}, time.Now(), time.Local); err != nil { // missing_drop
 		t.Fatal(err)
 	}
+	// not_sent: an import whose credentials Flabs refused leaves its
+	// booking pending.
+	bad := strings.Replace(cfg, "client_secret: demo", "client_secret: wrong", 1)
+	os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o644)
+	os.WriteFile(filepath.Join(dir, "stuck_2026.csv"), []byte("Booking ID,Patient Name,Age,Gender,Tests\nS1,Ravi,40,M,CBC\n"), 0o644)
+	child(t, dir, "import", "--no-progress", "--config", filepath.Join(dir, "bad.yaml"), filepath.Join(dir, "stuck_2026.csv")).Run()
+	// unconfirmed: booked, then the process died with the request on its
+	// way (as kill -9 leaves it: in flight); the resend is refused as
+	// already there, and no bill event has come for it yet.
+	os.WriteFile(filepath.Join(dir, "hung_2026.csv"), []byte("Booking ID,Patient Name,Age,Gender,Tests\nH1,Meera,50,F,CBC\n"), 0o644)
+	child(t, dir, "import", "--no-progress", filepath.Join(dir, "hung_2026.csv")).Run()
+	if _, err := db.Exec(`UPDATE bookings SET status = 'in_flight' WHERE integrator_id = 'hung:H1'`); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "hung_2026-b.csv"), []byte("Booking ID,Patient Name,Age,Gender,Tests\nH1,Meera,50,F,CBC\n"), 0o644)
+	child(t, dir, "import", "--no-progress", filepath.Join(dir, "hung_2026-b.csv")).Run()
 
 	at := start.Add(80 * time.Hour).UTC().Format(time.RFC3339)
 	out, err := child(t, dir, "reconcile", "--at", at, "--email", "--json").Output()

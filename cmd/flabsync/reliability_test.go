@@ -152,7 +152,9 @@ WHERE f.status = 'done' GROUP BY 1`)
 	for _, s := range states {
 		total += s.N
 		switch s.K {
-		case "submitted", "rejected", "failed", "held", "duplicate", "skipped":
+		case "submitted", "rejected", "failed", "held", "duplicate", "skipped",
+			"unconfirmed": // a resend after a hung answer, refused: never counted as booked
+
 		default:
 			t.Errorf("%d rows end in %q", s.N, s.K)
 		}
@@ -162,11 +164,11 @@ WHERE f.status = 'done' GROUP BY 1`)
 	}
 	// Each file read to its end once, balanced.
 	var fs []struct {
-		Name, Status                                                    string
-		Total, Submitted, Rejected, RejectedFlabs, Dup, Failed, Held, S int
+		Name, Status                                                       string
+		Total, Submitted, Rejected, RejectedFlabs, Dup, Failed, Held, S, U int
 	}
 	db.Select(&fs, `SELECT name, status, rows_total AS total, rows_submitted AS submitted, rows_rejected AS rejected,
-	rows_rejected_flabs AS rejectedflabs, rows_duplicate AS dup, rows_failed AS failed, rows_held AS held, rows_skipped AS s FROM files`)
+	rows_rejected_flabs AS rejectedflabs, rows_duplicate AS dup, rows_failed AS failed, rows_held AS held, rows_skipped AS s, rows_unconfirmed AS u FROM files`)
 	doneOnce := map[string]int{}
 	for _, f := range fs {
 		if f.Status == "reading" {
@@ -176,7 +178,7 @@ WHERE f.status = 'done' GROUP BY 1`)
 			continue
 		}
 		doneOnce[f.Name]++
-		if f.Total != f.Submitted+f.Rejected+f.RejectedFlabs+f.Dup+f.Failed+f.Held+f.S {
+		if f.Total != f.Submitted+f.Rejected+f.RejectedFlabs+f.Dup+f.Failed+f.Held+f.S+f.U {
 			t.Errorf("%s does not balance: %+v", f.Name, f)
 		}
 	}
@@ -232,6 +234,15 @@ WHERE f.status = 'done' GROUP BY 1`)
 		State string `db:"state"`
 	}
 	db.Select(&ours, `SELECT b.integrator_id, COALESCE(s.state, 'none') AS state FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id WHERE b.status = 'submitted'`)
+	// What stays unconfirmed after the night (its bill events were lost)
+	// is booked in Flabs but not proven to us: it must be an exception.
+	var unconfirmed []string
+	db.Select(&unconfirmed, `SELECT integrator_id FROM bookings WHERE status = 'unconfirmed'`)
+	for _, id := range unconfirmed {
+		if !flagged[id] {
+			t.Errorf("%s is still unconfirmed after the nightly run and no exception says so", id)
+		}
+	}
 	differ, missed := 0, 0
 	for _, o := range ours {
 		want := reconcile.StateNone
@@ -249,6 +260,7 @@ WHERE f.status = 'done' GROUP BY 1`)
 		}
 	}
 	st := sim.Stats()
+	t.Logf("%d unconfirmed after the nightly run, all flagged; ", len(unconfirmed))
 	t.Logf("rows %d in %d files; states %v; Flabs: %d bookings, %d 503s, %d hung, %d 429s; webhooks: %d dropped; %d bookings differ from Flabs, %d of them not flagged; exceptions %v",
 		rows, files, states, st.Created.Load(), st.Failed.Load(), st.TimedOut.Load(), st.RateLimited.Load(),
 		len(sim.DroppedEvents()), differ, missed, rep.Summary)

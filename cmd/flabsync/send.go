@@ -85,7 +85,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		bad := o.Err != nil
 		if o.In != nil {
 			c := o.In.Counts
-			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unfinished > 0
+			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unconfirmed+c.Unfinished > 0
 			total = total.Add(c)
 		}
 		if bad {
@@ -127,6 +127,9 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 func countsLine(c ledger.Counts) string {
 	s := fmt.Sprintf("%d submitted, %d rejected, %d refused by Flabs, %d duplicate, %d failed, %d held, %d skipped",
 		c.Submitted, c.Rejected, c.RejectedFlabs, c.Duplicate, c.Failed, c.Held, c.Skipped)
+	if c.Unconfirmed > 0 {
+		s += fmt.Sprintf(", %d unconfirmed (may be booked: the nightly run settles them)", c.Unconfirmed)
+	}
 	if c.Unfinished > 0 {
 		s += fmt.Sprintf(", %d unfinished", c.Unfinished)
 	}

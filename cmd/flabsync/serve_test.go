@@ -296,3 +296,64 @@ func TestServeRefusedCredentialsExits(t *testing.T) {
 		t.Errorf("%d bookings created with refused credentials", n)
 	}
 }
+
+// TestServeResumesUnsentBookings: an import stopped by refused
+// credentials leaves its bookings pending in the ledger. Once the
+// credentials are right, serve sends them by itself — no file dropped
+// again — and each is booked once.
+func TestServeResumesUnsentBookings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as child processes")
+	}
+	const n = 5
+	dir, sheet, sim := sendRig(t, n, flabstest.Options{})
+	cfgPath := filepath.Join(dir, "flabsync.yaml")
+	good, _ := os.ReadFile(cfgPath)
+	bad := strings.Replace(string(good), "client_secret: demo", "client_secret: rotated-by-someone", 1)
+	os.WriteFile(cfgPath, []byte(bad), 0o600)
+	if out, err := child(t, dir, "import", sheet).CombinedOutput(); err == nil {
+		t.Fatalf("import with refused credentials succeeded:\n%s", out)
+	}
+	if c := sim.Stats().Created.Load(); c != 0 {
+		t.Fatalf("%d created with refused credentials", c)
+	}
+	// The refused run was long ago: its claim on the bookings has lapsed.
+	db, err := store.Open(t.Context(), "sqlite:"+filepath.Join(dir, "flabsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(db.Rebind(`UPDATE bookings SET updated_at = ?`), store.T(time.Now().Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	inboxDir := filepath.Join(dir, "inbox")
+	cfg := string(good) + fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\"}\n",
+		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	cmd := child(t, dir, "serve")
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for sim.Stats().Created.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d unsent bookings sent by serve within 30s\n%s", sim.Stats().Created.Load(), n, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve exit: %v\n%s", err, logs.String())
+	}
+	if d := sim.DoubleBooked(); len(d) > 0 {
+		t.Errorf("double-booked: %v", d)
+	}
+	out, _ := child(t, dir, "status", "--json").Output()
+	if !strings.Contains(string(out), fmt.Sprintf(`"submitted": %d`, n)) {
+		t.Errorf("status after serve:\n%s", out)
+	}
+}

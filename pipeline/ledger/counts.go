@@ -10,19 +10,20 @@ type Counts struct {
 	Failed        int `json:"failed"`
 	Held          int `json:"held"`
 	Skipped       int `json:"skipped"`
-	Unfinished    int `json:"unfinished"` // pending or retrying when the run stopped
+	Unconfirmed   int `json:"unconfirmed"` // may be booked: a resend after an unknown outcome was refused
+	Unfinished    int `json:"unfinished"`  // pending or retrying when the run stopped
 }
 
 // Add returns the sum of c and d, field by field.
 func (c Counts) Add(d Counts) Counts {
 	return Counts{RowsIn: c.RowsIn + d.RowsIn, Submitted: c.Submitted + d.Submitted, Rejected: c.Rejected + d.Rejected,
 		RejectedFlabs: c.RejectedFlabs + d.RejectedFlabs, Duplicate: c.Duplicate + d.Duplicate, Failed: c.Failed + d.Failed,
-		Held: c.Held + d.Held, Skipped: c.Skipped + d.Skipped, Unfinished: c.Unfinished + d.Unfinished}
+		Held: c.Held + d.Held, Skipped: c.Skipped + d.Skipped, Unconfirmed: c.Unconfirmed + d.Unconfirmed, Unfinished: c.Unfinished + d.Unfinished}
 }
 
 // Outcomes is the number of rows with an outcome (all but RowsIn).
 func (c Counts) Outcomes() int {
-	return c.Submitted + c.Rejected + c.RejectedFlabs + c.Duplicate + c.Failed + c.Held + c.Skipped + c.Unfinished
+	return c.Submitted + c.Rejected + c.RejectedFlabs + c.Duplicate + c.Failed + c.Held + c.Skipped + c.Unconfirmed + c.Unfinished
 }
 
 // Balanced reports whether every row is accounted for exactly once.

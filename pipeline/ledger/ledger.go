@@ -94,11 +94,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 }
 
 // Processed returns the earliest file with this content that was read
-// to its end, if any: a file whose bytes were already processed.
+// to its end with every booking final, if any: a file whose bytes were
+// already processed. A file cut short (interrupted) is not: dropped again,
+// it is read again and resumes the bookings it left unsent.
 func (l *Ledger) Processed(ctx context.Context, sha256 string) (int64, bool, error) {
 	var id int64
-	q := l.db.Rebind(`SELECT id FROM files WHERE sha256 = ? AND status IN (?, ?) ORDER BY id LIMIT 1`)
-	err := l.db.GetContext(ctx, &id, q, sha256, FileDone, FileInterrupted)
+	q := l.db.Rebind(`SELECT id FROM files WHERE sha256 = ? AND status = ? ORDER BY id LIMIT 1`)
+	err := l.db.GetContext(ctx, &id, q, sha256, FileDone)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, false, nil
@@ -138,9 +140,15 @@ func (l *Ledger) Admit(ctx context.Context, fileID int64, bookings []Booking, ro
 	out := make([]Decision, 0, len(bookings))
 	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		out = out[:0]
+		// Whoever admits a booking to send claims it: another process's
+		// sweep of unsettled bookings leaves it alone.
+		var by string
+		if err := tx.GetContext(ctx, &by, tx.Rebind(`SELECT claimed_by FROM files WHERE id = ?`), fileID); err != nil {
+			return fmt.Errorf("file %d: %w", fileID, err)
+		}
 		dupRows := map[string]bool{}
 		for _, b := range bookings {
-			d, err := admit(ctx, tx, fileID, b, now)
+			d, err := admit(ctx, tx, fileID, by, b, now)
 			if err != nil {
 				return fmt.Errorf("booking %s: %w", b.IntegratorID, err)
 			}
@@ -178,7 +186,7 @@ ON CONFLICT (file_id, sheet, row_num) DO UPDATE SET status = excluded.status, co
 	return out, nil
 }
 
-func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, b Booking, now store.Time) (Decision, error) {
+func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, by string, b Booking, now store.Time) (Decision, error) {
 	d := Decision{IntegratorID: b.IntegratorID}
 	body, err := json.Marshal(b.Request)
 	if err != nil {
@@ -189,17 +197,18 @@ func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, b Booking, now store.
 		state = Held
 	}
 	var cur struct {
-		Status   BookingState `db:"status"`
-		Attempts int          `db:"attempts"`
-		Request  string       `db:"request"`
-		PreBook  string       `db:"pre_booking_id"`
+		Status      BookingState `db:"status"`
+		Attempts    int          `db:"attempts"`
+		Request     string       `db:"request"`
+		PreBook     string       `db:"pre_booking_id"`
+		MaybeBooked bool         `db:"maybe_booked"`
 	}
-	err = tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, attempts, request, pre_booking_id FROM bookings WHERE integrator_id = ?`), b.IntegratorID)
+	err = tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, attempts, request, pre_booking_id, maybe_booked FROM bookings WHERE integrator_id = ?`), b.IntegratorID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		q := tx.Rebind(`INSERT INTO bookings (integrator_id, partner, file_id, first_row, status, request, last_error, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if _, err := tx.ExecContext(ctx, q, b.IntegratorID, b.Partner, fileID, b.FirstRow, state, string(body), b.Hold, now, now); err != nil {
+		q := tx.Rebind(`INSERT INTO bookings (integrator_id, partner, file_id, first_row, status, request, last_error, claimed_by, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if _, err := tx.ExecContext(ctx, q, b.IntegratorID, b.Partner, fileID, b.FirstRow, state, string(body), b.Hold, by, now, now); err != nil {
 			return d, err
 		}
 		if err := writeItems(ctx, tx, b); err != nil {
@@ -216,12 +225,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	d.PreBookingID = cur.PreBook
 	replace := func(status BookingState, resetAttempts bool) error {
-		q := `UPDATE bookings SET status = ?, request = ?, file_id = ?, first_row = ?, last_error = ?, updated_at = ?`
+		q := `UPDATE bookings SET status = ?, request = ?, file_id = ?, first_row = ?, last_error = ?, claimed_by = ?, updated_at = ?`
 		if resetAttempts {
 			q += `, attempts = 0`
 		}
 		q += ` WHERE integrator_id = ?`
-		if _, err := tx.ExecContext(ctx, tx.Rebind(q), status, string(body), fileID, b.FirstRow, b.Hold, now, b.IntegratorID); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), status, string(body), fileID, b.FirstRow, b.Hold, by, now, b.IntegratorID); err != nil {
 			return err
 		}
 		return writeItems(ctx, tx, b)
@@ -229,6 +238,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	switch cur.Status {
 	case Submitted:
 		d.State, d.Duplicate = Submitted, true
+		return d, nil
+	case Unconfirmed:
+		// Sending it again proves nothing more; the nightly run settles it.
+		d.State = Unconfirmed
 		return d, nil
 	case Rejected:
 		if cur.Request == string(body) {
@@ -242,7 +255,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			if err := json.Unmarshal([]byte(cur.Request), &stored); err != nil {
 				return d, fmt.Errorf("stored request: %w", err)
 			}
-			d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: &stored}
+			// In flight when a run stopped: that attempt's outcome is unknown.
+			maybe := cur.MaybeBooked || cur.Status == InFlight
+			q := tx.Rebind(`UPDATE bookings SET claimed_by = ?, updated_at = ? WHERE integrator_id = ?`)
+			if _, err := tx.ExecContext(ctx, q, by, now, b.IntegratorID); err != nil {
+				return d, err
+			}
+			d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: &stored, MaybeBooked: maybe}
 			return d, nil
 		}
 	}
@@ -274,16 +293,26 @@ func writeItems(ctx context.Context, tx *sqlx.Tx, b Booking) error {
 }
 
 // Sending marks a booking in flight, before its request, and returns the
-// attempt number.
+// attempt number. It fails with ErrClaimed when another process holds the
+// booking (claimed it and touched it within StaleAfter): that one sends
+// it, and two first attempts can never race each other into Flabs.
 func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int, error) {
 	var n int
+	now := l.now()
 	q := l.db.Rebind(`UPDATE bookings SET status = ?, attempts = attempts + 1, claimed_by = ?, updated_at = ?
-WHERE integrator_id = ? RETURNING attempts`)
-	if err := l.db.QueryRowxContext(ctx, q, InFlight, holder, store.T(l.now()), integratorID).Scan(&n); err != nil {
+WHERE integrator_id = ? AND (claimed_by = ? OR claimed_by = '' OR updated_at < ?) RETURNING attempts`)
+	err := l.db.QueryRowxContext(ctx, q, InFlight, holder, store.T(now), integratorID, holder, store.T(now.Add(-StaleAfter))).Scan(&n)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("ledger: %s: %w", integratorID, ErrClaimed)
+	case err != nil:
 		return 0, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
 	}
 	return n, nil
 }
+
+// ErrClaimed is Sending's error for a booking another process holds.
+var ErrClaimed = errors.New("another process holds this booking")
 
 // Settle records an answer.
 func (l *Ledger) Settle(ctx context.Context, r Result) error {
@@ -297,13 +326,11 @@ func (l *Ledger) Settle(ctx context.Context, r Result) error {
 	}
 	q := l.db.Rebind(`UPDATE bookings SET status = ?, last_http_status = ?, last_error = ?,
 	pre_booking_id = CASE WHEN ? <> '' THEN ? ELSE pre_booking_id END,
-	next_attempt_at = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?
+	next_attempt_at = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
+	maybe_booked = (maybe_booked OR ?)
 WHERE integrator_id = ?`)
-	msg := r.Error
-	if r.DuplicateAnswer {
-		msg = "Flabs already had this integrator_id (counted as submitted): " + msg
-	}
-	if _, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, msg, r.PreBookingID, r.PreBookingID, next, submitted, now, r.IntegratorID); err != nil {
+	if _, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, r.Error, r.PreBookingID, r.PreBookingID, next, submitted, now,
+		r.MaybeBooked, r.IntegratorID); err != nil {
 		return fmt.Errorf("ledger: settle %s as %s: %w", r.IntegratorID, r.State, err)
 	}
 	return nil
@@ -345,6 +372,8 @@ WHERE r.file_id = ? GROUP BY r.status, b.status`)
 				c.Failed += g.N
 			case Held:
 				c.Held += g.N
+			case Unconfirmed:
+				c.Unconfirmed += g.N
 			default:
 				c.Unfinished += g.N
 			}
@@ -361,10 +390,10 @@ WHERE r.file_id = ? GROUP BY r.status, b.status`)
 	}
 	now := store.T(l.now())
 	uq := l.db.Rebind(`UPDATE files SET status = ?, rows_total = ?, rows_valid = ?, rows_rejected = ?, rows_duplicate = ?, rows_skipped = ?,
-	rows_submitted = ?, rows_rejected_flabs = ?, rows_failed = ?, rows_held = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+	rows_submitted = ?, rows_rejected_flabs = ?, rows_failed = ?, rows_held = ?, rows_unconfirmed = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
 	valid := rowsIn - c.Rejected - c.Skipped
 	if _, err := l.db.ExecContext(ctx, uq, status, rowsIn, valid, c.Rejected, c.Duplicate, c.Skipped, c.Submitted, c.RejectedFlabs,
-		c.Failed, c.Held, now, now, fileID); err != nil {
+		c.Failed, c.Held, c.Unconfirmed, now, now, fileID); err != nil {
 		return c, fmt.Errorf("ledger: finish file %d: %w", fileID, err)
 	}
 	return c, bad

@@ -58,15 +58,17 @@ func TestAdmitDecides(t *testing.T) {
 			sendAge   int // the age of the request sent
 			state     ledger.BookingState
 			duplicate bool
+			maybe     bool // the job is marked: an earlier attempt may have booked
 		}{
-			{"submitted: never again", ledger.Submitted, "", 31, false, 0, ledger.Submitted, true},
-			{"in flight at a crash: the stored request again", ledger.InFlight, "", 31, true, 30, "", false},
-			{"waiting to retry: the stored request", ledger.Retry, "", 31, true, 30, "", false},
-			{"refused, same request: not again", ledger.Rejected, "", 30, false, 0, ledger.Rejected, false},
-			{"refused, corrected: the new request", ledger.Rejected, "", 31, true, 31, "", false},
-			{"failed: again", ledger.Failed, "", 30, true, 30, "", false},
-			{"held, still held", ledger.Held, "no lead_source", 30, false, 0, ledger.Held, false},
-			{"held, released", ledger.Held, "", 30, true, 30, "", false},
+			{"submitted: never again", ledger.Submitted, "", 31, false, 0, ledger.Submitted, true, false},
+			{"in flight at a crash: the stored request again, maybe booked", ledger.InFlight, "", 31, true, 30, "", false, true},
+			{"waiting to retry: the stored request", ledger.Retry, "", 31, true, 30, "", false, false},
+			{"refused, same request: not again", ledger.Rejected, "", 30, false, 0, ledger.Rejected, false, false},
+			{"refused, corrected: the new request", ledger.Rejected, "", 31, true, 31, "", false, false},
+			{"failed: again", ledger.Failed, "", 30, true, 30, "", false, false},
+			{"held, still held", ledger.Held, "no lead_source", 30, false, 0, ledger.Held, false, false},
+			{"held, released", ledger.Held, "", 30, true, 30, "", false, false},
+			{"unconfirmed: not again, a webhook or a person settles it", ledger.Unconfirmed, "", 31, false, 0, ledger.Unconfirmed, false, false},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				id := "p:" + tt.name
@@ -86,6 +88,9 @@ func TestAdmitDecides(t *testing.T) {
 				}
 				if d.Send != nil && d.Send.Request.PatientDetails.Age != tt.sendAge {
 					t.Errorf("sends age %d, want the request with age %d", d.Send.Request.PatientDetails.Age, tt.sendAge)
+				}
+				if d.Send != nil && d.Send.MaybeBooked != tt.maybe {
+					t.Errorf("MaybeBooked %v, want %v", d.Send.MaybeBooked, tt.maybe)
 				}
 				if d.Send == nil && d.State != tt.state {
 					t.Errorf("state %q, want %q", d.State, tt.state)

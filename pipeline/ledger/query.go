@@ -2,9 +2,11 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/store"
 )
 
@@ -98,16 +100,17 @@ func (l *Ledger) FilesReceived(ctx context.Context, from, to time.Time) ([]FileR
 		Failed        int        `db:"rows_failed"`
 		Held          int        `db:"rows_held"`
 		Skipped       int        `db:"rows_skipped"`
+		Unconfirmed   int        `db:"rows_unconfirmed"`
 	}
 	q := l.db.Rebind(`SELECT id, name, partner, status, created_at, rows_total, rows_submitted, rows_rejected, rows_rejected_flabs,
-	rows_duplicate, rows_failed, rows_held, rows_skipped FROM files WHERE created_at > ? AND created_at <= ? ORDER BY id`)
+	rows_duplicate, rows_failed, rows_held, rows_skipped, rows_unconfirmed FROM files WHERE created_at > ? AND created_at <= ? ORDER BY id`)
 	if err := l.db.SelectContext(ctx, &rows, q, store.T(from), store.T(to)); err != nil {
 		return nil, fmt.Errorf("ledger: read files: %w", err)
 	}
 	out := make([]FileRecord, 0, len(rows))
 	for _, r := range rows {
 		c := Counts{RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs,
-			Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped}
+			Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped, Unconfirmed: r.Unconfirmed}
 		// The files table keeps no unfinished count: it is what is left.
 		c.Unfinished = max(0, c.RowsIn-c.Outcomes())
 		out = append(out, FileRecord{ID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, ReceivedAt: r.Created.Time, Counts: c})
@@ -148,4 +151,64 @@ WHERE r.status = ? AND f.created_at >= ? AND f.created_at <= ? ORDER BY f.partne
 		return nil, fmt.Errorf("ledger: read rejected rows: %w", err)
 	}
 	return rows, nil
+}
+
+// ConfirmBilled settles the unconfirmed bookings Flabs has since sent a
+// bill event for: they are booked. It returns how many.
+func (l *Ledger) ConfirmBilled(ctx context.Context, now time.Time) (int64, error) {
+	q := l.db.Rebind(`UPDATE bookings SET status = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
+	last_error = 'confirmed by a bill event from Flabs: ' || last_error
+WHERE status = ? AND integrator_id IN (SELECT s.integrator_id FROM booking_state s WHERE s.state <> 'none')`)
+	res, err := l.db.ExecContext(ctx, q, Submitted, store.T(now), store.T(now), Unconfirmed)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: confirm billed bookings: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// StaleAfter is how long a booking may sit pending, in flight or waiting
+// to retry untouched before any process may take it up again: longer than
+// the longest back-off, so a live submitter's bookings are never taken.
+const StaleAfter = 15 * time.Minute
+
+// Unsettled claims for holder, and returns, up to limit bookings left
+// pending, in flight or waiting to retry: those an earlier process of
+// this name left behind (a file cut short, a refused login, a crash) and
+// any untouched for StaleAfter (left by a process that is gone). Each
+// comes as the job to send: the stored request, marked MaybeBooked when an
+// attempt of it may have arrived. A booking another process claims in the
+// meantime is left to it.
+func (l *Ledger) Unsettled(ctx context.Context, name, holder string, now time.Time, limit int) ([]Job, error) {
+	var rows []struct {
+		ID          string       `db:"integrator_id"`
+		Partner     string       `db:"partner"`
+		Status      BookingState `db:"status"`
+		Request     string       `db:"request"`
+		MaybeBooked bool         `db:"maybe_booked"`
+	}
+	q := l.db.Rebind(`SELECT integrator_id, partner, status, request, maybe_booked FROM bookings
+WHERE status IN (?, ?, ?) AND ((claimed_by LIKE ? AND claimed_by <> ?) OR updated_at < ?) ORDER BY updated_at LIMIT ?`)
+	stale := store.T(now.Add(-StaleAfter))
+	if err := l.db.SelectContext(ctx, &rows, q, Pending, InFlight, Retry, name+":%", holder, stale, limit); err != nil {
+		return nil, fmt.Errorf("ledger: read unsettled bookings: %w", err)
+	}
+	claim := l.db.Rebind(`UPDATE bookings SET claimed_by = ?, updated_at = ?
+WHERE integrator_id = ? AND status IN (?, ?, ?) AND ((claimed_by LIKE ? AND claimed_by <> ?) OR updated_at < ?)`)
+	jobs := make([]Job, 0, len(rows))
+	for _, r := range rows {
+		res, err := l.db.ExecContext(ctx, claim, holder, store.T(now), r.ID, Pending, InFlight, Retry, name+":%", holder, stale)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: claim booking %s: %w", r.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			continue // claimed by another process since
+		}
+		var req flabs.BillingRequest
+		if err := json.Unmarshal([]byte(r.Request), &req); err != nil {
+			return nil, fmt.Errorf("ledger: booking %s: stored request: %w", r.ID, err)
+		}
+		jobs = append(jobs, Job{IntegratorID: r.ID, Partner: r.Partner, Request: &req, MaybeBooked: r.MaybeBooked || r.Status == InFlight})
+	}
+	return jobs, nil
 }

@@ -18,12 +18,17 @@ const (
 	Rejected  BookingState = "rejected"  // Flabs refused it: never retried as it is
 	Failed    BookingState = "failed"    // dead-lettered: retries or time ran out
 	Held      BookingState = "held"      // not sent: something local is missing (lead_source)
+	// Unconfirmed: a resend after an attempt whose outcome is unknown was
+	// refused by Flabs (a 409, or a 4xx naming its barcode or integrator
+	// ID). It may be booked or not; the nightly run settles it by a bill
+	// event, or shows it to ops.
+	Unconfirmed BookingState = "unconfirmed"
 )
 
 // Final reports whether s ends a booking's run.
 func (s BookingState) Final() bool {
 	switch s {
-	case Submitted, Rejected, Failed, Held:
+	case Submitted, Rejected, Failed, Held, Unconfirmed:
 		return true
 	}
 	return false
@@ -63,17 +68,22 @@ type Job struct {
 	IntegratorID string
 	Partner      string
 	Request      *flabs.BillingRequest
+	// MaybeBooked: an earlier attempt's outcome is unknown (it may have
+	// booked), so a refusal of this one proves nothing.
+	MaybeBooked bool
 }
 
 // Result is what became of a job: the answer the ledger settles.
 type Result struct {
-	IntegratorID    string
-	Partner         string
-	State           BookingState
-	PreBookingID    string
-	Attempts        int
-	HTTPStatus      int    // the last answer's status, 0 if none
-	Error           string // the last failure, for people
-	DuplicateAnswer bool   // Flabs said it already had this integrator_id
-	NextAttempt     time.Time
+	IntegratorID string
+	Partner      string
+	State        BookingState
+	PreBookingID string
+	Attempts     int
+	HTTPStatus   int    // the last answer's status, 0 if none
+	Error        string // the last failure, for people
+	// MaybeBooked: this or an earlier attempt ended without a definite
+	// answer, so it may have booked.
+	MaybeBooked bool
+	NextAttempt time.Time
 }

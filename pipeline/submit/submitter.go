@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -242,6 +243,11 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 		t.first = time.Now()
 	}
 	attempt, err := s.rec.Sending(keep, id, s.opts.Holder)
+	if errors.Is(err, ledger.ErrClaimed) {
+		s.log.Info("another process is sending this booking; left to it", logging.KeyIntegratorID, id)
+		s.finish(t, ledger.Result{IntegratorID: id, Partner: t.job.Partner, State: ledger.Pending, Error: err.Error()})
+		return
+	}
 	if err != nil {
 		s.log.Error("ledger: mark in flight", logging.KeyIntegratorID, id, logging.Err(err))
 		s.finish(t, ledger.Result{State: ledger.Pending, Error: "ledger: " + err.Error()})
@@ -256,15 +262,23 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	} else if err != nil {
 		r.Error = err.Error()
 	}
+	r.MaybeBooked = t.job.MaybeBooked
 	switch class := flabs.ClassOf(err); {
 	case err == nil:
 		r.State, r.PreBookingID, r.HTTPStatus = ledger.Submitted, resp.PreBookingID, 200
 		s.lim.Succeeded()
-	case class == flabs.ClassConflict:
-		r.State, r.DuplicateAnswer = ledger.Submitted, true
-		s.lim.Succeeded()
-	case class == flabs.ClassPermanent:
+	case class == flabs.ClassConflict || class == flabs.ClassPermanent:
+		// A refusal. On a booking nothing of ours can have reached yet, it
+		// is the booking's own: rejected, reason kept. On a resend after an
+		// attempt whose outcome is unknown, a 409 (or a refusal naming the
+		// barcode or the integrator ID) may be Flabs refusing a second
+		// copy of what it already has: unconfirmed, settled by a webhook
+		// or a person, never counted as booked.
 		r.State = ledger.Rejected
+		if t.job.MaybeBooked && (class == flabs.ClassConflict || namesIdentity(fe)) {
+			r.State = ledger.Unconfirmed
+			r.Error = "a resend after an attempt with no clear answer was refused; it may already be booked: " + r.Error
+		}
 		s.lim.Succeeded()
 	case class == flabs.ClassAuth:
 		r.State = ledger.Pending // not the booking's fault: sent again once the config is fixed
@@ -285,6 +299,12 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 			if fe.Status == 429 {
 				s.lim.Throttled(retryAfter)
 			}
+		}
+		if fe == nil || fe.Status != 429 {
+			// A timeout, a dropped connection, a 5xx or an unreadable
+			// answer: the request may have booked. (A 429 is Flabs saying
+			// it did not look at it.)
+			t.job.MaybeBooked, r.MaybeBooked = true, true
 		}
 		delay := s.opts.Backoff.Delay(attempt, retryAfter)
 		switch {
@@ -317,7 +337,23 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 		level = slog.LevelWarn
 	}
 	s.log.Log(ctx, level, "booking "+string(r.State), logging.KeyIntegratorID, id, logging.KeyPartner, r.Partner, "attempts", r.Attempts,
-		"status", r.HTTPStatus, "duplicate_answer", r.DuplicateAnswer)
+		"status", r.HTTPStatus, "maybe_booked", r.MaybeBooked)
+}
+
+// namesIdentity reports whether a refusal names what makes a booking
+// itself — its barcode or its integrator ID — as a refusal of a second
+// copy would.
+func namesIdentity(fe *flabs.Error) bool {
+	if fe == nil {
+		return false
+	}
+	m := strings.ToLower(fe.Message)
+	for _, w := range []string{"barcode", "bar code", "integrator", "already exist", "duplicate"} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Submitter) record(ctx context.Context, r ledger.Result) {

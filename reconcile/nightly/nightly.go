@@ -62,6 +62,12 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 		return nil, err
 	}
 	rc := RulesConfig(cfg)
+	// A bill event settles a booking Flabs' answers left unconfirmed.
+	if n, err := ledger.New(db).ConfirmBilled(ctx, time.Now()); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("unconfirmed bookings confirmed by their bill events", "bookings", n)
+	}
 	res, err := rules.Run(ctx, db, rc, ix, at)
 	if err != nil {
 		return nil, err
@@ -132,7 +138,7 @@ func fileChecks(ctx context.Context, db *store.DB, at time.Time) ([]report.FileC
 		c := f.Counts
 		out = append(out, report.FileCheck{FileID: f.ID, Name: f.Name, Partner: f.Partner, Status: string(f.Status), ReceivedAt: f.ReceivedAt,
 			RowsIn: c.RowsIn, Submitted: c.Submitted, Rejected: c.Rejected, RejectedFlabs: c.RejectedFlabs, Duplicate: c.Duplicate,
-			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unfinished: c.Unfinished, Balanced: f.Balanced()})
+			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unconfirmed: c.Unconfirmed, Unfinished: c.Unfinished, Balanced: f.Balanced()})
 	}
 	return out, nil
 }

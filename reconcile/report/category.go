@@ -18,6 +18,8 @@ var titles = map[string]string{
 	reconcile.CategoryTestMismatch:  "Test mismatch",
 	reconcile.CategoryUnmappedTest:  "Unmapped tests",
 	reconcile.CategoryMissingDrop:   "Missing drops",
+	reconcile.CategoryUnconfirmed:   "Unconfirmed",
+	reconcile.CategoryNotSent:       "Not sent",
 }
 
 // Title is a category's sheet name: readable, at most 31 characters and

@@ -14,7 +14,7 @@ type FileCheck struct {
 	FileID                                                                                   int64
 	Name, Partner, Status                                                                    string
 	ReceivedAt                                                                               time.Time
-	RowsIn, Submitted, Rejected, RejectedFlabs, Duplicate, Failed, Held, Skipped, Unfinished int
+	RowsIn, Submitted, Rejected, RejectedFlabs, Duplicate, Failed, Held, Skipped, Unconfirmed, Unfinished int
 	Balanced                                                                                 bool
 }
 

@@ -12,7 +12,7 @@ import (
 
 // FileColumns is the header of the Summary's file conservation table.
 var FileColumns = []string{"File", "Partner", "Received", "Status", "Rows in", "Submitted", "Rejected",
-	"Rejected by Flabs", "Duplicate", "Failed", "Held", "Skipped", "Unfinished", "Check"}
+	"Rejected by Flabs", "Duplicate", "Failed", "Held", "Skipped", "Unconfirmed", "Unfinished", "Check"}
 
 // The words of the conservation check column.
 const (
@@ -162,7 +162,7 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 		info.Files++
 		if err := r.add(fc.Name, fc.Partner, dateCell(fc.ReceivedAt, loc, st), fc.Status, fc.RowsIn,
 			fc.Submitted, fc.Rejected, fc.RejectedFlabs, fc.Duplicate, fc.Failed, fc.Held, fc.Skipped,
-			fc.Unfinished, check); err != nil {
+			fc.Unconfirmed, fc.Unfinished, check); err != nil {
 			return err
 		}
 	}

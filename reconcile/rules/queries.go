@@ -50,6 +50,20 @@ FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`,
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id
 WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL OR s.state = 'none')`, []any{t(cfg.BillCreatedWithin)}},
 
+		{reconcile.CategoryUnconfirmed, `SELECT 'unconfirmed:' || b.integrator_id AS id, 'unconfirmed' AS category, b.integrator_id AS integrator_id,
+	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
+	'may or may not be booked: an attempt got no clear answer, and Flabs refused the resend (' || b.last_error || '); no bill.created within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
+	'look it up in Flabs by its integrator ID (or barcode): if it is there, close this; if not, send the file again' AS suggested_action
+FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id
+WHERE b.status = 'unconfirmed' AND b.updated_at < ? AND (s.integrator_id IS NULL OR s.state = 'none')`, []any{t(cfg.BillCreatedWithin)}},
+
+		{reconcile.CategoryNotSent, `SELECT 'not_sent:' || b.integrator_id AS id, 'not_sent' AS category, b.integrator_id AS integrator_id,
+	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
+	b.status || ' for over ` + hours(cfg.NotSentWithin) + `: admitted from its file but not yet answered by Flabs' ||
+	CASE WHEN b.last_error <> '' THEN ' (last: ' || b.last_error || ')' ELSE '' END AS detail,
+	'flabsync serve sends it by itself: check that serve runs and that Flabs accepts the credentials (flabsync status)' AS suggested_action
+FROM bookings b WHERE b.status IN ('pending', 'in_flight', 'retry') AND b.updated_at < ?`, []any{t(cfg.NotSentWithin)}},
+
 		{reconcile.CategoryNotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, 'not_completed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	'bill ' || s.bill_id || ' created, not completed within ` + hours(cfg.BillCompletedWithin) + `: ' || CAST(s.reports_completed AS TEXT) || ' of ' ||

@@ -27,6 +27,9 @@ type Config struct {
 	// RejectsFor is how long a rejected row stays an exception without a
 	// correction (default 7 days).
 	RejectsFor time.Duration
+	// NotSentWithin is how long a booking may stay pending, in flight or
+	// waiting to retry before it is an exception (default 1 hour).
+	NotSentWithin time.Duration
 }
 
 // Result is what a run found.
@@ -40,11 +43,16 @@ type Result struct {
 // longer unmapped_test exceptions) and brings the exceptions table up to
 // date: problems found are inserted (new) or refreshed (open; a resolved
 // one that comes back is new again), and open ones no rule found any more
-// are resolved. Missing drops are kept by the expected-drops job and only
-// counted here.
+// are resolved — whatever earlier runs recorded, a run "as of" a later time
+// included, the open exceptions after a run are exactly what its rules
+// found at its time. Missing drops are kept by the expected-drops job and
+// only counted here.
 func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at time.Time) (*Result, error) {
 	if cfg.RejectsFor <= 0 {
 		cfg.RejectsFor = 7 * 24 * time.Hour
+	}
+	if cfg.NotSentWithin <= 0 {
+		cfg.NotSentWithin = time.Hour
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -56,7 +64,8 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 		if err := unmappedRule(ctx, tx, db.Dialect(), ix, cfg, at); err != nil {
 			return err
 		}
-		q := tx.Rebind(`UPDATE exceptions SET status = 'resolved', resolved_at = ? WHERE status <> 'resolved' AND last_seen < ? AND category <> ?`)
+		// apply stamped what it found with last_seen = at: the rest is gone.
+		q := tx.Rebind(`UPDATE exceptions SET status = 'resolved', resolved_at = ? WHERE status <> 'resolved' AND last_seen <> ? AND category <> ?`)
 		if _, err := tx.ExecContext(ctx, q, store.T(at), store.T(at), reconcile.CategoryMissingDrop); err != nil {
 			return fmt.Errorf("resolve exceptions: %w", err)
 		}

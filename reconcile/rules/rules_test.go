@@ -188,3 +188,100 @@ func keys(m map[string]reconcile.Exception) []string {
 	}
 	return out
 }
+
+// openIDs runs the rules as of at and returns the open (new or open)
+// exceptions' IDs.
+func openIDs(t *testing.T, db *store.DB, at time.Time) map[string]string {
+	t.Helper()
+	if _, err := rules.Run(context.Background(), db, cfg, mapping.NewIndex(nil, nil), at); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	rules.Each(context.Background(), db, at, func(e reconcile.Exception) error {
+		if e.Open() {
+			out[e.ID] = e.Category
+		}
+		return nil
+	})
+	return out
+}
+
+// TestRunAsOfLaterLeavesNothingBehind: `reconcile --at tomorrow` finds
+// bookings past their bill window; a plain run afterwards must report
+// what is true now (inside the window: nothing), not what the run as of
+// tomorrow recorded.
+func TestRunAsOfLaterLeavesNothingBehind(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		scenario(t, db)
+		now := time.Now()
+		tomorrow := openIDs(t, db, now.Add(30*time.Hour))
+		if tomorrow["no_bill:sunrise:fresh"] != reconcile.CategoryNoBill {
+			t.Fatalf("as of tomorrow, the fresh booking has no bill past its window: %v", tomorrow)
+		}
+		plain := openIDs(t, db, now)
+		for id, c := range plain {
+			if c == reconcile.CategoryNoBill {
+				t.Errorf("%s open after a plain run, but the booking is inside its bill window", id)
+			}
+		}
+		// Two plain runs a second apart agree: nothing of tomorrow's is left.
+		again := openIDs(t, db, now.Add(time.Second))
+		if len(again) != len(plain) {
+			t.Errorf("open exceptions changed between two plain runs a second apart: %d then %d", len(plain), len(again))
+		}
+	})
+}
+
+// TestUnconfirmedSettledByAWebhookOrReported: a booking left unconfirmed
+// becomes submitted when a bill event names it; one with no bill past
+// the window is an exception that says to look it up in Flabs.
+func TestUnconfirmedSettledByAWebhookOrReported(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p.csv", SHA256: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bs []ledger.Booking
+		for _, id := range []string{"p:billed", "p:silent", "p:stuck"} {
+			bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2},
+				Request: &flabs.BillingRequest{IntegratorID: id}})
+		}
+		if _, err := l.Admit(ctx, fid, bs, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"p:billed", "p:silent"} {
+			l.Sending(ctx, id, "t")
+			if err := l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Unconfirmed, HTTPStatus: 409, MaybeBooked: true,
+				Error: "409 integrator_id exists"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// p:stuck stays pending: admitted, never answered.
+		db.Exec(db.Rebind(`INSERT INTO booking_state (integrator_id, state, bill_id, bills_seen, created_at, updated_at) VALUES (?, 'created', 'B1', 1, ?, ?)`),
+			"p:billed", store.T(time.Now()), store.T(time.Now()))
+		n, err := l.ConfirmBilled(ctx, time.Now())
+		if err != nil || n != 1 {
+			t.Fatalf("confirmed %d, %v; want the billed one", n, err)
+		}
+		st, _ := l.States(ctx, []string{"p:billed", "p:silent"})
+		if st["p:billed"].Status != ledger.Submitted || st["p:silent"].Status != ledger.Unconfirmed {
+			t.Errorf("after a bill event: %+v", st)
+		}
+		inside := openIDs(t, db, time.Now().Add(time.Minute))
+		if len(inside) != 0 {
+			t.Errorf("inside the windows nothing is an exception yet: %v", inside)
+		}
+		past := openIDs(t, db, time.Now().Add(7*time.Hour))
+		if past["unconfirmed:p:silent"] != reconcile.CategoryUnconfirmed {
+			t.Errorf("past the bill window: %v, want unconfirmed:p:silent", past)
+		}
+		if past["not_sent:p:stuck"] != reconcile.CategoryNotSent {
+			t.Errorf("pending for hours: %v, want not_sent:p:stuck", past)
+		}
+		if _, ok := past["unconfirmed:p:billed"]; ok {
+			t.Errorf("the billed booking is settled, not an exception")
+		}
+	})
+}

@@ -11,11 +11,11 @@ import (
 // FileCheck is one file's conservation check: RowsIn must equal the sum
 // of the outcomes, and Balanced says whether it did.
 type FileCheck struct {
-	FileID                                                                                   int64
-	Name, Partner, Status                                                                    string
-	ReceivedAt                                                                               time.Time
+	FileID                                                                                                int64
+	Name, Partner, Status                                                                                 string
+	ReceivedAt                                                                                            time.Time
 	RowsIn, Submitted, Rejected, RejectedFlabs, Duplicate, Failed, Held, Skipped, Unconfirmed, Unfinished int
-	Balanced                                                                                 bool
+	Balanced                                                                                              bool
 }
 
 // Data is everything a report is made of. Exceptions must come sorted by

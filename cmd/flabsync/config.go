@@ -45,6 +45,9 @@ func runConfig(ctx context.Context, m *Main, args []string) error {
 			fmt.Fprintf(m.Stdout, "# config: none found (%s), built-in defaults in force (valid)\n", p)
 		}
 		fmt.Fprint(m.Stdout, cfg.Effective())
+		if err := cfg.RequireWebhookAuth(); err != nil {
+			fmt.Fprintf(m.Stdout, "# warning: serve and webhooks listen will refuse to start: %v\n", err)
+		}
 		return nil
 	default:
 		return usageErrorf("config: unknown subcommand %q", sub).hint("say example or check")

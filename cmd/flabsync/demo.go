@@ -79,6 +79,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	cfg.Inbox = config.Inbox{Dir: filepath.Join(*dir, "inbox"), ArchiveDir: filepath.Join(*dir, "archive"),
 		ErrorDir: filepath.Join(*dir, "errors"), Settle: 300 * time.Millisecond}
 	cfg.Webhook.Listen, cfg.Serve.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Webhook.AuthToken = "demo-webhook-token"
 	cfg.Report.Dir = filepath.Join(*dir, "reports")
 	cfg.DefaultLeadSource = "partner-sheet"
 	cfg.Schedules = map[string]string{"import": "@every 2s", "mapping-sync": "off", "reconcile": "off", "expected-drops": "off"}
@@ -123,7 +124,8 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("demo: the daemon did not start: %w", err)
 	}
 	endpoint := "http://" + info.Webhooks + cfg.Webhook.Path
-	if err := client.Subscribe(ctx, &flabs.SubscribeRequest{Endpoint: endpoint, Protocol: "https", Events: flabs.BillEvents}); err != nil {
+	if err := client.Subscribe(ctx, &flabs.SubscribeRequest{Endpoint: endpoint, Protocol: "https", Events: flabs.BillEvents,
+		AuthToken: cfg.Webhook.AuthToken}); err != nil {
 		return fmt.Errorf("demo: subscribe: %w", err)
 	}
 	fmt.Fprintf(out, "3. daemon      watching %s; webhooks subscribed at %s; metrics at http://%s/metrics\n",

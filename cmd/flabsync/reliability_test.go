@@ -59,7 +59,7 @@ func TestReliability(t *testing.T) {
 flabs: {base_url: %s, client_id: demo, client_secret: demo, rate_per_second: 150, burst: 15, concurrency: 8, timeout: 1s, max_attempts: 30}
 default_lead_source: sheet
 inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}
-webhook: {listen: %q}
+webhook: {listen: %q, auth_token: rel-token}
 serve: {listen: "127.0.0.1:0", shutdown_timeout: 10s}
 schedules: {import: "@every 1s", mapping-sync: "off", reconcile: "off", expected-drops: "off"}
 report: {dir: %s}
@@ -84,7 +84,7 @@ log: {level: error}
 	var serr error
 	for range 20 {
 		if serr = cl.Subscribe(ctx, &flabs.SubscribeRequest{Endpoint: "http://" + hookAddr + "/webhooks/flabs", Protocol: "https",
-			Events: flabs.BillEvents}); serr == nil {
+			Events: flabs.BillEvents, AuthToken: "rel-token"}); serr == nil {
 			break
 		}
 	}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
 )
@@ -189,5 +192,33 @@ func TestImportDryRunJSONShape(t *testing.T) {
 	}
 	if e, _ := files[1]["error"].(string); !strings.Contains(e, "OpenDocument") {
 		t.Errorf("refused file object = %v", files[1])
+	}
+}
+
+// TestReceiverNeedsAToken: with webhook.auth_token empty, serve and
+// webhooks listen refuse to start (exit 2, naming the key) unless
+// webhook.allow_unauthenticated says so on purpose; config check warns.
+func TestReceiverNeedsAToken(t *testing.T) {
+	base := "database: sqlite:x.db\nflabs: {base_url: http://127.0.0.1:1, client_id: a, client_secret: b}\n"
+	for _, args := range [][]string{{"serve"}, {"webhooks", "listen"}} {
+		code, _, errOut := run(t, map[string]string{"flabsync.yaml": base}, args...)
+		if code != ExitUsage || !strings.Contains(errOut, "webhook.auth_token") || !strings.Contains(errOut, "allow_unauthenticated") {
+			t.Errorf("%v without a token: exit %d\n%s", args, code, errOut)
+		}
+	}
+	code, out, _ := run(t, map[string]string{"flabsync.yaml": base}, "config", "check")
+	if code != ExitOK || !strings.Contains(out, "warning: serve and webhooks listen will refuse to start") {
+		t.Errorf("config check: exit %d\n%s", code, out)
+	}
+	// On purpose: listen starts (and stops with the test's context).
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("flabsync.yaml", []byte("database: sqlite:x.db\nwebhook: {listen: \"127.0.0.1:0\", allow_unauthenticated: true}\n"), 0o600)
+	var stderr bytes.Buffer
+	m := &Main{Stdout: io.Discard, Stderr: &stderr, Stdin: strings.NewReader("")}
+	if code := m.Run(ctx, []string{"webhooks", "listen"}); code == ExitUsage {
+		t.Errorf("listen with allow_unauthenticated: exit %d\n%s", code, stderr.String())
 	}
 }

@@ -40,6 +40,9 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 	if err := cfg.RequireFlabs(); err != nil {
 		return &configError{err: err}
 	}
+	if err := cfg.RequireWebhookAuth(); err != nil {
+		return &configError{err: err}
+	}
 	client, err := newFlabsClient(m, cfg)
 	if err != nil {
 		return err

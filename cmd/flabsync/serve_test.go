@@ -43,7 +43,7 @@ flabs: {base_url: %s, client_id: demo, client_secret: demo, rate_per_second: 200
 default_lead_source: sheet
 inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 300ms}
 serve: {listen: "127.0.0.1:0", shutdown_timeout: 10s}
-webhook: {listen: "127.0.0.1:0"}
+webhook: {listen: "127.0.0.1:0", auth_token: test-token}
 schedules: {import: "@every 1s", mapping-sync: "@every 1s", expected-drops: "off"}
 log: {level: warn}
 `, dsn, sim.URL(), inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
@@ -170,7 +170,7 @@ func TestServeInbox(t *testing.T) {
 	dir, sheet, sim := sendRig(t, 6, flabstest.Options{})
 	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
 	inboxDir := filepath.Join(dir, "inbox")
-	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\"}\n",
+	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
 		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
 	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
 	cmd := child(t, dir, "serve")
@@ -260,7 +260,7 @@ func TestServeRefusedCredentialsExits(t *testing.T) {
 	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
 	cfg = []byte(strings.Replace(string(cfg), "client_secret: demo", "client_secret: rotated-by-someone", 1))
 	inboxDir := filepath.Join(dir, "inbox")
-	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\"}\n",
+	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
 		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
 	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
 	body, _ := os.ReadFile(sheet)
@@ -328,7 +328,7 @@ func TestServeResumesUnsentBookings(t *testing.T) {
 	db.Close()
 
 	inboxDir := filepath.Join(dir, "inbox")
-	cfg := string(good) + fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\"}\n",
+	cfg := string(good) + fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
 		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 	cmd := child(t, dir, "serve")

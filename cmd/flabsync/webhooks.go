@@ -43,8 +43,9 @@ func runWebhooks(ctx context.Context, m *Main, args []string) error {
 func runWebhooksSubscribe(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("webhooks subscribe", "webhooks subscribe --endpoint URL [--events LIST] [--config FILE]",
 		"Registers the webhook receiver with Flabs. Flabs requires an https endpoint that it can reach.\n"+
-			"The token in webhook.auth_token is sent along (older Flabs accounts deliver it back with\n"+
-			"every event). flabs.lab_id is sent as labID when set.")
+			"With webhook.subscribe_sends_token (default true) the token in webhook.auth_token is sent\n"+
+			"along: older Flabs accounts deliver it back with every event; the current docs no longer\n"+
+			"list the field. flabs.lab_id is sent as labID when set.")
 	cfgPath := fs.String("config", "", "config file")
 	endpoint := fs.String("endpoint", "", "public https URL of the receiver, e.g. https://sync.lab.example/webhooks/flabs (required)")
 	events := fs.String("events", strings.Join(flabs.BillEvents, ","), "comma-separated events")
@@ -65,7 +66,10 @@ func runWebhooksSubscribe(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	req := &flabs.SubscribeRequest{LabID: cfg.Flabs.LabID, Endpoint: *endpoint, Protocol: "https",
-		AuthToken: cfg.Webhook.AuthToken, CorporateUser: *corporate, Organization: *org}
+		CorporateUser: *corporate, Organization: *org}
+	if cfg.Webhook.SubscribeSendsToken {
+		req.AuthToken = cfg.Webhook.AuthToken
+	}
 	for _, e := range strings.Split(*events, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			req.Events = append(req.Events, e)
@@ -91,7 +95,14 @@ func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("webhooks listen: unexpected argument %q", fs.Arg(0)).hint("flabsync webhooks listen [--config FILE]")
 	}
-	cfg, db, err := openConfigStore(ctx, *cfgPath)
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireWebhookAuth(); err != nil {
+		return &configError{err: err}
+	}
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,13 @@ type Webhook struct {
 	Listen    string `yaml:"listen"`
 	Path      string `yaml:"path"`
 	AuthToken string `yaml:"auth_token"`
+	// AllowUnauthenticated lets the receiver run with no AuthToken. Off by
+	// default: a receiver without a token stores whatever anyone posts.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// SubscribeSendsToken sends AuthToken with `webhooks subscribe`
+	// (default true): older Flabs accounts deliver it back with every
+	// event; the current docs no longer list the field (flabs-api.md §4).
+	SubscribeSendsToken bool `yaml:"subscribe_sends_token"`
 	// AuthHeader is the request header carrying the token, default
 	// "Authorization". Flabs does not document it (flabs-api.md §4.2);
 	// "Bearer <token>" and a bare token are both accepted.
@@ -161,10 +168,11 @@ func Default() Config {
 			Settle:     30 * time.Second,
 		},
 		Webhook: Webhook{
-			Listen:     "127.0.0.1:8080",
-			Path:       "/webhooks/flabs",
-			AuthHeader: "Authorization",
-			MaxBody:    DefaultWebhookMaxBody,
+			Listen:              "127.0.0.1:8080",
+			Path:                "/webhooks/flabs",
+			AuthHeader:          "Authorization",
+			MaxBody:             DefaultWebhookMaxBody,
+			SubscribeSendsToken: true,
 		},
 		Report: Report{Dir: "reports"},
 		Reconcile: Reconcile{
@@ -212,3 +220,16 @@ func (c *Config) RequireFlabs() error {
 
 // PartnerNames returns the configured partners' names in order.
 func (c *Config) PartnerNames() []string { return sortedKeys(c.Partners) }
+
+// ErrNoWebhookToken is RequireWebhookAuth's error.
+var ErrNoWebhookToken = errors.New("webhook.auth_token is empty: the receiver would store whatever anyone posts; " +
+	"set it (and subscribe with it), or set webhook.allow_unauthenticated: true on purpose")
+
+// RequireWebhookAuth reports whether the webhook receiver may start: it
+// needs a token unless allow_unauthenticated says otherwise.
+func (c *Config) RequireWebhookAuth() error {
+	if c.Webhook.AuthToken == "" && !c.Webhook.AllowUnauthenticated {
+		return ErrNoWebhookToken
+	}
+	return nil
+}

@@ -63,7 +63,7 @@ func TestLoadValues(t *testing.T) {
 	path := writeConfig(t, `
 database: postgres://flabsync:pw@db.internal:5432/flabsync
 flabs:
-  base_url: https://api.flabs.in/api/v2
+  base_url: https://v2.flabs.in
   client_id: acme
   client_secret: ${FLABS_SECRET}
   rate_per_second: ${RATE}

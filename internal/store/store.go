@@ -94,6 +94,16 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 				return nil, fmt.Errorf("open database sqlite:%s: %w: %w", path, ErrUnreachable, err)
 			}
 		}
+		// The ledger holds patient data: the file is its owner's alone,
+		// whatever the umask. SQLite gives its -wal and -shm files the
+		// database file's mode.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			f.Close()
+		case !errors.Is(err, os.ErrExist):
+			return nil, fmt.Errorf("open database sqlite:%s: %w: %w", path, ErrUnreachable, err)
+		}
 	}
 	// Every connection gets the same pragmas. Transactions take the write
 	// lock up front (_txlock=immediate) so two writers queue on

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -376,4 +378,29 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Errorf("rows = %d, %v; want 200", n, err)
 		}
 	})
+}
+
+// TestSQLiteFilesAreOwnerOnly: the ledger holds patient data; its file
+// and the -wal and -shm beside it are created 0600 whatever the umask.
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "flabsync.db")
+	db, err := store.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.StartJobRun(context.Background(), "import", "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(p), err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s is %v, want -rw-------", filepath.Base(p), mode)
+		}
+	}
 }

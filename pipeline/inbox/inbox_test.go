@@ -170,6 +170,17 @@ func TestHandleFilesAwayByOutcome(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "inbox", "stop_1.csv")); err != nil {
 		t.Errorf("a file interrupted by a stop is not back in the inbox: %v", err)
 	}
+	// Sheets and notes hold patient data: owner-only once flabsync has
+	// them, whatever mode they were uploaded with (0644 here).
+	for _, p := range []string{filepath.Join("archive", day, "good_1.csv"), filepath.Join("errors", day, "bad_1.xls"),
+		filepath.Join("errors", day, "bad_1.xls.error.txt")} {
+		fi, err := os.Stat(filepath.Join(root, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		} else if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, want -rw-------", p, fi.Mode().Perm())
+		}
+	}
 }
 
 func TestTwoProcessesNeverTakeOneFile(t *testing.T) {

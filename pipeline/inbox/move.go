@@ -64,7 +64,7 @@ func (in *Inbox) refuse(path, rel, reason, advice string) {
 
 func (in *Inbox) moveTo(src, root, name string) (string, error) {
 	dir := filepath.Join(root, in.cfg.Now().Format("2006-01-02"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", err
 	}
 	dst := filepath.Join(dir, name)
@@ -74,13 +74,18 @@ func (in *Inbox) moveTo(src, root, name string) (string, error) {
 	if err := os.Rename(src, dst); err != nil {
 		return "", err
 	}
+	// A partner's sheet holds patient data: archived or refused, it is
+	// its owner's alone, whatever mode it was uploaded with.
+	if err := os.Chmod(dst, 0o600); err != nil {
+		return dst, err
+	}
 	return dst, nil
 }
 
 func (in *Inbox) writeReason(dst, rel, reason, advice string) error {
 	text := fmt.Sprintf("flabsync could not take this file.\n\nFile:       %s\nMoved here: %s\n\nWhat was wrong:\n  %s\n\nWhat to do:\n  %s\n",
 		rel, in.cfg.Now().Format(time.RFC1123), reason, advice)
-	if err := os.WriteFile(dst+".error.txt", []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(dst+".error.txt", []byte(text), 0o600); err != nil {
 		return fmt.Errorf("inbox: write reason for %s: %w", rel, err)
 	}
 	return nil

@@ -101,6 +101,9 @@ func Scan(ctx context.Context, path string, opts ReadOptions, sink Sink) (*FileR
 	if opts.Partner == "" {
 		opts.Partner = PartnerOf(path)
 	}
+	if err := CheckPartner(opts.Partner); err != nil {
+		return &FileResult{File: filepath.Base(path), Partner: opts.Partner}, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}

@@ -72,6 +72,9 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		opts.Partner = PartnerOf(path)
 	}
 	name := filepath.Base(path)
+	if err := CheckPartner(opts.Partner); err != nil {
+		return nil, fmt.Errorf("ingest %s: %w", name, err)
+	}
 	sum, size, err := hashFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", name, err)

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
 )
@@ -34,6 +35,9 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	noProgress := fs.Bool("no-progress", false, "no progress bar, even on a terminal")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *partner != "" && !config.ValidPartner(*partner) {
+		return usageErrorf("import: --partner %q: %v", *partner, pipeline.ErrBadPartner).hint("the partner's name as in the config, e.g. --partner sunrise")
 	}
 	if fs.NArg() == 0 {
 		return usageErrorf("import: name at least one file").hint("flabsync import --dry-run fixtures/sheets/sunrise_2026-11-24.csv")

@@ -222,3 +222,25 @@ func TestReceiverNeedsAToken(t *testing.T) {
 		t.Errorf("listen with allow_unauthenticated: exit %d\n%s", code, stderr.String())
 	}
 }
+
+// TestPartnerNamesAreChecked: a partner name becomes the prefix of
+// integrator IDs, so --partner and names taken from files are held to the
+// config's rule: a newline, a tab, a bidi override or a path is refused.
+func TestPartnerNamesAreChecked(t *testing.T) {
+	sheet := "Patient Name,Age,Gender,Tests\nAsha,30,F,CBC\n"
+	for _, p := range []string{"evil\nname", "a\tb", "x\u202ey", "../sunrise", "Sunrise Labs"} {
+		code, _, errOut := run(t, map[string]string{"s.csv": sheet}, "import", "--dry-run", "--partner", p, "s.csv")
+		if code != ExitUsage || !strings.Contains(errOut, "not a partner name") {
+			t.Errorf("--partner %q: exit %d\n%s", p, code, errOut)
+		}
+	}
+	// From the file's own name: the file is refused with the reason.
+	code, out, _ := run(t, map[string]string{"bad\u202epartner_2026.csv": sheet}, "import", "--dry-run", "bad\u202epartner_2026.csv")
+	if code != ExitPartial || !strings.Contains(out, "not a partner name") {
+		t.Errorf("partner from the file name: exit %d\n%s", code, out)
+	}
+	code, _, errOut := run(t, map[string]string{"sunrise_2026.csv": sheet}, "import", "--dry-run", "sunrise_2026.csv")
+	if code != ExitOK {
+		t.Errorf("a good name: exit %d\n%s", code, errOut)
+	}
+}

@@ -130,7 +130,7 @@ func (c *Config) Validate() error {
 
 	for _, name := range sortedKeys(c.Partners) {
 		p := c.Partners[name]
-		if !validPartner(name) {
+		if !ValidPartner(name) {
 			bad("partners."+name, name, "is not a partner name: use lower-case letters, digits, - and _ (it prefixes file names and integrator IDs)")
 		}
 		if p.Pattern != "" {
@@ -202,8 +202,11 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-// validPartner reports whether name can prefix file names and integrator IDs.
-func validPartner(name string) bool {
+// ValidPartner reports whether name can name a partner: it prefixes file
+// names and integrator IDs, so only lower-case letters, digits, - and _,
+// at most 40 of them. Names from the config, from inbox folders and file
+// names, and from --partner are all held to it.
+func ValidPartner(name string) bool {
 	if name == "" || len(name) > 40 {
 		return false
 	}

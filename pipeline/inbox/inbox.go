@@ -19,7 +19,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/flabsync/flabsync/internal/logging"
 )
@@ -127,6 +130,10 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 			return ctx.Err()
 		}
 		rel, _ := filepath.Rel(in.cfg.Dir, path)
+		if d.IsDir() && path != in.cfg.Dir && unsafeName(d.Name()) {
+			in.log.Warn("inbox: a folder name with control characters is not read; rename it", logging.KeyFile, rel)
+			return filepath.SkipDir
+		}
 		if d.IsDir() {
 			if path != in.cfg.Dir && (ignored(d.Name()) || in.special(path) || strings.Count(rel, string(filepath.Separator)) >= 1) {
 				return filepath.SkipDir // hidden, processing/archive/errors, or deeper than inbox/<partner>/
@@ -137,14 +144,24 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 			return nil
 		}
 		current[rel] = true
-		if d.Type()&fs.ModeSymlink != 0 {
-			if reason := in.symlinkProblem(path); reason != "" {
-				in.refuse(path, rel, reason, "put the file itself in the inbox, not a link to it")
-				return nil
-			}
+		if unsafeName(d.Name()) {
+			in.refuse(path, rel, "the file name has control or invisible direction characters, which could disguise it",
+				"rename the file to plain letters, digits, - and _ and drop it again")
+			return nil
 		}
-		info, err := os.Stat(path)
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A link could book another partner's file, or read any file
+			// on the machine: only the file itself is taken.
+			in.refuse(path, rel, in.symlinkProblem(path), "put the file itself in the inbox, not a link to it")
+			return nil
+		}
+		info, err := os.Lstat(path)
 		if err != nil || !info.Mode().IsRegular() {
+			return nil
+		}
+		if hardLinked(info) {
+			in.refuse(path, rel, "the file has other names on this machine (a hard link), so it may not be the partner's upload",
+				"put a copy of the file itself in the inbox")
 			return nil
 		}
 		l := look{size: info.Size(), mtime: info.ModTime()}
@@ -199,20 +216,34 @@ func sameDir(a, b string) bool {
 	return err1 == nil && err2 == nil && aa == bb
 }
 
-// symlinkProblem says why a symlink must be refused, or "".
+// symlinkProblem says why a symlink is refused. It never names the
+// target: that would tell the partner's folder about the machine.
 func (in *Inbox) symlinkProblem(path string) string {
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
+	if _, err := filepath.EvalSymlinks(path); err != nil {
 		return "it is a link to a file that does not exist"
 	}
-	root, err := filepath.EvalSymlinks(in.cfg.Dir)
-	if err != nil {
-		return "the inbox folder cannot be resolved"
+	return "it is a link to another file, which flabsync does not follow (it could be another partner's file, or any file on this machine)"
+}
+
+// unsafeName reports a file or folder name with control characters,
+// invalid UTF-8 or invisible direction marks (U+202E shows "exe.csv" as
+// "vsc.exe").
+func unsafeName(name string) bool {
+	if !utf8.ValidString(name) {
+		return true
 	}
-	if rel, err := filepath.Rel(root, target); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return "it is a link to a file outside the inbox (" + target + "), which flabsync does not follow"
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u200b' || r == '\ufeff' {
+			return true
+		}
 	}
-	return ""
+	return false
+}
+
+// hardLinked reports a regular file with more than one name.
+func hardLinked(info os.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink > 1
 }
 
 // partnerOf names a file's partner: its subfolder, else Config.Partner.

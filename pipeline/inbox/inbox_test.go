@@ -109,12 +109,27 @@ func TestIgnoredRefusedAndPartners(t *testing.T) {
 	if err := os.Symlink(filepath.Join(root, "secret.csv"), filepath.Join(dir, "link_2026.csv")); err != nil {
 		t.Fatal(err)
 	}
+	// A link inside the inbox to another partner's file: refused, the
+	// real file taken as its own partner's.
+	drop(t, filepath.Join(dir, "sunrise", "sunrise_real.csv"), "x", old)
+	os.MkdirAll(filepath.Join(dir, "apollo"), 0o755)
+	if err := os.Symlink(filepath.Join(dir, "sunrise", "sunrise_real.csv"), filepath.Join(dir, "apollo", "stolen.csv")); err != nil {
+		t.Fatal(err)
+	}
+	// A hard link to a file elsewhere on the machine.
+	drop(t, filepath.Join(root, "passwd"), "root:x:0:0\n", old)
+	if err := os.Link(filepath.Join(root, "passwd"), filepath.Join(dir, "hard_2026.csv")); err != nil {
+		t.Fatal(err)
+	}
+	// Names that hide what they are.
+	drop(t, filepath.Join(dir, "evil_\u202ecsv.exe"), "x", old)
+	drop(t, filepath.Join(dir, "tab\tname_2026.csv"), "x", old)
 	in.Take(ctx)
 	got, err := in.Take(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"metro/bookings nov.xlsx": true, "apollo/apollo-2026-11-25.csv": true}
+	want := map[string]bool{"metro/bookings nov.xlsx": true, "apollo/apollo-2026-11-25.csv": true, "sunrise/sunrise_real.csv": true}
 	if len(got) != len(want) {
 		t.Fatalf("took %v, want %v", names(got), want)
 	}
@@ -124,7 +139,9 @@ func TestIgnoredRefusedAndPartners(t *testing.T) {
 		}
 	}
 	day := c.Now().Format("2006-01-02")
-	for name, reason := range map[string]string{"empty_2026.csv": "empty", "link_2026.csv": "outside the inbox"} {
+	for name, reason := range map[string]string{"empty_2026.csv": "empty", "link_2026.csv": "a link to another file",
+		"stolen.csv": "a link to another file", "hard_2026.csv": "hard link", "evil_\u202ecsv.exe": "control or invisible",
+		"tab\tname_2026.csv": "control or invisible"} {
 		text, err := os.ReadFile(filepath.Join(root, "errors", day, name+".error.txt"))
 		if err != nil || !strings.Contains(string(text), reason) || !strings.Contains(string(text), "What to do") {
 			t.Errorf("%s: reason file %q, %v", name, text, err)
@@ -132,6 +149,16 @@ func TestIgnoredRefusedAndPartners(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "secret.csv")); err != nil {
 		t.Errorf("the link's target outside the inbox was touched: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "passwd")); string(b) != "root:x:0:0\n" {
+		t.Errorf("the hard link's other name changed: %q", b)
+	}
+	notes, _ := filepath.Glob(filepath.Join(root, "errors", day, "*.error.txt"))
+	for _, n := range notes {
+		b, _ := os.ReadFile(n)
+		if strings.Contains(string(b), "root:x") || strings.Contains(string(b), root) {
+			t.Errorf("%s shows what the link points at:\n%s", filepath.Base(n), b)
+		}
 	}
 	for _, n := range []string{"upload.csv.part", "x.tmp", "~$book.xlsx", ".hidden.csv"} {
 		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {

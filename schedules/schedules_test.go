@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -36,36 +36,42 @@ func TestDefaultScheduleIsComplete(t *testing.T) {
 
 // TestOneJobOneProcessAtATime: two processes (two schedulers on one
 // database) fire the same job at once; it runs once, and the run is
-// recorded.
+// recorded. The job holds on until the other process has given up, so
+// the two runs overlap however the goroutines are scheduled.
 func TestOneJobOneProcessAtATime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		var runs atomic.Int32
+		release := make(chan struct{})
 		body := func(ctx context.Context) (string, error) {
-			runs.Add(1)
-			time.Sleep(200 * time.Millisecond)
+			if runs.Add(1) > 1 {
+				return "", errors.New("ran twice") // the other run is waiting: do not wait too
+			}
+			<-release
 			return "3 files", nil
 		}
-		var outs []schedules.Outcome
-		var mu sync.Mutex
-		var wg sync.WaitGroup
+		type result struct {
+			o   schedules.Outcome
+			err error
+		}
+		results := make(chan result, 2)
 		for i := range 2 {
 			s := schedules.New(db, time.UTC, fmt.Sprintf("host:%d", i), nil)
 			if err := s.Add("import", schedules.Off, body); err != nil {
 				t.Fatal(err)
 			}
-			wg.Go(func() {
+			go func() {
 				o, err := s.RunNow(context.Background(), "import")
-				if err != nil {
-					t.Error(err)
-				}
-				mu.Lock()
-				outs = append(outs, o)
-				mu.Unlock()
-			})
+				results <- result{o, err}
+			}()
 		}
-		wg.Wait()
+		first := <-results // the process that did not get the lease
+		close(release)
+		second := <-results
+		if first.o != schedules.ElsewhereOK || first.err != nil || second.o != schedules.Ran || second.err != nil {
+			t.Fatalf("outcomes %+v then %+v, want %q then %q", first, second, schedules.ElsewhereOK, schedules.Ran)
+		}
 		if runs.Load() != 1 {
-			t.Fatalf("the job ran %d times, outcomes %v", runs.Load(), outs)
+			t.Fatalf("the job ran %d times", runs.Load())
 		}
 		jr, err := db.JobRuns(context.Background(), "import", 10)
 		if err != nil || len(jr) != 1 || jr[0].Status != store.JobOK || jr[0].Summary != "3 files" || jr[0].FinishedAt.IsZero() {
@@ -73,7 +79,7 @@ func TestOneJobOneProcessAtATime(t *testing.T) {
 		}
 		// The lease is given back: the next turn runs.
 		s := schedules.New(db, time.UTC, "host:9", nil)
-		s.Add("import", schedules.Off, body)
+		s.Add("import", schedules.Off, func(context.Context) (string, error) { return "3 files", nil })
 		if o, err := s.RunNow(context.Background(), "import"); o != schedules.Ran || err != nil {
 			t.Errorf("next turn: %s, %v", o, err)
 		}
@@ -111,11 +117,17 @@ func TestNeverOverlapsItselfAndRecordsOutcomes(t *testing.T) {
 	}
 }
 
+// "@every 1s" fires a second after Start, and each second after; in a
+// synctest bubble the cron clock is the bubble's fake one.
 func TestScheduledRunsFire(t *testing.T) {
+	synctest.Test(t, testScheduledRunsFire)
+}
+
+func testScheduledRunsFire(t *testing.T) {
 	db := storetest.OpenSQLite(t)
 	s := schedules.New(db, time.UTC, "host", nil)
-	fired := make(chan struct{}, 10)
-	if err := s.Add("import", "@every 1s", func(ctx context.Context) (string, error) { fired <- struct{}{}; return "", nil }); err != nil {
+	var fired atomic.Int32
+	if err := s.Add("import", "@every 1s", func(ctx context.Context) (string, error) { fired.Add(1); return "", nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Add("reconcile", "not a spec", nil); err == nil {
@@ -123,10 +135,16 @@ func TestScheduledRunsFire(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.Start(ctx)
-	select {
-	case <-fired:
-	case <-time.After(3 * time.Second):
-		t.Fatal("@every 1s did not fire in 3s")
+	start := time.Now()
+	for _, at := range []struct {
+		since time.Duration // after Start
+		want  int32
+	}{{time.Second - time.Nanosecond, 0}, {time.Second, 1}, {2 * time.Second, 2}} {
+		time.Sleep(at.since - time.Since(start))
+		synctest.Wait()
+		if n := fired.Load(); n != at.want {
+			t.Fatalf("fired %d times %v after Start, want %d", n, at.since, at.want)
+		}
 	}
 	cancel()
 	s.Stop(context.Background())

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -29,6 +30,18 @@ const (
 // unless opts already set them.
 func newSim(t *testing.T, opts flabstest.Options) *flabstest.Server {
 	t.Helper()
+	return flabstest.NewTestServer(t, simOptions(opts))
+}
+
+// newPipeSim is newSim over in-memory connections, for tests inside a
+// synctest bubble, where the simulator's latency and hangs and the
+// client's timeouts run on the bubble's fake clock. Use newPipeClient.
+func newPipeSim(t *testing.T, opts flabstest.Options) *flabstest.Server {
+	t.Helper()
+	return flabstest.NewPipeServer(t, simOptions(opts))
+}
+
+func simOptions(opts flabstest.Options) flabstest.Options {
 	if opts.ClientID == "" {
 		opts.ClientID = testID
 	}
@@ -41,13 +54,13 @@ func newSim(t *testing.T, opts flabstest.Options) *flabstest.Server {
 	if !opts.Webhooks.Manual {
 		opts.Webhooks.Manual = true // no background dispatcher in client tests
 	}
-	return flabstest.NewTestServer(t, opts)
+	return opts
 }
 
 // newClient returns a client for sim; mod may adjust the config.
 func newClient(t *testing.T, sim *flabstest.Server, mod func(*flabs.Config)) *flabs.Client {
 	t.Helper()
-	cfg := flabs.Config{BaseURL: sim.URL(), ClientID: testID, ClientSecret: testSecret, Timeout: 2 * time.Second}
+	cfg := flabs.Config{BaseURL: sim.URL(), ClientID: testID, ClientSecret: testSecret} // default timeout: a bound, never reached
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -56,6 +69,17 @@ func newClient(t *testing.T, sim *flabstest.Server, mod func(*flabs.Config)) *fl
 		t.Fatalf("NewClient: %v", err)
 	}
 	return c
+}
+
+// newPipeClient is newClient for a simulator from newPipeSim.
+func newPipeClient(t *testing.T, sim *flabstest.Server, mod func(*flabs.Config)) *flabs.Client {
+	t.Helper()
+	return newClient(t, sim, func(cfg *flabs.Config) {
+		cfg.HTTPClient = sim.Client()
+		if mod != nil {
+			mod(cfg)
+		}
+	})
 }
 
 // validBilling returns a request the simulator accepts.
@@ -310,39 +334,46 @@ func TestRateLimited429IsRetryableWithRetryAfter(t *testing.T) {
 	}
 }
 
+// The faults are answered at once, except the hang, which the client
+// gives up on after exactly its timeout (the bubble's fake clock).
 func TestTransportFaultsAreRetryable(t *testing.T) {
+	const timeout = 200 * time.Millisecond
 	tests := []struct {
 		name       string
 		opts       flabstest.Options
 		wantStatus int
 		wantBooked int
+		wantTook   time.Duration
 	}{
-		{"503", flabstest.Options{FailRate: 1}, 503, 0},
-		{"dropped connection", flabstest.Options{DropRate: 1}, 0, 0},
-		{"timeout", flabstest.Options{TimeoutRate: 1, HangFor: time.Minute}, 0, 1},
+		{"503", flabstest.Options{FailRate: 1}, 503, 0, 0},
+		{"dropped connection", flabstest.Options{DropRate: 1}, 0, 0, 0},
+		{"timeout", flabstest.Options{TimeoutRate: 1, HangFor: time.Minute}, 0, 1, timeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sim := newSim(t, tt.opts)
-			c := newClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = 200 * time.Millisecond })
-			start := time.Now()
-			resp, err := c.CreateBilling(context.Background(), validBilling("ORD-F"))
-			if resp != nil {
-				t.Errorf("got a response %+v on a fault", resp)
-			}
-			fe := asError(t, err)
-			if fe.Class != flabs.ClassRetryable || !flabs.IsRetryable(err) {
-				t.Errorf("error = %v, class %v, want retryable", err, fe.Class)
-			}
-			if fe.Status != tt.wantStatus {
-				t.Errorf("Status = %d, want %d", fe.Status, tt.wantStatus)
-			}
-			if el := time.Since(start); el > 1500*time.Millisecond {
-				t.Errorf("call took %v; the client timeout is 200ms", el)
-			}
-			if n := len(sim.BookingsFor("ORD-F")); n != tt.wantBooked {
-				t.Errorf("booked %d times, want %d", n, tt.wantBooked)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				sim := newPipeSim(t, tt.opts)
+				c := newPipeClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = timeout })
+				start := time.Now()
+				resp, err := c.CreateBilling(context.Background(), validBilling("ORD-F"))
+				took := time.Since(start)
+				if resp != nil {
+					t.Errorf("got a response %+v on a fault", resp)
+				}
+				fe := asError(t, err)
+				if fe.Class != flabs.ClassRetryable || !flabs.IsRetryable(err) {
+					t.Errorf("error = %v, class %v, want retryable", err, fe.Class)
+				}
+				if fe.Status != tt.wantStatus {
+					t.Errorf("Status = %d, want %d", fe.Status, tt.wantStatus)
+				}
+				if took != tt.wantTook {
+					t.Errorf("call took %v, want %v (client timeout %v)", took, tt.wantTook, timeout)
+				}
+				if n := len(sim.BookingsFor("ORD-F")); n != tt.wantBooked {
+					t.Errorf("booked %d times, want %d", n, tt.wantBooked)
+				}
+			})
 		})
 	}
 }
@@ -351,9 +382,14 @@ func TestTimeoutAfterBookingThenResendIsConflict(t *testing.T) {
 	// The simulator books first and then hangs. With TimeoutRate 0.5 the
 	// fault decision is seeded per (integrator_id, attempt); look for an
 	// id whose first attempt hangs and whose resend is answered. Same seed,
-	// same id every run.
-	sim := newSim(t, flabstest.Options{TimeoutRate: 0.5, HangFor: time.Minute, Seed: 7})
-	c := newClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = 150 * time.Millisecond })
+	// same id every run. In a synctest bubble only the hung attempts reach
+	// the 150 ms timeout, however slow the machine.
+	synctest.Test(t, testTimeoutAfterBookingThenResendIsConflict)
+}
+
+func testTimeoutAfterBookingThenResendIsConflict(t *testing.T) {
+	sim := newPipeSim(t, flabstest.Options{TimeoutRate: 0.5, HangFor: time.Minute, Seed: 7})
+	c := newPipeClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = 150 * time.Millisecond })
 	ctx := context.Background()
 	for i := range 20 {
 		id := fmt.Sprintf("ORD-T-%d", i)
@@ -387,15 +423,30 @@ func TestTimeoutAfterBookingThenResendIsConflict(t *testing.T) {
 	t.Fatal("no integrator id with a hung first attempt and an answered resend in 20 tries")
 }
 
+// A call the simulator hangs on returns as soon as its context is
+// cancelled: no time passes on the bubble's clock between the two.
 func TestContextCancelReturnsPromptly(t *testing.T) {
-	sim := newSim(t, flabstest.Options{TimeoutRate: 1, HangFor: time.Minute})
-	c := newClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = 30 * time.Second })
+	synctest.Test(t, testContextCancelReturnsPromptly)
+}
+
+func testContextCancelReturnsPromptly(t *testing.T) {
+	sim := newPipeSim(t, flabstest.Options{TimeoutRate: 1, HangFor: time.Minute})
+	c := newPipeClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = 30 * time.Second })
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.CreateBilling(ctx, validBilling("ORD-C"))
+		errc <- err
+	}()
+	synctest.Wait() // logged in, and the simulator is holding the billing call
+	if n := sim.Stats().TimedOut.Load(); n != 1 {
+		t.Fatalf("simulator hanging on %d calls, want 1", n)
+	}
 	start := time.Now()
-	_, err := c.CreateBilling(ctx, validBilling("ORD-C"))
-	if el := time.Since(start); el > time.Second {
-		t.Errorf("CreateBilling returned %v after cancel, want promptly", el)
+	cancel()
+	err := <-errc
+	if el := time.Since(start); el != 0 {
+		t.Errorf("CreateBilling returned %v after cancel, want at once", el)
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v, want it to wrap context.Canceled", err)
@@ -920,7 +971,7 @@ func TestCatalogueTolerantDecoding(t *testing.T) {
 		io.WriteString(w, b)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := flabs.NewClient(flabs.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", Timeout: time.Second})
+	c, err := flabs.NewClient(flabs.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1025,9 +1076,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// 20 calls start together on a fresh client: one login serves them all,
+// and (the simulator's 5 ms latency being on the bubble's fake clock) all
+// 20 bookings are in flight at once.
 func TestConcurrentCreateBillingOneLogin(t *testing.T) {
-	sim := newSim(t, flabstest.Options{Latency: 5 * time.Millisecond})
-	c := newClient(t, sim, nil)
+	synctest.Test(t, testConcurrentCreateBillingOneLogin)
+}
+
+func testConcurrentCreateBillingOneLogin(t *testing.T) {
+	sim := newPipeSim(t, flabstest.Options{Latency: 5 * time.Millisecond})
+	c := newPipeClient(t, sim, nil)
 	ctx := context.Background()
 	const n = 20
 	var wg sync.WaitGroup
@@ -1071,6 +1129,15 @@ func TestConcurrentCreateBillingOneLogin(t *testing.T) {
 	}
 	if d := sim.DoubleBooked(); len(d) != 0 {
 		t.Errorf("DoubleBooked = %v", d)
+	}
+	var arrived []time.Time
+	for _, r := range sim.Requests() {
+		if r.Path == flabs.PathBillingCreate {
+			arrived = append(arrived, r.Time)
+		}
+	}
+	if len(arrived) != n || slices.ContainsFunc(arrived, func(at time.Time) bool { return !at.Equal(arrived[0]) }) {
+		t.Errorf("billing creates arrived at %v; want all %d at once", arrived, n)
 	}
 }
 
@@ -1124,86 +1191,89 @@ func TestTokenExpiredAndRefreshRevokedStillSucceeds(t *testing.T) {
 
 // TestCancelWhileAnotherCallerRenewsToken: caller A is stuck renewing the
 // token (the token endpoint hangs) while caller B, holding the old token,
-// gets a 401. B must still return promptly when its context is cancelled.
+// gets a 401. B must return as soon as its context is cancelled: no time
+// passes on the bubble's clock between the cancel and B's return.
 func TestCancelWhileAnotherCallerRenewsToken(t *testing.T) {
 	for _, phase := range []string{"waiting for the token", "after a 401"} {
 		t.Run(phase, func(t *testing.T) {
-			loginHangs := make(chan struct{})
-			var hangOnce sync.Once
-			release := make(chan struct{})
-			var mu sync.Mutex
-			var logins, labs int
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				switch r.URL.Path {
-				case flabs.PathToken:
-					mu.Lock()
-					logins++
-					n := logins
-					mu.Unlock()
-					if n >= 2 { // every later login hangs until the test ends
-						hangOnce.Do(func() { close(loginHangs) })
-						select {
-						case <-release:
-						case <-r.Context().Done():
-						}
-						return
-					}
-					io.WriteString(w, `{"authToken":"a1","expiresIn":600}`)
-				case flabs.PathLabs:
-					mu.Lock()
-					labs++
-					n := labs
-					mu.Unlock()
-					if n == 1 && phase == "after a 401" { // B's call: answer only once A hangs in login
-						<-loginHangs
-					}
-					w.WriteHeader(http.StatusUnauthorized)
-					io.WriteString(w, `{"success":false,"message":"Unauthorized"}`)
-				}
-			}))
-			t.Cleanup(srv.Close)
-			t.Cleanup(func() { close(release) })
-			c, err := flabs.NewClient(flabs.Config{BaseURL: srv.URL, ClientID: "id", ClientSecret: "secret", Timeout: 5 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			errc := make(chan error, 1)
-			if phase == "after a 401" {
-				// B logs in and its call is held by the server.
-				go func() { _, err := c.Labs(ctx); errc <- err }()
-				for {
-					mu.Lock()
-					n := labs
-					mu.Unlock()
-					if n == 1 {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
-				go c.Labs(context.Background()) // A: 401, then the hanging login
-			} else {
-				go c.Labs(context.Background()) // A: login, 401, hanging login
-				<-loginHangs
-				go func() { _, err := c.Labs(ctx); errc <- err }()
-			}
-			<-loginHangs
-			time.Sleep(50 * time.Millisecond) // let B reach the token lock
-			start := time.Now()
-			cancel()
-			select {
-			case err := <-errc:
-				if el := time.Since(start); el > 500*time.Millisecond {
-					t.Errorf("returned %v after cancel", el)
-				}
-				if !errors.Is(err, context.Canceled) {
-					t.Errorf("error = %v, want context.Canceled", err)
-				}
-			case <-time.After(time.Second):
-				t.Errorf("still blocked 1s after cancel")
-			}
+			synctest.Test(t, func(t *testing.T) { testCancelWhileAnotherCallerRenewsToken(t, phase) })
 		})
+	}
+}
+
+func testCancelWhileAnotherCallerRenewsToken(t *testing.T, phase string) {
+	loginHangs := make(chan struct{})
+	var hangOnce sync.Once
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var logins, labs int
+	baseURL, hc := flabstest.ServePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case flabs.PathToken:
+			mu.Lock()
+			logins++
+			n := logins
+			mu.Unlock()
+			if n >= 2 { // every later login hangs until the test ends
+				hangOnce.Do(func() { close(loginHangs) })
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			io.WriteString(w, `{"authToken":"a1","expiresIn":600}`)
+		case flabs.PathLabs:
+			mu.Lock()
+			labs++
+			n := labs
+			mu.Unlock()
+			if n == 1 && phase == "after a 401" { // B's call: answer only once A hangs in login
+				<-loginHangs
+			}
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"success":false,"message":"Unauthorized"}`)
+		}
+	}))
+	t.Cleanup(func() { close(release) })
+	c, err := flabs.NewClient(flabs.Config{BaseURL: baseURL, HTTPClient: hc, ClientID: "id", ClientSecret: "secret", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	if phase == "after a 401" {
+		// B logs in and its call is held by the server.
+		go func() { _, err := c.Labs(ctx); errc <- err }()
+		synctest.Wait()
+		mu.Lock()
+		n := labs
+		mu.Unlock()
+		if n != 1 {
+			t.Fatalf("B's call not held by the server: %d labs calls", n)
+		}
+		go c.Labs(context.Background()) // A: 401, then the hanging login
+	} else {
+		go c.Labs(context.Background()) // A: login, 401, hanging login
+		<-loginHangs
+		go func() { _, err := c.Labs(ctx); errc <- err }()
+	}
+	<-loginHangs
+	synctest.Wait() // A hangs in login holding the token lock; B waits for it
+	select {
+	case err := <-errc:
+		t.Fatalf("B returned before the cancel: %v", err)
+	default:
+	}
+	start := time.Now()
+	cancel()
+	err = <-errc
+	if el := time.Since(start); el != 0 {
+		t.Errorf("returned %v after cancel, want at once", el)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want context.Canceled", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/flabsync/flabsync/internal/logging"
 )
 
 // authToken returns a valid auth token, getting or refreshing one when it
@@ -29,7 +31,7 @@ func (c *Client) authToken(ctx context.Context) (string, uint64, error) {
 		if ctx.Err() != nil {
 			return "", 0, err
 		}
-		c.log.Warn("flabs: token refresh failed, requesting a new token", "err", err)
+		c.log.Warn("flabs: token refresh failed, requesting a new token", logging.Err(err))
 	}
 	if err := c.tokenCall(ctx, "auth token", PathToken, TokenRequest{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret}); err != nil {
 		return "", 0, err

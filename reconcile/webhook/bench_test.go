@@ -67,7 +67,7 @@ func benchReceiver(b *testing.B, db *store.DB) {
 		return event(flabs.EventReportCompleted, id, bill, at, tests...)
 	}
 	srv := startReceiver(b, db, tokenConfig(), webhook.Options{})
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchSenders, MaxIdleConns: benchSenders}, Timeout: time.Minute}
+	client := &http.Client{Transport: newTransport(benchSenders), Timeout: time.Minute}
 	defer client.CloseIdleConnections()
 
 	var next atomic.Int64

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,9 @@ type testServer struct {
 }
 
 // startReceiver serves a receiver on db at 127.0.0.1:0 until the test
-// ends (or stop is called).
+// ends (or stop is called). Stopping closes the test clients' connections
+// to it first (see clientConns), so call stop only with no delivery in
+// flight.
 func startReceiver(tb testing.TB, db *store.DB, cfg config.Webhook, opts webhook.Options) *testServer {
 	tb.Helper()
 	def := config.Default().Webhook
@@ -42,6 +45,7 @@ func startReceiver(tb testing.TB, db *store.DB, cfg config.Webhook, opts webhook
 		tb.Fatal(err)
 	}
 	cfg.Listen = ln.Addr().String()
+	clientConns.open(cfg.Listen)
 	r := webhook.NewWithOptions(db, cfg, nil, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -52,6 +56,7 @@ func startReceiver(tb testing.TB, db *store.DB, cfg config.Webhook, opts webhook
 			return
 		}
 		stopped = true
+		clientConns.closeAll(cfg.Listen)
 		cancel()
 		if err := <-done; err != nil {
 			tb.Errorf("Serve: %v", err)
@@ -72,9 +77,67 @@ type answer struct {
 	Error  string `json:"error"`
 }
 
-var httpClient = &http.Client{
-	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64},
+var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: newTransport(64)}
+
+// newTransport returns a client transport keeping up to maxIdle idle
+// connections, dialling through clientConns.
+func newTransport(maxIdle int) *http.Transport {
+	return &http.Transport{DialContext: clientConns.dial, MaxIdleConnsPerHost: maxIdle, MaxIdleConns: maxIdle}
+}
+
+// clientConns tracks the connections the test clients open, by address,
+// so that stopping a receiver can close them before it shuts down.
+//
+// http.Server.Shutdown closes idle keep-alive connections at once, but
+// gives a connection that has not yet sent a request 5 s before treating
+// it as idle (net/http, issue 22682). A Transport leaves such a
+// connection behind whenever a request it dialled for is served by
+// another connection freed meanwhile, and Shutdown then waited those 5 s
+// in about one run of TestConcurrentDelivery in ten. Closing the client
+// connections (and failing dials that complete afterwards) leaves the
+// server none to wait for, whatever state they are in.
+var clientConns = &connTracker{conns: map[string][]net.Conn{}, stopped: map[string]bool{}}
+
+type connTracker struct {
+	mu      sync.Mutex
+	conns   map[string][]net.Conn // by the address dialled
+	stopped map[string]bool       // receivers stopped: dials to them fail
+}
+
+// open marks addr as served by a new receiver (a port can be reused).
+func (ct *connTracker) open(addr string) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	delete(ct.stopped, addr)
+}
+
+func (ct *connTracker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	if ct.stopped[addr] {
+		c.Close()
+		return nil, fmt.Errorf("dial %s: the test stopped that receiver", addr)
+	}
+	ct.conns[addr] = append(ct.conns[addr], c)
+	return c, nil
+}
+
+// closeAll closes every client connection to addr and fails the dials to
+// it still under way.
+func (ct *connTracker) closeAll(addr string) {
+	ct.mu.Lock()
+	ct.stopped[addr] = true
+	cs := ct.conns[addr]
+	delete(ct.conns, addr)
+	ct.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 // post sends body with Authorization: Bearer testToken.

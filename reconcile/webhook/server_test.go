@@ -71,6 +71,11 @@ func TestTLSBadCertificate(t *testing.T) {
 
 // Stopping (ctx cancelled) lets a delivery already being received finish
 // and be answered 200, then Serve returns nil.
+//
+// The delivery asks "Expect: 100-continue", so its client sends the body
+// only once the server says "100 Continue", which it does when the handler
+// first reads the body: the first write to the body returning is the
+// signal that the handler has the request.
 func TestServeStopsGracefully(t *testing.T) {
 	db := storetest.OpenSQLite(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -87,10 +92,14 @@ func TestServeStopsGracefully(t *testing.T) {
 	pr, pw := io.Pipe()
 	req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/h", pr)
 	req.Header.Set("Authorization", testToken)
+	req.Header.Set("Expect", "100-continue")
 	req.ContentLength = int64(len(body))
+	// Never reached: it only bounds a wait for a server that stays silent.
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Hour}}
+	defer client.CloseIdleConnections()
 	answered := make(chan int, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			answered <- 0
 			return
@@ -98,9 +107,11 @@ func TestServeStopsGracefully(t *testing.T) {
 		resp.Body.Close()
 		answered <- resp.StatusCode
 	}()
-	pw.Write(body[:10]) // the request is under way
-	for r.Stats().Received == 0 {
-		time.Sleep(time.Millisecond) // the handler has it
+	if _, err := pw.Write(body[:10]); err != nil { // returns once the handler reads the body
+		t.Fatalf("body not read (answered %d): %v", <-answered, err)
+	}
+	if n := r.Stats().Received; n != 1 {
+		t.Fatalf("Stats.Received = %d with the handler reading the body, want 1", n)
 	}
 	cancel() // Serve stops listening, and waits for this request
 	pw.Write(body[10:])

@@ -27,7 +27,7 @@ func TestSimulatorDeliveries(t *testing.T) {
 			DropRate: 0.1, DuplicateRate: 0.25, ReorderRate: 0.3,
 			DeleteRate: 0.1, StallRate: 0.1, MissingReportRate: 0.1, NoBillRate: 0.05,
 		}})
-		client, err := flabs.NewClient(flabs.Config{BaseURL: sim.URL(), ClientID: "demo", ClientSecret: "demo", Timeout: 5 * time.Second})
+		client, err := flabs.NewClient(flabs.Config{BaseURL: sim.URL(), ClientID: "demo", ClientSecret: "demo"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package flabstest
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -113,6 +114,9 @@ type WebhookOptions struct {
 	AuthToken string
 	Header    string // header carrying the token, default "Authorization"
 	Scheme    string // prefix of the token value, default "Bearer "; "-" for none
+	// Client sends the deliveries; default a client with a 10 s timeout.
+	// Set it to ServePipe's client to deliver inside a synctest bubble.
+	Client *http.Client
 
 	CreatedAfter   time.Duration // booking → bill.created, default 2 min
 	ReportEvery    time.Duration // gap between report.completed, default 20 min
@@ -197,6 +201,9 @@ func (o *Options) setDefaults() {
 	}
 	if w.DeletedAfter <= 0 {
 		w.DeletedAfter = DefaultDeletedAfter
+	}
+	if w.Client == nil {
+		w.Client = &http.Client{Timeout: 10 * time.Second}
 	}
 	if w.Speed <= 0 {
 		w.Speed = 1

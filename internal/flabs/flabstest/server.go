@@ -9,8 +9,9 @@
 // about (an integrator_id and attempt, a bill) rather than arrival order, so
 // concurrent clients see the same decisions run after run.
 //
-// Use NewTestServer in tests, like httptest; `flabsync sim` serves New's
-// handler on a real address.
+// Use NewTestServer in tests, like httptest, or NewPipeServer inside a
+// testing/synctest bubble; `flabsync sim` serves New's handler on a real
+// address.
 package flabstest
 
 import (
@@ -25,7 +26,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -36,11 +36,13 @@ import (
 // Server is the simulated Flabs. It is an http.Handler; its methods are
 // safe for concurrent use.
 type Server struct {
-	opts    Options
-	limiter *rate.Limiter
-	hooks   *emitter
-	url     string
-	ts      *httptest.Server
+	opts     Options
+	limiter  *rate.Limiter
+	hooks    *emitter
+	url      string
+	ts       *httptest.Server
+	client   *http.Client // reaches ts or the pipe server
+	stopPipe func()       // NewPipeServer's
 
 	mu        sync.Mutex
 	auth      map[string]time.Time // auth token → expiry
@@ -117,31 +119,49 @@ func New(opts Options) *Server {
 	return s
 }
 
+// TB is the part of testing.TB that NewTestServer, NewPipeServer and
+// ServePipe use. *testing.T, *testing.B and *testing.F satisfy it;
+// declaring it here keeps the testing package out of the binaries that
+// link the simulator (flabsync sim, demo).
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
 // NewTestServer starts a simulator on a loopback httptest server and
 // closes it when the test ends.
-func NewTestServer(tb testing.TB, opts Options) *Server {
+func NewTestServer(tb TB, opts Options) *Server {
 	tb.Helper()
 	s := New(opts)
 	s.ts = httptest.NewServer(s)
 	s.url = s.ts.URL
+	s.client = s.ts.Client()
 	tb.Cleanup(s.Close)
 	return s
 }
 
-// URL is the base URL of a server started by NewTestServer, or the one set
-// with SetURL.
+// URL is the base URL of a server started by NewTestServer or
+// NewPipeServer, or the one set with SetURL.
 func (s *Server) URL() string { return s.url }
+
+// Client returns a client for a server started by NewTestServer or
+// NewPipeServer (the only one that reaches the latter), or nil for one
+// made with New.
+func (s *Server) Client() *http.Client { return s.client }
 
 // SetURL records the base URL the simulator is served on (for logs).
 func (s *Server) SetURL(u string) { s.url = u }
 
 // Close stops the dispatcher (pending deliveries are abandoned) and the
-// test server, if any. It is idempotent.
+// test or pipe server, if any. It is idempotent.
 func (s *Server) Close() {
 	s.hooks.close()
 	if s.ts != nil {
 		s.ts.CloseClientConnections()
 		s.ts.Close()
+	}
+	if s.stopPipe != nil {
+		s.stopPipe()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -22,9 +23,10 @@ var simStart = time.Date(2025, 1, 20, 10, 0, 0, 0, time.UTC)
 
 // receiver records webhook deliveries.
 type receiver struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []received
+	url    string
+	client *http.Client // set by newPipeReceiver: the one that reaches it
+	mu     sync.Mutex
+	got    []received
 }
 
 type received struct {
@@ -32,21 +34,33 @@ type received struct {
 	Body []byte
 }
 
+// newReceiver serves a receiver on loopback HTTP.
 func newReceiver(t *testing.T) *receiver {
 	rc := &receiver{}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "want a JSON POST", http.StatusBadRequest)
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.got = append(rc.got, received{Auth: r.Header.Get("Authorization"), Body: b})
-		rc.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(rc.srv.Close)
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	rc.url = srv.URL
 	return rc
+}
+
+// newPipeReceiver serves a receiver over in-memory connections, for
+// tests inside a synctest bubble: deliver with its client.
+func newPipeReceiver(t *testing.T) *receiver {
+	rc := &receiver{}
+	rc.url, rc.client = flabstest.ServePipe(t, rc)
+	return rc
+}
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+		http.Error(w, "want a JSON POST", http.StatusBadRequest)
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	rc.got = append(rc.got, received{Auth: r.Header.Get("Authorization"), Body: b})
+	rc.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (rc *receiver) all() []received {
@@ -57,7 +71,7 @@ func (rc *receiver) all() []received {
 
 func client(t *testing.T, sim *flabstest.Server) *flabs.Client {
 	t.Helper()
-	c, err := flabs.NewClient(flabs.Config{BaseURL: sim.URL(), ClientID: "demo", ClientSecret: "demo", Timeout: 2 * time.Second})
+	c, err := flabs.NewClient(flabs.Config{BaseURL: sim.URL(), HTTPClient: sim.Client(), ClientID: "demo", ClientSecret: "demo"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +97,7 @@ func TestWebhookTimelineManual(t *testing.T) {
 	})
 	c := client(t, sim)
 	ctx := context.Background()
-	if err := c.Subscribe(ctx, &flabs.SubscribeRequest{Events: flabs.BillEvents, Endpoint: rc.srv.URL + "/hook", AuthToken: "hook-secret"}); err != nil {
+	if err := c.Subscribe(ctx, &flabs.SubscribeRequest{Events: flabs.BillEvents, Endpoint: rc.url + "/hook", AuthToken: "hook-secret"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := c.CreateBilling(ctx, billing("ORD-W1"))
@@ -259,7 +273,7 @@ func webhookRun(t *testing.T, seed int64, n int) (bodies []string, dropped, dups
 	t.Helper()
 	rc := newReceiver(t)
 	sim := flabstest.NewTestServer(t, flabstest.Options{Seed: seed, Webhooks: flabstest.WebhookOptions{
-		Manual: true, Start: simStart, URL: rc.srv.URL,
+		Manual: true, Start: simStart, URL: rc.url,
 		DropRate: 0.15, DuplicateRate: 0.2, ReorderRate: 0.1, DeleteRate: 0.1, StallRate: 0.1, MissingReportRate: 0.1,
 	}})
 	c := client(t, sim)
@@ -310,17 +324,39 @@ func TestWebhookFaultsDeterministicPerSeed(t *testing.T) {
 	}
 }
 
+// The background dispatcher delivers each event when it falls due on the
+// real clock (here the synctest bubble's fake one, at Speed 1): nothing
+// before the bill is created, bill.created at CreatedAfter, the whole
+// timeline by CreatedAfter + 3 ReportEvery + CompletedAfter.
 func TestWebhookBackgroundDispatcher(t *testing.T) {
-	rc := newReceiver(t)
-	// An hour of simulated time per millisecond: the whole timeline in well under a second.
-	sim := flabstest.NewTestServer(t, flabstest.Options{Seed: 1, Webhooks: flabstest.WebhookOptions{URL: rc.srv.URL, Speed: 3.6e6}})
+	synctest.Test(t, testWebhookBackgroundDispatcher)
+}
+
+func testWebhookBackgroundDispatcher(t *testing.T) {
+	rc := newPipeReceiver(t)
+	sim := flabstest.NewPipeServer(t, flabstest.Options{Seed: 1, Webhooks: flabstest.WebhookOptions{URL: rc.url, Client: rc.client}})
 	if _, err := client(t, sim).CreateBilling(context.Background(), billing("ORD-BG")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for len(rc.all()) < 5 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	created := flabstest.DefaultCreatedAfter
+	all := created + 3*flabstest.DefaultReportEvery + flabstest.DefaultCompletedAfter
+	time.Sleep(created - time.Nanosecond)
+	synctest.Wait()
+	if n := len(rc.all()); n != 0 {
+		t.Fatalf("%d delivered before bill.created was due, want 0", n)
 	}
+	time.Sleep(time.Nanosecond)
+	synctest.Wait()
+	if n := len(rc.all()); n != 1 {
+		t.Fatalf("%d delivered when bill.created fell due, want 1", n)
+	}
+	time.Sleep(all - created - time.Nanosecond)
+	synctest.Wait()
+	if n := len(rc.all()); n != 4 {
+		t.Fatalf("%d delivered just before bill.completed was due, want 4", n)
+	}
+	time.Sleep(time.Nanosecond)
+	synctest.Wait()
 	got := rc.all()
 	if len(got) != 5 {
 		t.Fatalf("background dispatcher delivered %d, want 5", len(got))
@@ -333,9 +369,8 @@ func TestWebhookBackgroundDispatcher(t *testing.T) {
 		}
 		types = append(types, ev.EventType)
 	}
-	slices.Sort(types)
-	want := []string{flabs.EventBillCompleted, flabs.EventBillCreated, flabs.EventReportCompleted, flabs.EventReportCompleted, flabs.EventReportCompleted}
-	if !slices.Equal(types, want) {
+	want := []string{flabs.EventBillCreated, flabs.EventReportCompleted, flabs.EventReportCompleted, flabs.EventReportCompleted, flabs.EventBillCompleted}
+	if !slices.Equal(types, want) { // each fell due at its own instant
 		t.Errorf("event types = %v, want %v", types, want)
 	}
 }
@@ -583,7 +618,7 @@ func TestWebhookBillOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := newReceiver(t)
 			wo := tt.wo
-			wo.Manual, wo.Start, wo.URL = true, simStart, rc.srv.URL
+			wo.Manual, wo.Start, wo.URL = true, simStart, rc.url
 			sim := flabstest.NewTestServer(t, flabstest.Options{Seed: 3, Webhooks: wo})
 			ctx := context.Background()
 			if _, err := client(t, sim).CreateBilling(ctx, billing("ORD-O")); err != nil {

@@ -178,7 +178,7 @@ type emitter struct {
 func newEmitter(s *Server) *emitter {
 	e := &emitter{
 		s:         s,
-		http:      &http.Client{Timeout: 10 * time.Second},
+		http:      s.opts.Webhooks.Client,
 		realStart: time.Now(),
 		simNow:    s.opts.Webhooks.Start,
 		wake:      make(chan struct{}, 1),

@@ -15,14 +15,15 @@ const (
 	CategoryTestMismatch  = "test_mismatch"
 	CategoryUnmappedTest  = "unmapped_test"
 	CategoryMissingDrop   = "missing_drop"
-	CategoryUnconfirmed   = "unconfirmed" // may or may not be booked; no webhook has settled it
-	CategoryNotSent       = "not_sent"    // admitted, still not answered by Flabs after an hour
+	CategoryUnconfirmed   = "unconfirmed"  // may or may not be booked; no webhook has settled it
+	CategoryNotSent       = "not_sent"     // admitted, still not answered by Flabs after an hour
+	CategoryFileRefused   = "file_refused" // a file the inbox refused: in errors/ with a note
 )
 
 // Categories lists every category in the order a booking meets them on
 // its journey, which is the order the Summary and the digest show them.
 var Categories = []string{
-	CategoryMissingDrop, CategoryRejectedRow, CategoryUnmappedTest, CategoryNotSent, CategorySubmitFailed,
+	CategoryMissingDrop, CategoryFileRefused, CategoryRejectedRow, CategoryUnmappedTest, CategoryNotSent, CategorySubmitFailed,
 	CategoryUnconfirmed, CategoryNoBill, CategoryNotCompleted, CategoryBillDeleted, CategoryDuplicateBill,
 	CategoryTestMismatch, CategoryOrphanEvent,
 }

@@ -91,6 +91,11 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := led.Moved(context.WithoutCancel(ctx), f.Path, dest); err != nil {
 				log.Error("ledger: record where a file went", logging.KeyFile, f.Rel, logging.Err(err))
 			}
+		},
+		Refused: func(f inbox.File, dest, reason string) {
+			if err := led.RecordRefused(context.WithoutCancel(ctx), f.Partner, f.Name, dest, reason); err != nil {
+				log.Error("ledger: record a refused file", logging.KeyFile, f.Rel, logging.Err(err))
+			}
 		}})
 	if err != nil {
 		return err

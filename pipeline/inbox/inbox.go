@@ -44,6 +44,10 @@ type Config struct {
 	// Filed, when set, hears where each handled file went (archive or
 	// errors), e.g. to record it in the ledger.
 	Filed func(f File, dest string)
+	// Refused, when set, hears of each file moved to errors/ and why: a
+	// refusal before it was claimed (empty, a link, a bad name) as well
+	// as a handler's error. The reason never holds the file's contents.
+	Refused func(f File, dest, reason string)
 }
 
 // File is a claimed file.

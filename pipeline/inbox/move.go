@@ -43,6 +43,9 @@ func (in *Inbox) Refuse(f File, cause error) (string, error) {
 	if in.cfg.Filed != nil {
 		in.cfg.Filed(f, dst)
 	}
+	if in.cfg.Refused != nil {
+		in.cfg.Refused(f, dst, cause.Error())
+	}
 	return dst, nil
 }
 
@@ -60,6 +63,9 @@ func (in *Inbox) refuse(path, rel, reason, advice string) {
 	delete(in.seen, rel)
 	in.mu.Unlock()
 	in.log.Warn("inbox: refused", logging.KeyFile, rel, "to", dst, "reason", reason)
+	if in.cfg.Refused != nil {
+		in.cfg.Refused(File{Path: dst, Rel: rel, Name: filepath.Base(rel), Partner: in.partnerOf(rel)}, dst, reason)
+	}
 }
 
 func (in *Inbox) moveTo(src, root, name string) (string, error) {

@@ -70,11 +70,15 @@ type FileRecord struct {
 	Counts     Counts // Unfinished is what no outcome accounts for
 }
 
+// Refused reports whether the file was never read to its end because it
+// was refused: it is in errors/ with a note, and a file_refused exception.
+func (f FileRecord) Refused() bool { return f.Status == FileFailed || f.Status == FileRefused }
+
 // Balanced reports whether the file's rows add up, or it had none to
-// add (a duplicate, failed or abandoned file).
+// add (a duplicate, refused or abandoned file).
 func (f FileRecord) Balanced() bool {
 	switch f.Status {
-	case FileDuplicate, FileFailed, FileAbandoned:
+	case FileDuplicate, FileFailed, FileRefused, FileAbandoned:
 		return true
 	}
 	c := f.Counts
@@ -211,4 +215,17 @@ WHERE integrator_id = ? AND status IN (?, ?, ?) AND ((claimed_by LIKE ? AND clai
 		jobs = append(jobs, Job{IntegratorID: r.ID, Partner: r.Partner, Request: &req, MaybeBooked: r.MaybeBooked || r.Status == InFlight})
 	}
 	return jobs, nil
+}
+
+// RecordRefused records a file the inbox refused, now at path in errors/,
+// unless the ledger already has it there (a file refused while it was
+// being read is recorded by FailFile and moved by Moved).
+func (l *Ledger) RecordRefused(ctx context.Context, partner, name, path, reason string) error {
+	now := store.T(l.now())
+	q := l.db.Rebind(`INSERT INTO files (partner, name, path, sha256, status, reason, created_at, updated_at, finished_at)
+SELECT ?, ?, ?, '', ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE path = ?)`)
+	if _, err := l.db.ExecContext(ctx, q, partner, name, path, FileRefused, reason, now, now, now, path); err != nil {
+		return fmt.Errorf("ledger: record refused file %s: %w", name, err)
+	}
+	return nil
 }

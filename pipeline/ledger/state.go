@@ -61,6 +61,7 @@ const (
 	FileFailed      FileStatus = "failed"      // could not be read to its end
 	FileDuplicate   FileStatus = "duplicate"   // same content as an earlier file: nothing sent
 	FileAbandoned   FileStatus = "abandoned"   // the process stopped while reading it; it was taken again
+	FileRefused     FileStatus = "refused"     // refused before it was read (empty, a link, a bad name): in errors/
 )
 
 // Job is a booking to send.

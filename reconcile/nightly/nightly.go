@@ -138,7 +138,7 @@ func fileChecks(ctx context.Context, db *store.DB, at time.Time) ([]report.FileC
 		c := f.Counts
 		out = append(out, report.FileCheck{FileID: f.ID, Name: f.Name, Partner: f.Partner, Status: string(f.Status), ReceivedAt: f.ReceivedAt,
 			RowsIn: c.RowsIn, Submitted: c.Submitted, Rejected: c.Rejected, RejectedFlabs: c.RejectedFlabs, Duplicate: c.Duplicate,
-			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unconfirmed: c.Unconfirmed, Unfinished: c.Unfinished, Balanced: f.Balanced()})
+			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unconfirmed: c.Unconfirmed, Unfinished: c.Unfinished, Balanced: f.Balanced(), Refused: f.Refused()})
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ var titles = map[string]string{
 	reconcile.CategoryMissingDrop:   "Missing drops",
 	reconcile.CategoryUnconfirmed:   "Unconfirmed",
 	reconcile.CategoryNotSent:       "Not sent",
+	reconcile.CategoryFileRefused:   "Refused files",
 }
 
 // Title is a category's sheet name: readable, at most 31 characters and

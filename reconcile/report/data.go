@@ -16,6 +16,7 @@ type FileCheck struct {
 	ReceivedAt                                                                                            time.Time
 	RowsIn, Submitted, Rejected, RejectedFlabs, Duplicate, Failed, Held, Skipped, Unconfirmed, Unfinished int
 	Balanced                                                                                              bool
+	Refused                                                                                               bool // never read to its end: in errors/ with a note
 }
 
 // Data is everything a report is made of. Exceptions must come sorted by

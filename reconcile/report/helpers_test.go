@@ -81,6 +81,9 @@ func sampleExceptions() []reconcile.Exception {
 			}
 			if cat == reconcile.CategoryMissingDrop {
 				e.Row, e.IntegratorID, e.File = 0, "", ""
+				if j == 0 {
+					e.Status = reconcile.StatusNew // one still open, however the statuses fall
+				}
 			}
 			es = append(es, e)
 		}

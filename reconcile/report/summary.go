@@ -18,6 +18,7 @@ var FileColumns = []string{"File", "Partner", "Received", "Status", "Rows in", "
 const (
 	Balanced    = "BALANCED"
 	NotBalanced = "DOES NOT BALANCE"
+	Refused     = "REFUSED: see errors/"
 )
 
 // The Summary's labels, which tests and the digest look for.
@@ -155,7 +156,10 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 	}
 	for _, fc := range w.d.Files {
 		check := cellOf(st.good, Balanced)
-		if !fc.Balanced {
+		switch {
+		case fc.Refused:
+			check = cellOf(st.bad, Refused)
+		case !fc.Balanced:
 			check = cellOf(st.bad, NotBalanced)
 			info.Unbalanced++
 		}

@@ -35,6 +35,11 @@ func ruleSet(cfg Config, at time.Time) []rule {
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
 WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?`, []any{t(cfg.RejectsFor), now}},
 
+		{reconcile.CategoryFileRefused, `SELECT 'file_refused:' || CAST(f.id AS TEXT) AS id, 'file_refused' AS category, '' AS integrator_id,
+	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
+	'the file is in ' || f.path || ' with a note saying why; ask ' || f.partner || ' for a corrected file' AS suggested_action
+FROM files f WHERE f.status IN ('refused', 'failed') AND f.created_at >= ? AND f.created_at <= ?`, []any{t(cfg.RejectsFor), now}},
+
 		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	CASE WHEN b.status = 'rejected' THEN 'Flabs refused it: ' ELSE 'gave up after ' || CAST(b.attempts AS TEXT) || ' attempts: ' END || b.last_error AS detail,

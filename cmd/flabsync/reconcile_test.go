@@ -125,7 +125,7 @@ log: {level: warn}
 	b.WriteString("R99,Patient 99,40,M,Trop T\n") // unmapped_test
 	os.WriteFile(filepath.Join(dir, "clinic_2026.csv"), []byte(b.String()), 0o644)
 	os.WriteFile(filepath.Join(dir, "refused_2026.csv"), []byte("Patient Name,Age,Gender,Tests\nAsha,30,F,CBC\n"), 0o644) // submit_failed
-	os.WriteFile(filepath.Join(dir, "broken_2026.csv"), []byte("just,some,words\nno,header,here\n"), 0o644) // file_refused
+	os.WriteFile(filepath.Join(dir, "broken_2026.csv"), []byte("just,some,words\nno,header,here\n"), 0o644)               // file_refused
 	for _, f := range []string{"clinic_2026.csv", "refused_2026.csv", "broken_2026.csv"} {
 		child(t, dir, "import", "--no-progress", filepath.Join(dir, f)).Run()
 	}

@@ -7,6 +7,11 @@
 // suggestions for ops. The lookup index, keys and suggestions are pure;
 // Store keeps the table and the synced catalogue in the database, and
 // table.go reads and writes the table's CSV/XLSX files.
+//
+// Table files are read through internal/sheet, the project's one CSV/XLSX
+// reader (ReadGrid: format, encoding, delimiter, size limits); mapping
+// keeps only the table's own columns and checks. Spelling distance comes
+// from internal/textdist. mapping depends on nothing under pipeline/.
 package mapping
 
 import (

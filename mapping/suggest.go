@@ -9,6 +9,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/flabsync/flabsync/internal/textdist"
 )
 
 // Suggestion is a catalogue entry that might be what an unmapped name
@@ -41,7 +43,7 @@ type sitem struct {
 	tokens  []word   // words of key
 	bwords  []string // words of base
 	nGrams  int
-	baseLen int // len(base) in the units similarity counts (bytes if ASCII, else runes)
+	baseLen int // len(base) in runes, as textdist counts
 }
 
 // word is a token with what tokenSim needs of it.
@@ -84,10 +86,7 @@ func newSuggester(items []CatalogueItem) *suggester {
 		}
 		e.base = strings.TrimSpace(strings.TrimSuffix(k, "("+e.abbr+")"))
 		e.bwords = tokens(e.base)
-		e.baseLen = len(e.base)
-		if !isASCII(k) {
-			e.baseLen = utf8.RuneCountInString(e.base)
-		}
+		e.baseLen = utf8.RuneCountInString(e.base)
 		if e.abbr != "" {
 			s.byAbbr[e.abbr] = append(s.byAbbr[e.abbr], i)
 		}
@@ -275,7 +274,8 @@ func (s *suggester) score(q *query, i int) (float64, why) {
 	}
 	// Spelling of the whole name (with and without its abbreviation), and
 	// how well the query's words are covered by the entry's words.
-	full, base := similarity2(k, e.key, e.baseLen)
+	// One pass of the edit-distance table gives both.
+	full, base := textdist.SimilarityPrefix(k, e.key, e.baseLen)
 	w := why{edit: max(full, base)}
 	cover := 0.0
 	for _, t := range q.words {
@@ -341,7 +341,7 @@ func tokenSim(a, b word) float64 {
 		}
 		return 0
 	}
-	return similarity(a.s, b.s)
+	return textdist.Similarity(a.s, b.s)
 }
 
 // shortFor reports whether a is b shortened: at least three letters and
@@ -431,53 +431,4 @@ func trigrams(k string) []string {
 		}
 	}
 	return out
-}
-
-// similarity is 1 - Levenshtein distance / longer length, on runes.
-func similarity(a, b string) float64 {
-	s, _ := similarity2(a, b, 0)
-	return s
-}
-
-// similarity2 is similarity(a, b) and similarity(a, b[:prefix]), from one
-// pass of the edit-distance table (its last row holds the distance from a
-// to every prefix of b). prefix counts bytes for ASCII strings and runes
-// otherwise.
-func similarity2(a, b string, prefix int) (full, pre float64) {
-	if isASCII(a) && isASCII(b) {
-		return editSim([]byte(a), []byte(b), prefix)
-	}
-	return editSim([]rune(a), []rune(b), prefix)
-}
-
-func editSim[T byte | rune](a, b []T, prefix int) (full, pre float64) {
-	var buf [2 * 128]int
-	var prev, cur []int
-	if len(b) < 128 {
-		prev, cur = buf[:len(b)+1], buf[128:128+len(b)+1]
-	} else {
-		prev, cur = make([]int, len(b)+1), make([]int, len(b)+1)
-	}
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	sim := func(d, la, lb int) float64 {
-		if la == 0 && lb == 0 {
-			return 1
-		}
-		return 1 - float64(d)/float64(max(la, lb))
-	}
-	prefix = min(prefix, len(b))
-	return sim(prev[len(b)], len(a), len(b)), sim(prev[prefix], len(a), prefix)
 }

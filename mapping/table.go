@@ -1,7 +1,7 @@
 package mapping
 
 import (
-	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -9,11 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/charmap"
 
 	"github.com/flabsync/flabsync/internal/sheet"
 )
@@ -22,7 +20,7 @@ import (
 // reads and `mapping export` writes (and the exception workbook's
 // unmapped sheet uses, so ops can fill in IDs and import it back).
 type Line struct {
-	Row       int    `csv:"-"` // where it came from: 1-based row of the file
+	Row       int    `csv:"-"` // where it came from: the file's row as a spreadsheet shows it, 1-based
 	Partner   string `csv:"partner"`
 	Kind      string `csv:"kind"`
 	LocalName string `csv:"local_name"`
@@ -33,141 +31,118 @@ type Line struct {
 // Columns is the mapping table layout, in order.
 var Columns = []string{"partner", "kind", "local_name", "id", "flabs_id"}
 
-// maxTableSize bounds a mapping table file read into memory.
-const maxTableSize = 64 << 20
+// maxTableSize bounds a mapping table CSV; maxTableUnzip an XLSX's
+// uncompressed size.
+const (
+	maxTableSize   = 64 << 20
+	maxTableUnzip  = 256 << 20
+	maxAboveHeader = 20 // rows looked at above the header, per sheet
+)
 
-// ReadTableFile reads a mapping table from a CSV or XLSX file. Columns
-// are found by header name (any case, in any order; other columns are
-// ignored); partner and one of id/flabs_id may be absent. Blank lines are
-// skipped. It checks the layout, not the lines: see CheckImport.
+// ReadTableFile reads a mapping table from a CSV or XLSX file (the first
+// sheet that carries the table's header), as internal/sheet reads a grid.
+// Columns are found by header name (any case, in any order; other columns
+// are ignored); partner and one of id/flabs_id may be absent. Blank lines
+// are skipped. It checks the layout, not the lines: see CheckImport.
 func ReadTableFile(path string) ([]Line, error) {
-	format, err := sheet.Detect(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	var t table
+	opts := sheet.GridOptions{AllSheets: true, MaxSize: maxTableSize, MaxUnzipSize: maxTableUnzip}
+	if _, err := sheet.ReadGrid(context.Background(), path, opts, t.row); err != nil && !errors.Is(err, errTableEnd) {
+		return nil, err
 	}
-	var rows [][]string
-	var nums []int
-	switch format {
-	case "xlsx":
-		rows, nums, err = xlsxTableRows(path)
-	default:
-		rows, nums, err = csvTableRows(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
-	}
-	lines, err := decodeTable(rows, nums)
+	lines, err := t.done()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", filepath.Base(path), err)
 	}
 	return lines, nil
 }
 
-// ReadTable reads a mapping table in CSV from r.
+// ReadTable reads a mapping table in CSV from r, as ReadTableFile does.
 func ReadTable(r io.Reader) ([]Line, error) {
-	rows, nums, err := csvRows(r)
-	if err != nil {
+	var t table
+	if _, err := sheet.ReadGridCSV(context.Background(), r, sheet.GridOptions{MaxSize: maxTableSize}, t.row); err != nil {
 		return nil, err
 	}
-	return decodeTable(rows, nums)
+	return t.done()
 }
 
-func csvTableRows(path string) ([][]string, []int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	return csvRows(f)
+// errTableEnd stops a read at the end of the sheet that held the table.
+var errTableEnd = errors.New("end of the table")
+
+// table collects a mapping table's lines from a sheet's rows: it looks for
+// the header near the top of each sheet, then keeps the table's own
+// columns of every row below it.
+type table struct {
+	sheet  string         // the sheet being read
+	looked int            // its rows looked at for the header
+	at     map[string]int // the header's columns; nil until found
+	first  []string       // the first row seen, for the message
+	lines  []Line
 }
 
-func csvRows(r io.Reader) ([][]string, []int, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, maxTableSize+1))
-	if err != nil {
-		return nil, nil, err
+func (t *table) row(r sheet.GridRow) error {
+	if t.at != nil {
+		if r.Sheet != t.sheet {
+			return errTableEnd
+		}
+		t.add(r)
+		return nil
 	}
-	if len(raw) > maxTableSize {
-		return nil, nil, fmt.Errorf("larger than %d MB; a mapping table is not that big", maxTableSize>>20)
+	if r.Sheet != t.sheet {
+		t.sheet, t.looked = r.Sheet, 0
 	}
-	// The whole table is in hand, so its encoding is decided on all of it
-	// (the sheet reader only sees a sample): byte-order marks first, then
-	// UTF-8 if every byte of it is, else Windows-1252.
-	var b []byte
-	switch {
-	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}), bytes.HasPrefix(raw, []byte{0xFF, 0xFE}), bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
-		text, _, err := sheet.DecodeText(bytes.NewReader(raw))
-		if err != nil {
-			return nil, nil, err
-		}
-		if b, err = io.ReadAll(text); err != nil {
-			return nil, nil, err
-		}
-	case utf8.Valid(raw):
-		b = raw
-	default:
-		if b, err = charmap.Windows1252.NewDecoder().Bytes(raw); err != nil {
-			return nil, nil, err
-		}
+	if at, ok := tableHeader(r.Cells); ok {
+		t.at = at
+		return nil
 	}
-	cr := csv.NewReader(bytes.NewReader(b))
-	cr.Comma = sheet.SniffDelimiter(b[:min(len(b), 64<<10)])
-	cr.FieldsPerRecord = -1
-	var rows [][]string
-	var nums []int
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		line, _ := cr.FieldPos(0)
-		rows = append(rows, rec)
-		nums = append(nums, line)
+	if t.first == nil {
+		t.first = r.Cells
 	}
-	return rows, nums, nil
+	if t.looked++; t.looked > maxAboveHeader {
+		return sheet.ErrSkipSheet
+	}
+	return nil
 }
 
-// xlsxTableRows reads the first sheet that carries the table's header.
-func xlsxTableRows(path string) ([][]string, []int, error) {
-	f, err := excelize.OpenFile(path, excelize.Options{UnzipSizeLimit: 256 << 20, UnzipXMLSizeLimit: 64 << 20})
-	if err != nil {
-		return nil, nil, fmt.Errorf("open workbook: %w", err)
-	}
-	defer f.Close()
-	for _, name := range f.GetSheetList() {
-		rows, err := f.Rows(name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sheet %q: %w", name, err)
+// add keeps a row below the header, unless the table's columns are blank.
+func (t *table) add(r sheet.GridRow) {
+	l := Line{Row: r.Row}
+	blank := true
+	for name, i := range t.at {
+		if i >= len(r.Cells) {
+			continue
 		}
-		var out [][]string
-		var nums []int
-		found := false
-		for n := 1; rows.Next(); n++ {
-			cols, err := rows.Columns()
-			if err != nil {
-				rows.Close()
-				return nil, nil, fmt.Errorf("sheet %q row %d: %w", name, n, err)
-			}
-			if !found {
-				if _, ok := tableHeader(cols); !ok {
-					if n >= 20 {
-						break
-					}
-					continue
-				}
-				found = true
-			}
-			out = append(out, cols)
-			nums = append(nums, n)
+		// A NUL is never part of a name, and written back it would make
+		// the table read as binary or as UTF-16: drop it.
+		v := unescapeCell(strings.TrimSpace(strings.ReplaceAll(r.Cells[i], "\x00", "")))
+		if v == "" {
+			continue
 		}
-		rows.Close()
-		if found {
-			return out, nums, nil
+		blank = false
+		switch name {
+		case "partner":
+			l.Partner = v
+		case "kind":
+			l.Kind = v
+		case "local_name":
+			l.LocalName = v
+		case "id":
+			l.ID = v
+		case "flabs_id":
+			l.FlabsID = v
 		}
 	}
-	return nil, nil, fmt.Errorf("no sheet has the header %s", strings.Join(Columns, ","))
+	if !blank {
+		t.lines = append(t.lines, l)
+	}
+}
+
+// done returns the lines read, or why there are none.
+func (t *table) done() ([]Line, error) {
+	if t.at == nil {
+		return nil, fmt.Errorf("no header with the columns %s (found %q)", strings.Join(Columns, ","), t.first)
+	}
+	return t.lines, nil
 }
 
 // headerName normalises a header cell: "Local Name" → "local_name".
@@ -195,71 +170,6 @@ func tableHeader(cells []string) (map[string]int, bool) {
 	_, id := at["id"]
 	_, fid := at["flabs_id"]
 	return at, kind && name && (id || fid)
-}
-
-// rowsDecoder hands prepared rows to gocsv.
-type rowsDecoder [][]string
-
-func (d rowsDecoder) GetCSVRows() ([][]string, error) { return d, nil }
-
-// decodeTable turns rows (the first being the header) into lines.
-func decodeTable(rows [][]string, nums []int) ([]Line, error) {
-	// Skip blank lines (and anything before the header, for CSV).
-	first := -1
-	for i, r := range rows {
-		if _, ok := tableHeader(r); ok {
-			first = i
-			break
-		}
-		if i >= 20 {
-			break
-		}
-	}
-	if first < 0 {
-		var seen []string
-		if len(rows) > 0 {
-			seen = rows[0]
-		}
-		return nil, fmt.Errorf("no header with the columns %s (found %q)", strings.Join(Columns, ","), seen)
-	}
-	at, _ := tableHeader(rows[first])
-	// Only the table's own columns go to gocsv, under their plain names,
-	// so that a header spelled "Local Name" or extra columns (the review
-	// workbook's suggestions) do not matter.
-	keep := make([]string, 0, len(Columns))
-	for _, c := range Columns {
-		if _, ok := at[c]; ok {
-			keep = append(keep, c)
-		}
-	}
-	prepared := [][]string{keep}
-	var rowNums []int
-	for i := first + 1; i < len(rows); i++ {
-		rec := make([]string, len(keep))
-		blank := true
-		for j, c := range keep {
-			if k := at[c]; k < len(rows[i]) {
-				rec[j] = unescapeCell(strings.TrimSpace(rows[i][k]))
-				blank = blank && rec[j] == ""
-			}
-		}
-		if blank {
-			continue
-		}
-		prepared = append(prepared, rec)
-		rowNums = append(rowNums, nums[i])
-	}
-	if len(prepared) == 1 {
-		return nil, nil
-	}
-	var lines []Line
-	if err := gocsv.UnmarshalDecoder(rowsDecoder(prepared), &lines); err != nil {
-		return nil, err
-	}
-	for i := range lines {
-		lines[i].Row = rowNums[i]
-	}
-	return lines, nil
 }
 
 // WriteTableFile writes lines to path as CSV or, for .xlsx, a workbook.

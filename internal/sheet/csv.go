@@ -32,66 +32,93 @@ func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn
 		return sum, err
 	}
 	defer f.Close()
-	r, enc, err := DecodeText(f)
+	rows, err := newCSVRows(f)
 	if err != nil {
 		return sum, err
 	}
-	sum.Encoding = enc
-	br := bufio.NewReaderSize(r, sniffSize)
+	sum.Encoding, sum.Delimiter = rows.enc, delimName(rows.delim)
+	em := newEmitter(ctx, dict, &sum, fn)
+	em.raw = opts.KeepRaw
+	if rows.enc == "windows-1252" {
+		em.fix = nil
+	}
+	for {
+		row, rec, gap, err := rows.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return sum, err
+		}
+		if em.lay != nil {
+			sum.Blank += gap
+		}
+		if err := em.row(row, rec); err != nil {
+			return sum, err
+		}
+	}
+	return sum, em.done()
+}
+
+// csvRows reads CSV text record by record, numbering records as the rows
+// a person sees when the file is opened in a spreadsheet.
+type csvRows struct {
+	cr      *csv.Reader
+	enc     string // as DecodeText names it
+	delim   rune
+	row     int // the sheet row of the last record
+	lastEnd int // the line the last record ended on
+}
+
+// newCSVRows decodes r (DecodeText) and sniffs its delimiter.
+func newCSVRows(r io.Reader) (*csvRows, error) {
+	text, enc, err := DecodeText(r)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(text, sniffSize)
 	sample, err := br.Peek(sniffSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return sum, err
+		return nil, err
 	}
 	delim := SniffDelimiter(sample)
-	sum.Delimiter = delimName(delim)
-
 	cr := csv.NewReader(br)
 	cr.Comma = delim
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
-	em := newEmitter(ctx, dict, &sum, fn)
-	em.raw = opts.KeepRaw
-	if enc == "windows-1252" {
-		em.fix = nil
+	return &csvRows{cr: cr, enc: enc, delim: delim}, nil
+}
+
+// next returns the next record (reused by the following call), its sheet
+// row, and how many empty lines came just before it; io.EOF at the end.
+// Cells that are not UTF-8 are read as Windows-1252; a cell over maxField
+// once decoded is an error.
+func (c *csvRows) next() (row int, rec []string, gap int, err error) {
+	rec, err = c.cr.Read()
+	if errors.Is(err, io.EOF) {
+		return 0, nil, 0, io.EOF
 	}
-	row, lastEnd := 0, 0 // the sheet row, and the line the previous record ended on
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("row %d: %w", c.row+1, err)
+	}
+	start, _ := c.cr.FieldPos(0)
+	// encoding/csv skips empty lines; a person opening the file still
+	// sees them as rows, so count them.
+	gap = max(0, start-c.lastEnd-1)
+	c.row += gap + 1
+	endLine, _ := c.cr.FieldPos(len(rec) - 1)
+	for i, cell := range rec {
+		if len(cell) <= maxField && !utf8.ValidString(cell) {
+			cell = decode1252(cell) // never shorter
+			rec[i] = cell
 		}
-		if err != nil {
-			return sum, fmt.Errorf("row %d: %w", row+1, err)
-		}
-		start, _ := cr.FieldPos(0)
-		// encoding/csv skips empty lines; a person opening the file
-		// still sees them as rows, so count them.
-		if gap := start - lastEnd - 1; gap > 0 {
-			row += gap
-			if em.lay != nil {
-				sum.Blank += gap
-			}
-		}
-		row++
-		endLine, _ := cr.FieldPos(len(rec) - 1)
-		for i, c := range rec {
-			if len(c) > maxField {
-				return sum, fmt.Errorf("row %d: a cell is over %d KB; a quote (\") opened near line %d is probably never closed", row, maxField>>10, start)
-			}
-			if !utf8.ValidString(c) {
-				rec[i] = decode1252(c)
-			}
-		}
-		lastEnd = endLine + strings.Count(rec[len(rec)-1], "\n")
-		if err := em.row(row, rec); err != nil {
-			if errors.Is(err, ErrNoHeader) {
-				return sum, err
-			}
-			return sum, err
+		if len(cell) > maxField {
+			return 0, nil, 0, fmt.Errorf("row %d: a cell is over %d KB; a quote (\") opened near line %d is probably never closed", c.row, maxField>>10, start)
 		}
 	}
-	return sum, em.done()
+	c.lastEnd = endLine + strings.Count(rec[len(rec)-1], "\n")
+	return c.row, rec, gap, nil
 }
 
 // DecodeText picks the file's encoding from its byte-order mark or, failing

@@ -6,6 +6,13 @@
 // It refuses what it cannot read (old .xls, .ods, anything that is not a
 // sheet) with a message saying what to do instead, and never holds a whole
 // sheet in memory.
+//
+// It is the project's one CSV/XLSX reader, and a leaf: it imports nothing
+// of the project, so pipeline and mapping both build on it. Read hands
+// over booking rows by meaning; ReadGrid and ReadGridCSV hand over any
+// other table (a mapping table, a review sheet) as plain rows of cells
+// with their row numbers, through the same format detection, encoding and
+// delimiter sniffing, and size limits, leaving the columns to the caller.
 package sheet
 
 import (

@@ -17,23 +17,9 @@ const maxSheetXMLInMemory = 16 << 20
 
 func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, fn func(*Record) error) (Summary, error) {
 	sum := Summary{Format: "xlsx"}
-	limit := opts.MaxUnzipSize
-	if limit <= 0 {
-		limit = DefaultMaxUnzipSize
-	}
-	f, err := excelize.OpenFile(path, excelize.Options{
-		UnzipSizeLimit:    limit,
-		UnzipXMLSizeLimit: min(maxSheetXMLInMemory, limit),
-		// Date cells in Excel's default short-date format come out as
-		// ISO dates, never as ambiguous mm-dd-yy.
-		ShortDatePattern: "yyyy-mm-dd",
-		LongDatePattern:  "yyyy-mm-dd",
-	})
+	f, err := openWorkbook(path, opts.MaxUnzipSize)
 	if err != nil {
-		if strings.Contains(err.Error(), "size exceeds") || strings.Contains(err.Error(), "limit") {
-			return sum, fmt.Errorf("%w: the workbook unpacks to more than %d MB (a damaged or malicious file?); save the bookings as .csv", ErrRefused, limit>>20)
-		}
-		return sum, fmt.Errorf("%w: the workbook cannot be opened (%v); open it in Excel, save it again as .xlsx, or save as .csv", ErrRefused, err)
+		return sum, err
 	}
 	defer f.Close()
 
@@ -51,11 +37,7 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 		}
 		candidates = []string{opts.Sheet}
 	} else {
-		for _, name := range f.GetSheetList() {
-			if visible, err := f.GetSheetVisible(name); err == nil && visible {
-				candidates = append(candidates, name)
-			}
-		}
+		candidates = visibleSheets(f)
 	}
 	var failures []string
 	for _, name := range candidates {
@@ -74,6 +56,41 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 		return sum, fmt.Errorf("%w: the workbook has no visible sheet", ErrNoHeader)
 	}
 	return sum, fmt.Errorf("%w: %s", ErrNoHeader, strings.Join(failures, "; "))
+}
+
+// openWorkbook opens the XLSX at path for streaming, refusing (ErrRefused)
+// one that unpacks to more than maxUnzip bytes (0: DefaultMaxUnzipSize) or
+// cannot be opened.
+func openWorkbook(path string, maxUnzip int64) (*excelize.File, error) {
+	if maxUnzip <= 0 {
+		maxUnzip = DefaultMaxUnzipSize
+	}
+	f, err := excelize.OpenFile(path, excelize.Options{
+		UnzipSizeLimit:    maxUnzip,
+		UnzipXMLSizeLimit: min(maxSheetXMLInMemory, maxUnzip),
+		// Date cells in Excel's default short-date format come out as
+		// ISO dates, never as ambiguous mm-dd-yy.
+		ShortDatePattern: "yyyy-mm-dd",
+		LongDatePattern:  "yyyy-mm-dd",
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "size exceeds") || strings.Contains(err.Error(), "limit") {
+			return nil, fmt.Errorf("%w: the workbook unpacks to more than %d MB (a damaged or malicious file?); save the sheet as .csv", ErrRefused, maxUnzip>>20)
+		}
+		return nil, fmt.Errorf("%w: the workbook cannot be opened (%v); open it in Excel, save it again as .xlsx, or save as .csv", ErrRefused, err)
+	}
+	return f, nil
+}
+
+// visibleSheets lists the workbook's visible worksheets in order.
+func visibleSheets(f *excelize.File) []string {
+	var out []string
+	for _, name := range f.GetSheetList() {
+		if visible, err := f.GetSheetVisible(name); err == nil && visible {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // readWorksheet streams one sheet through the emitter.

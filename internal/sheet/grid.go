@@ -1,0 +1,228 @@
+package sheet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// GridRow is one row of a sheet as written, for readers of plain tables
+// (ReadGrid) rather than booking sheets.
+type GridRow struct {
+	Sheet string // the XLSX worksheet; "" for CSV
+	// Row is the row's number as a person sees it in the sheet: 1-based,
+	// counting title rows, empty lines and multi-line cells as a
+	// spreadsheet does.
+	Row int
+	// Cells are the row's cells as written: untrimmed, untyped (text keeps
+	// its leading zeros; numbers and dates appear as the cell's format
+	// shows them). The callback may keep the slice.
+	Cells []string
+}
+
+// GridOptions tunes ReadGrid and ReadGridCSV.
+type GridOptions struct {
+	// Sheet names the XLSX worksheet to read; empty reads the first
+	// visible sheet (or all of them, with AllSheets).
+	Sheet string
+	// AllSheets reads every visible worksheet in workbook order when
+	// Sheet is empty; GridRow.Sheet tells them apart.
+	AllSheets bool
+	// MaxSize bounds a CSV's size in bytes; 0 means no bound. (An XLSX is
+	// bounded by MaxUnzipSize.)
+	MaxSize int64
+	// MaxUnzipSize bounds the uncompressed size of an XLSX; 0 means
+	// DefaultMaxUnzipSize.
+	MaxUnzipSize int64
+}
+
+// ErrSkipSheet, returned by a ReadGrid callback, passes over the rest of
+// the worksheet being read (for a CSV, the rest of the file). The read
+// goes on with the next sheet, if there is one to read; ReadGrid does not
+// return it.
+var ErrSkipSheet = errors.New("skip the rest of this sheet")
+
+// ErrTooLarge marks a CSV over GridOptions.MaxSize.
+var ErrTooLarge = errors.New("file too large")
+
+// gridCheckEvery is how many rows pass between checks of the context.
+const gridCheckEvery = 1024
+
+// ReadGrid reads the CSV or XLSX file at path as a plain grid, calling fn
+// with every row that has at least one cell, in order. It decides the
+// format as Detect does, and reads a CSV as Read does (encoding from the
+// byte-order mark or content, delimiter sniffed, a runaway quote refused),
+// but finds no header and types no cell.
+//
+// An error from fn stops the read and is returned (except ErrSkipSheet).
+// Errors name the file and, where there is one, the row; ErrRefused marks
+// a file that is not a sheet, ErrTooLarge one over opts.MaxSize. The
+// Summary has the Format, the Encoding and Delimiter of a CSV, the last
+// Sheet read of an XLSX, and in Records the rows handed to fn.
+func ReadGrid(ctx context.Context, path string, opts GridOptions, fn func(GridRow) error) (Summary, error) {
+	base := filepath.Base(path)
+	format, err := Detect(path)
+	if err != nil {
+		return Summary{}, fmt.Errorf("read %s: %w", base, err)
+	}
+	var sum Summary
+	switch format {
+	case "csv":
+		sum, err = readGridCSVFile(ctx, path, opts, fn)
+	case "xlsx":
+		sum, err = readGridXLSX(ctx, path, opts, fn)
+	}
+	if err != nil {
+		return sum, fmt.Errorf("read %s: %w", base, err)
+	}
+	return sum, nil
+}
+
+// ReadGridCSV reads CSV text from r as ReadGrid reads a CSV file. Its
+// errors name the row, not a file.
+func ReadGridCSV(ctx context.Context, r io.Reader, opts GridOptions, fn func(GridRow) error) (Summary, error) {
+	sum := Summary{Format: "csv"}
+	if opts.MaxSize > 0 {
+		r = &sizeLimit{r: r, left: opts.MaxSize, limit: opts.MaxSize}
+	}
+	rows, err := newCSVRows(r)
+	if err != nil {
+		return sum, err
+	}
+	sum.Encoding, sum.Delimiter = rows.enc, delimName(rows.delim)
+	for {
+		row, rec, _, err := rows.next()
+		if errors.Is(err, io.EOF) {
+			return sum, nil
+		}
+		if err != nil {
+			return sum, err
+		}
+		if sum.Records%gridCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return sum, err
+			}
+		}
+		sum.Records++
+		if err := fn(GridRow{Row: row, Cells: slices.Clone(rec)}); err != nil {
+			if errors.Is(err, ErrSkipSheet) {
+				return sum, nil
+			}
+			return sum, err
+		}
+	}
+}
+
+func readGridCSVFile(ctx context.Context, path string, opts GridOptions, fn func(GridRow) error) (Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Summary{Format: "csv"}, err
+	}
+	defer f.Close()
+	if opts.MaxSize > 0 {
+		// Refuse a file known to be too large before reading any of it.
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > opts.MaxSize {
+			return Summary{Format: "csv"}, tooLarge(opts.MaxSize)
+		}
+	}
+	return ReadGridCSV(ctx, f, opts, fn)
+}
+
+func readGridXLSX(ctx context.Context, path string, opts GridOptions, fn func(GridRow) error) (Summary, error) {
+	sum := Summary{Format: "xlsx"}
+	f, err := openWorkbook(path, opts.MaxUnzipSize)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	var names []string
+	switch {
+	case opts.Sheet != "":
+		if idx, err := f.GetSheetIndex(opts.Sheet); err != nil || idx < 0 {
+			return sum, fmt.Errorf("the workbook has no sheet %q (it has %s)", opts.Sheet, quoteList(f.GetSheetList()))
+		}
+		names = []string{opts.Sheet}
+	default:
+		names = visibleSheets(f)
+		if len(names) == 0 {
+			return sum, errors.New("the workbook has no visible sheet")
+		}
+		if !opts.AllSheets {
+			names = names[:1]
+		}
+	}
+	for _, name := range names {
+		sum.Sheet = name
+		if err := readGridSheet(ctx, f, name, &sum, fn); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// readGridSheet streams one worksheet's rows to fn.
+func readGridSheet(ctx context.Context, f *excelize.File, name string, sum *Summary, fn func(GridRow) error) error {
+	rows, err := f.Rows(name)
+	if err != nil {
+		return fmt.Errorf("sheet %q: %w", name, err)
+	}
+	defer rows.Close()
+	for num := 1; rows.Next(); num++ {
+		if num%gridCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		cells, err := rows.Columns()
+		if err != nil {
+			return fmt.Errorf("sheet %q row %d: %w", name, num, err)
+		}
+		if len(cells) == 0 {
+			continue // an empty row, as CSV's empty lines
+		}
+		sum.Records++
+		if err := fn(GridRow{Sheet: name, Row: num, Cells: cells}); err != nil {
+			if errors.Is(err, ErrSkipSheet) {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return fmt.Errorf("sheet %q: %w", name, err)
+	}
+	return nil
+}
+
+// sizeLimit fails a read that goes past limit bytes with ErrTooLarge.
+type sizeLimit struct {
+	r           io.Reader
+	left, limit int64
+}
+
+func (l *sizeLimit) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, tooLarge(l.limit)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1] // one byte past the bound tells a file at the bound from one over it
+	}
+	n, err := l.r.Read(p)
+	if l.left -= int64(n); l.left < 0 {
+		return n - 1, tooLarge(l.limit)
+	}
+	return n, err
+}
+
+func tooLarge(limit int64) error {
+	if limit >= 1<<20 {
+		return fmt.Errorf("%w: over %d MB", ErrTooLarge, limit>>20)
+	}
+	return fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+}

@@ -1,6 +1,13 @@
 package pipeline
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 )
@@ -86,4 +93,96 @@ func (in *Ingested) Report() FileReport {
 		a.Duplicate = in.Verdict[a.IntegratorID] == "duplicate"
 	}
 	return out
+}
+
+// WriteReport reads, validates and maps path as Scan does and writes its
+// dry-run report to w in the stable JSON shape of FileReport, streaming
+// the accepted bookings as they are decided: memory stays flat however
+// many there are (rejected and skipped rows, usually few, are held until
+// the end). The object's keys come in another order than FileReport's
+// fields; JSON readers do not care. A file that cannot be read is an
+// object with "error". It returns the scan's result (its Rejected list,
+// no Accepted list) and the number of bookings accepted.
+func WriteReport(ctx context.Context, w io.Writer, path string, opts ReadOptions) (*FileResult, int, error) {
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	head, _ := json.Marshal(struct {
+		File    string `json:"file"`
+		Partner string `json:"partner"`
+	}{filepath.Base(path), partnerOr(opts.Partner, path)})
+	bw.Write(head[:len(head)-1])
+	bw.WriteString(`,"accepted":[`)
+	var rejected []RowError
+	accepted := 0
+	res, scanErr := Scan(ctx, path, opts, Sink{
+		Accepted: func(a Accepted) error {
+			b, err := marshal(AcceptedReport{Row: a.Booking.Row, Ref: a.Booking.Ref, IntegratorID: a.Booking.IntegratorID, Request: a.Request})
+			if err != nil {
+				return err
+			}
+			if accepted > 0 {
+				bw.WriteByte(',')
+			}
+			accepted++
+			bw.WriteString("\n  ")
+			_, err = bw.Write(b)
+			return err
+		},
+		Rejected: func(e RowError) error {
+			rejected = append(rejected, e)
+			return nil
+		},
+	})
+	tail := struct {
+		Rejected []RejectedReport `json:"rejected"`
+		Skipped  []SkippedReport  `json:"skipped"`
+		RowsIn   int              `json:"rows_in"`
+		Error    string           `json:"error,omitempty"`
+	}{Rejected: make([]RejectedReport, 0, len(rejected)), Skipped: []SkippedReport{}}
+	for _, e := range rejected {
+		tail.Rejected = append(tail.Rejected, RejectedReport{Row: e.Row, Ref: e.Ref, Code: e.Code, Message: e.Error()})
+	}
+	if res == nil {
+		res = &FileResult{File: filepath.Base(path), Partner: partnerOr(opts.Partner, path)}
+	}
+	res.Rejected = rejected
+	{
+		for _, s := range res.Skipped {
+			tail.Skipped = append(tail.Skipped, SkippedReport{Row: s.Row, Why: s.Why})
+		}
+		tail.RowsIn = res.RowsIn()
+	}
+	if scanErr != nil {
+		tail.Error = scanErr.Error()
+	}
+	b, err := marshal(tail)
+	if err != nil {
+		return res, accepted, err
+	}
+	bw.WriteString("],")
+	bw.Write(b[1:])
+	bw.WriteByte('\n')
+	if err := bw.Flush(); err != nil {
+		return res, accepted, err
+	}
+	return res, accepted, scanErr
+}
+
+// marshal is json.Marshal without HTML escaping (names like "A&B Labs"
+// stay readable).
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+func partnerOr(p, path string) string {
+	if p == "" {
+		return PartnerOf(path)
+	}
+	return p
 }

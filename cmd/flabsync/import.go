@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -49,12 +50,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if !*dry {
 		return runSend(ctx, m, cfg, fs.Args(), *partner, *asJSON, !*noProgress)
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ix, note, err := mappingIndex(ctx, cfg, mapping.NewStore(db))
+	ix, note, err := dryRunIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -62,9 +58,6 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, "note:", note)
 	}
 	failed := 0
-	enc := json.NewEncoder(m.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
 	for _, path := range fs.Args() {
 		p := *partner
 		if p == "" {
@@ -72,30 +65,35 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		}
 		opts := pipeline.OptionsFor(cfg, p, time.Now())
 		opts.Mapper = ix
-		res, err := pipeline.ReadFile(ctx, path, opts)
+		if *asJSON {
+			// One object per file, its bookings streamed as they are read.
+			res, _, err := pipeline.WriteReport(ctx, m.Stdout, path, opts)
+			if err != nil || len(res.Rejected) > 0 {
+				failed++
+			}
+			continue
+		}
+		res := &pipeline.FileResult{}
+		accepted := 0
+		scan, err := pipeline.Scan(ctx, path, opts, pipeline.Sink{
+			Accepted: func(a pipeline.Accepted) error {
+				if accepted++; len(res.Accepted) < *sample {
+					res.Accepted = append(res.Accepted, a)
+				}
+				return nil
+			},
+			Rejected: func(e pipeline.RowError) error { res.Rejected = append(res.Rejected, e); return nil },
+		})
 		if err != nil {
 			failed++
-			if *asJSON {
-				rep := (&pipeline.FileResult{File: filepath.Base(path), Partner: p}).Report()
-				rep.Error = err.Error()
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-				continue
-			}
 			fmt.Fprintf(m.Stdout, "%s  NOT READ: %v\n\n", filepath.Base(path), err)
 			continue
 		}
 		if len(res.Rejected) > 0 {
 			failed++
 		}
-		if *asJSON {
-			if err := enc.Encode(res.Report()); err != nil {
-				return err
-			}
-			continue
-		}
-		printDryRun(m.Stdout, res, *sample)
+		res.File, res.Partner, res.Summary, res.Skipped = scan.File, scan.Partner, scan.Summary, scan.Skipped
+		printDryRun(m.Stdout, res, accepted)
 	}
 	if failed > 0 {
 		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, fs.NArg())}
@@ -103,9 +101,10 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	return nil
 }
 
-// printDryRun is the human account of one file. It shows row numbers,
-// references and integrator IDs, not patient names.
-func printDryRun(w io.Writer, r *pipeline.FileResult, sample int) {
+// printDryRun is the human account of one file: r holds its rejected
+// rows and a sample of its accepted bookings, accepted counts them all.
+// It shows row numbers, references and integrator IDs, not patient names.
+func printDryRun(w io.Writer, r *pipeline.FileResult, accepted int) {
 	s := r.Summary
 	how := s.Format
 	if s.Format == "csv" {
@@ -115,7 +114,7 @@ func printDryRun(w io.Writer, r *pipeline.FileResult, sample int) {
 	}
 	fmt.Fprintf(w, "%s  (partner %s, %s, header on row %d)\n", r.File, r.Partner, how, s.HeaderRow)
 	fmt.Fprintf(w, "  %d rows: %d bookings accepted, %d rows rejected, %d skipped; %d blank rows ignored\n",
-		r.RowsIn(), len(r.Accepted), len(r.Rejected), len(r.Skipped), s.Blank)
+		r.RowsIn(), accepted, len(r.Rejected), len(r.Skipped), s.Blank)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	if len(r.Rejected) > 0 {
 		fmt.Fprintln(w, "  rejected:")
@@ -131,9 +130,9 @@ func printDryRun(w io.Writer, r *pipeline.FileResult, sample int) {
 		}
 		tw.Flush()
 	}
-	if n := min(sample, len(r.Accepted)); n > 0 {
-		fmt.Fprintf(w, "  bookings (%d of %d):\n", n, len(r.Accepted))
-		for _, a := range r.Accepted[:n] {
+	if n := len(r.Accepted); n > 0 {
+		fmt.Fprintf(w, "  bookings (%d of %d):\n", n, accepted)
+		for _, a := range r.Accepted {
 			b := a.Booking
 			var mapped, unmapped []string
 			for _, m := range a.Matches {
@@ -159,4 +158,21 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// dryRunIndex is the mapping a dry run uses, without writing anything:
+// with no SQLite file yet, none is created (the sample catalogue stands
+// in when no Flabs is configured).
+func dryRunIndex(ctx context.Context, cfg *config.Config) (*mapping.Index, string, error) {
+	if path, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return mappingIndex(ctx, cfg, nil)
+		}
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	defer db.Close()
+	return mappingIndex(ctx, cfg, mapping.NewStore(db))
 }

@@ -75,15 +75,19 @@ func openMapping(ctx context.Context, cfgPath string) (*config.Config, *store.DB
 
 // mappingIndex builds the index a run maps with: the stored table and
 // catalogue. With no catalogue synced and no Flabs configured (the demo,
-// a first look), the sample catalogue stands in, and the note says so.
+// a first look), the sample catalogue stands in, and the note says so. A
+// nil ms is a database not created yet: no table, no catalogue.
 func mappingIndex(ctx context.Context, cfg *config.Config, ms *mapping.Store) (*mapping.Index, string, error) {
-	es, err := ms.Entries(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	cat, err := ms.Catalogue(ctx)
-	if err != nil {
-		return nil, "", err
+	var es []mapping.Entry
+	var cat []mapping.CatalogueItem
+	if ms != nil {
+		var err error
+		if es, err = ms.Entries(ctx); err != nil {
+			return nil, "", err
+		}
+		if cat, err = ms.Catalogue(ctx); err != nil {
+			return nil, "", err
+		}
 	}
 	if len(cat) > 0 {
 		return mapping.NewIndex(es, cat), "", nil

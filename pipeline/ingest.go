@@ -50,7 +50,7 @@ type Ingested struct {
 	Result    *FileResult
 	Counts    ledger.Counts
 	States    map[string]ledger.BookingRecord // by integrator ID, for the accepted bookings
-	Verdict   map[string]string               // by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
+	Verdict   map[string]string               // with Detail, by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
 }
 
 // admitBatch is how many bookings go to the ledger per transaction (and
@@ -106,8 +106,10 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if opts.LeadSource == "" {
 		hold = fmt.Sprintf("no lead_source: set partners.%s.lead_source or default_lead_source (Flabs requires one)", opts.Partner)
 	}
-	out := &Ingested{FileID: fileID, SameAs: sameAs, Result: &FileResult{File: name, Partner: opts.Partner},
-		Verdict: map[string]string{}}
+	out := &Ingested{FileID: fileID, SameAs: sameAs, Result: &FileResult{File: name, Partner: opts.Partner}}
+	if in.Detail {
+		out.Verdict = map[string]string{}
+	}
 
 	var (
 		bookings []ledger.Booking
@@ -127,14 +129,16 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		}
 		var jobs []ledger.Job
 		for _, d := range ds {
+			verdict := string(d.State)
 			switch {
 			case d.Send != nil:
 				jobs = append(jobs, *d.Send)
-				out.Verdict[d.IntegratorID] = "sent"
+				verdict = "sent"
 			case d.Duplicate:
-				out.Verdict[d.IntegratorID] = "duplicate"
-			default:
-				out.Verdict[d.IntegratorID] = string(d.State)
+				verdict = "duplicate"
+			}
+			if out.Verdict != nil { // only kept for the detailed report: memory stays flat without it
+				out.Verdict[d.IntegratorID] = verdict
 			}
 		}
 		bookings, rows = bookings[:0], rows[:0]

@@ -244,3 +244,28 @@ func TestPartnerNamesAreChecked(t *testing.T) {
 		t.Errorf("a good name: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestDryRunWritesNothing: a dry run records nothing, so it leaves no
+// database (or anything else) behind in the folder it ran in.
+func TestDryRunWritesNothing(t *testing.T) {
+	sheet := "Booking ID,Patient Name,Age,Gender,Tests\nB1,Asha,30,F,CBC\n"
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("sunrise_2026.csv", []byte(sheet), 0o600)
+	var stdout, stderr bytes.Buffer
+	m := &Main{Stdout: &stdout, Stderr: &stderr, Stdin: strings.NewReader("")}
+	if code := m.Run(t.Context(), []string{"import", "--dry-run", "--json", "sunrise_2026.csv"}); code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the dry run left %v behind", names)
+	}
+	if !strings.Contains(stdout.String(), `"integrator_id":"sunrise:B1"`) {
+		t.Errorf("report:\n%s", stdout.String())
+	}
+}

@@ -57,6 +57,11 @@ type Ingested struct {
 // to the submitter per hand-over).
 const admitBatch = 500
 
+// batchesAhead is how many admitted batches of a file may wait for the
+// submitter before reading pauses: enough to keep the workers busy, few
+// enough that memory stays flat in the file's size.
+const batchesAhead = 4
+
 // Ingest reads path as opts says and submits its bookings. Every row is
 // in the ledger before any of its bookings is sent; batches are sent as
 // they are admitted, so a big file starts sending before it is fully
@@ -118,6 +123,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		mu       sync.Mutex
 		admitted int
 		done     int
+		ahead    = make(chan struct{}, batchesAhead)
 	)
 	flush := func() error {
 		if len(bookings) == 0 && len(rows) == 0 {
@@ -145,6 +151,13 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		if len(jobs) == 0 {
 			return nil
 		}
+		// Reading waits while batchesAhead batches are still being sent:
+		// a million-row file is never queued whole in memory.
+		select {
+		case ahead <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		mu.Lock()
 		admitted += len(jobs)
 		if in.Progress != nil {
@@ -152,6 +165,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		}
 		mu.Unlock()
 		wg.Go(func() {
+			defer func() { <-ahead }()
 			in.Submitter.Submit(ctx, jobs, func(r ledger.Result) {
 				mu.Lock()
 				defer mu.Unlock()

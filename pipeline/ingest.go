@@ -229,6 +229,13 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		return out, fmt.Errorf("ingest %s: %w", name, scanErr)
 	}
 	keep := context.WithoutCancel(ctx)
+	out.Counts, err = in.Ledger.FinishFile(keep, fileID, out.Result.RowsIn())
+	log.Info("file done", "rows_in", out.Counts.RowsIn, "submitted", out.Counts.Submitted, "rejected", out.Counts.Rejected,
+		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
+		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unconfirmed", out.Counts.Unconfirmed, "unfinished", out.Counts.Unfinished)
+	if err != nil {
+		return out, err
+	}
 	if in.Detail {
 		ids := make([]string, 0, len(out.Result.Accepted))
 		for _, a := range out.Result.Accepted {
@@ -237,13 +244,6 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		if out.States, err = in.Ledger.States(keep, ids); err != nil {
 			return out, err
 		}
-	}
-	out.Counts, err = in.Ledger.FinishFile(keep, fileID, out.Result.RowsIn())
-	log.Info("file done", "rows_in", out.Counts.RowsIn, "submitted", out.Counts.Submitted, "rejected", out.Counts.Rejected,
-		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
-		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unconfirmed", out.Counts.Unconfirmed, "unfinished", out.Counts.Unfinished)
-	if err != nil {
-		return out, err
 	}
 	if c := out.Counts; c.RowsIn-c.Skipped == 0 {
 		return out, fmt.Errorf("ingest %s: %w", name, ErrNoRows)

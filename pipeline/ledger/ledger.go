@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -85,7 +87,7 @@ func (l *Ledger) StartFile(ctx context.Context, f File) (id int64, sameAs []int6
 		}
 		q := tx.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, duplicate_of, claimed_by, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-		return tx.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, FileReading, dup, f.By, now, now).Scan(&id)
+		return tx.QueryRowxContext(ctx, q, clean(f.Partner), clean(f.Name), clean(f.Path), f.SHA256, f.Size, FileReading, dup, f.By, now, now).Scan(&id)
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("ledger: record file %s: %w", f.Name, err)
@@ -174,7 +176,7 @@ ON CONFLICT (file_id, sheet, row_num) DO UPDATE SET status = excluded.status, co
 			if r.IntegratorID != "" {
 				iid = r.IntegratorID
 			}
-			if _, err := stmt.ExecContext(ctx, fileID, r.Sheet, r.Num, status, r.Code, r.Message, iid); err != nil {
+			if _, err := stmt.ExecContext(ctx, fileID, clean(r.Sheet), r.Num, status, clean(r.Code), clean(r.Message), iid); err != nil {
 				return fmt.Errorf("row %d: %w", r.Num, err)
 			}
 		}
@@ -329,7 +331,7 @@ func (l *Ledger) Settle(ctx context.Context, r Result) error {
 	next_attempt_at = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
 	maybe_booked = (maybe_booked OR ?)
 WHERE integrator_id = ?`)
-	if _, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, r.Error, r.PreBookingID, r.PreBookingID, next, submitted, now,
+	if _, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, clean(r.Error), r.PreBookingID, r.PreBookingID, next, submitted, now,
 		r.MaybeBooked, r.IntegratorID); err != nil {
 		return fmt.Errorf("ledger: settle %s as %s: %w", r.IntegratorID, r.State, err)
 	}
@@ -431,7 +433,7 @@ WHERE status = ? AND claimed_by LIKE ?`)
 func (l *Ledger) FailFile(ctx context.Context, fileID int64, reason string) error {
 	now := store.T(l.now())
 	q := l.db.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
-	if _, err := l.db.ExecContext(ctx, q, FileFailed, reason, now, now, fileID); err != nil {
+	if _, err := l.db.ExecContext(ctx, q, FileFailed, clean(reason), now, now, fileID); err != nil {
 		return fmt.Errorf("ledger: mark file %d failed: %w", fileID, err)
 	}
 	return nil
@@ -466,4 +468,15 @@ FROM bookings WHERE integrator_id IN (?)`, chunk)
 		}
 	}
 	return out, nil
+}
+
+// clean makes text safe to store on both databases: PostgreSQL refuses a
+// NUL byte or invalid UTF-8 in text (and would fail the whole batch with
+// it), so they become U+FFFD. Messages are ours, but they may quote a
+// cell.
+func clean(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -3,8 +3,10 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/store"
@@ -175,4 +177,33 @@ func request(id string) *flabs.BillingRequest {
 		IntegratorID:   id, LeadSource: "partner",
 		MappedTests: []flabs.MappedTest{{ID: "t-1"}},
 	}
+}
+
+// TestBadBytesNeverFailAFile: a NUL byte or invalid UTF-8 quoted in a
+// row's message or a file's reason is stored (made safe) on both
+// databases — PostgreSQL refuses such text, which once failed the whole
+// file and left it "reading" for ever.
+func TestBadBytesNeverFailAFile(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "a\x00b\xff.csv", SHA256: "z"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := []ledger.Row{{Num: 2, Status: ledger.RowRejected, Code: "bad_characters", Message: "name \"As\x00ha\xc3\" has a NUL"}}
+		if _, err := l.Admit(ctx, fid, nil, rows); err != nil {
+			t.Fatalf("admit a row whose message quotes bad bytes: %v", err)
+		}
+		if err := l.FailFile(ctx, fid, "read: cell \x00\xfe"); err != nil {
+			t.Fatalf("fail a file whose reason quotes bad bytes: %v", err)
+		}
+		var status, reason string
+		if err := db.QueryRowx(db.Rebind(`SELECT status, reason FROM files WHERE id = ?`), fid).Scan(&status, &reason); err != nil {
+			t.Fatal(err)
+		}
+		if status != string(ledger.FileFailed) || strings.ContainsRune(reason, 0) || !utf8.ValidString(reason) {
+			t.Errorf("file: %s %q", status, reason)
+		}
+	})
 }

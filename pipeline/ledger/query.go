@@ -224,7 +224,7 @@ func (l *Ledger) RecordRefused(ctx context.Context, partner, name, path, reason 
 	now := store.T(l.now())
 	q := l.db.Rebind(`INSERT INTO files (partner, name, path, sha256, status, reason, created_at, updated_at, finished_at)
 SELECT ?, ?, ?, '', ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE path = ?)`)
-	if _, err := l.db.ExecContext(ctx, q, partner, name, path, FileRefused, reason, now, now, now, path); err != nil {
+	if _, err := l.db.ExecContext(ctx, q, clean(partner), clean(name), clean(path), FileRefused, clean(reason), now, now, now, path); err != nil {
 		return fmt.Errorf("ledger: record refused file %s: %w", name, err)
 	}
 	return nil

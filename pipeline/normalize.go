@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"strings"
 	"time"
+
+	"github.com/flabsync/flabsync/internal/flabs"
 )
 
 // Normalizer turns one file's rows into bookings and rejections. Rows
@@ -121,6 +123,16 @@ func (n *Normalizer) build(g *group) Result {
 	errs := p.errs[:len(p.errs):len(p.errs)]
 	if len(b.Tests)+len(b.Packages) == 0 {
 		errs = append(errs, fieldErr{"tests", CodeNoTests, "no tests or packages are listed"})
+	}
+	// The integrator ID is partner:reference; the webhook receiver refuses
+	// longer ones, so such a booking could never be reconciled. The
+	// message gives lengths, never the reference itself.
+	if b.Ref != "" {
+		if id := IntegratorID(b); len(id) > flabs.MaxIntegratorIDLen {
+			errs = append(errs, fieldErr{"ref", CodeReferenceTooLong, fmt.Sprintf(
+				"booking reference (ref column) is %d bytes long: the integrator ID %s:<reference> may be at most %d bytes, so the reference at most %d",
+				len(id)-len(b.Partner)-1, b.Partner, flabs.MaxIntegratorIDLen, max(0, flabs.MaxIntegratorIDLen-len(b.Partner)-1))})
+		}
 	}
 	if len(errs) > 0 {
 		msgs := make([]string, len(errs))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/pipeline"
 )
 
@@ -105,6 +106,48 @@ func TestNormalizerRejects(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A reference that would make the integrator ID (partner:reference)
+// longer than flabs.MaxIntegratorIDLen is a rejected row: such a booking's
+// webhooks would be refused. The message names the column and the limit
+// and quotes neither the reference nor the patient.
+func TestNormalizerReferenceTooLong(t *testing.T) {
+	in := pipeline.Input{Row: 7, Name: "Asha Rao", Age: "34", Gender: "F", Tests: "CBC", Ref: "V" + strings.Repeat("7", 299)}
+	books, errs := run("sunrise", in)
+	if len(books) != 0 || len(errs) != 1 {
+		t.Fatalf("got %d bookings, %d rejections; want one rejection", len(books), len(errs))
+	}
+	e := errs[0]
+	if e.Code != pipeline.CodeReferenceTooLong || e.Field != "ref" || e.Row != 7 {
+		t.Errorf("rejection = %s on %q row %d, want %s on ref row 7", e.Code, e.Field, e.Row, pipeline.CodeReferenceTooLong)
+	}
+	for _, want := range []string{"ref column", "300 bytes", "256", "at most 248"} {
+		if !strings.Contains(e.Msg, want) {
+			t.Errorf("message %q does not say %q", e.Msg, want)
+		}
+	}
+	if strings.Contains(e.Msg, "777") || strings.Contains(e.Msg, "Asha") || strings.Contains(e.Msg, "Rao") {
+		t.Errorf("message %q echoes the reference or the patient", e.Msg)
+	}
+
+	// The boundary: partner "sunrise" + ":" leaves 248 bytes of reference.
+	room := flabs.MaxIntegratorIDLen - len("sunrise:")
+	in.Ref = strings.Repeat("R", room)
+	books, errs = run("sunrise", in)
+	if len(errs) != 0 || len(books) != 1 || len(books[0].IntegratorID) != flabs.MaxIntegratorIDLen {
+		t.Errorf("reference of %d bytes: %d bookings, rejections %v; want it booked with a %d-byte ID", room, len(books), errs, flabs.MaxIntegratorIDLen)
+	}
+	in.Ref = strings.Repeat("R", room+1)
+	if _, errs = run("sunrise", in); len(errs) != 1 || errs[0].Code != pipeline.CodeReferenceTooLong {
+		t.Errorf("reference of %d bytes: %v; want %s", room+1, errs, pipeline.CodeReferenceTooLong)
+	}
+
+	// Every fault of the row is listed, the long reference among them.
+	in.Age = "thirty"
+	if _, errs = run("sunrise", in); len(errs) != 1 || errs[0].Code != pipeline.CodeBadAge || !strings.Contains(errs[0].Msg, "ref column") {
+		t.Errorf("bad age and long reference: %v; want bad_age also naming the reference", errs)
+	}
 }
 
 func TestNormalizerGroupedLayout(t *testing.T) {

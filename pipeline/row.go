@@ -23,6 +23,9 @@ const (
 	CodeDuplicateRow     = "duplicate_row"
 	CodeDuplicateRef     = "duplicate_ref"
 	CodeConflictingGroup = "conflicting_group"
+	// CodeReferenceTooLong: the booking reference would make an integrator
+	// ID (partner:reference) over flabs.MaxIntegratorIDLen bytes.
+	CodeReferenceTooLong = "reference_too_long"
 )
 
 // RowError is a row kept out of submission, with the reason. It is data,

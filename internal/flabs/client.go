@@ -104,14 +104,31 @@ func NewClient(cfg Config) (*Client, error) {
 
 // CreateBilling sends POST /client/billing/create. On success the answer
 // carries the preBookingID. Errors are *Error: ClassPermanent (Flabs
-// refused the booking, or answered success:false), ClassConflict (409,
-// e.g. the integrator_id exists), ClassRetryable (429, 5xx, timeout,
-// connection trouble; RetryAfter set when Flabs sent it), ClassAuth. A
-// cancelled ctx returns ctx.Err() wrapped.
+// refused the booking — a 4xx such as 400 or 403, or success:false — or
+// the integrator_id is over MaxIntegratorIDLen and nothing was sent),
+// ClassConflict (409, e.g. the integrator_id exists), ClassRetryable (429,
+// 5xx, timeout, connection trouble, or a 2xx that is not the documented
+// answer with a preBookingID: the booking may exist; RetryAfter set when
+// Flabs sent it), ClassAuth (credentials refused). A cancelled ctx returns
+// ctx.Err() wrapped.
 func (c *Client) CreateBilling(ctx context.Context, req *BillingRequest) (*BillingResponse, error) {
+	const op = "billing create"
+	if n := len(req.IntegratorID); n > MaxIntegratorIDLen {
+		// Flabs might take it, but its webhooks would then be refused by
+		// our receiver: never send what we could not reconcile.
+		return nil, &Error{Op: op, Class: ClassPermanent,
+			Message: fmt.Sprintf("integrator_id is %d bytes, over flabsync's limit of %d; not sent", n, MaxIntegratorIDLen)}
+	}
 	var resp BillingResponse
-	if err := c.do(ctx, "billing create", http.MethodPost, PathBillingCreate, nil, req, &resp); err != nil {
+	status, err := c.do(ctx, op, http.MethodPost, PathBillingCreate, nil, req, &resp)
+	if err != nil {
 		return nil, err
+	}
+	if resp.PreBookingID == "" {
+		// The docs promise a preBookingID with every success
+		// (flabs-api.md §3.3). Without one we cannot tell what happened:
+		// never counted as booked.
+		return nil, &Error{Op: op, Status: status, Class: ClassRetryable, Message: "answer has no preBookingID"}
 	}
 	return &resp, nil
 }
@@ -123,7 +140,8 @@ func (c *Client) Subscribe(ctx context.Context, req *SubscribeRequest) error {
 	if r.Protocol == "" {
 		r.Protocol = "https"
 	}
-	return c.do(ctx, "events subscribe", http.MethodPost, PathSubscribe, nil, &r, nil)
+	_, err := c.do(ctx, "events subscribe", http.MethodPost, PathSubscribe, nil, &r, nil)
+	return err
 }
 
 // Labs lists the account's branches (GET /client/labs).
@@ -151,7 +169,7 @@ func (c *Client) Packages(ctx context.Context, branchID string) ([]CatalogueItem
 
 func (c *Client) list(ctx context.Context, op, path string, q url.Values) ([]CatalogueItem, error) {
 	var raw json.RawMessage
-	if err := c.do(ctx, op, http.MethodGet, path, q, nil, &raw); err != nil {
+	if _, err := c.do(ctx, op, http.MethodGet, path, q, nil, &raw); err != nil {
 		return nil, err
 	}
 	items, skipped, err := decodeCatalogue(raw)
@@ -164,32 +182,33 @@ func (c *Client) list(ctx context.Context, op, path string, q url.Values) ([]Cat
 	return items, nil
 }
 
-// do sends one authenticated call, refreshing the token once on a 401.
-func (c *Client) do(ctx context.Context, op, method, path string, q url.Values, in, out any) error {
+// do sends one authenticated call, refreshing the token once on a 401,
+// and returns the HTTP status of the answer decoded into out.
+func (c *Client) do(ctx context.Context, op, method, path string, q url.Values, in, out any) (int, error) {
 	var body []byte
 	if in != nil {
 		var err error
 		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("flabs %s: encode request: %w", op, err)
+			return 0, fmt.Errorf("flabs %s: encode request: %w", op, err)
 		}
 	}
 	for attempt := 1; ; attempt++ {
 		auth, gen, err := c.authToken(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		status, hdr, respBody, err := c.send(ctx, op, method, path, q, body, auth)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if status == http.StatusUnauthorized && attempt == 1 {
 			c.log.Info("flabs: auth token refused, refreshing", "op", op)
 			if err := c.expire(ctx, gen); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
-		return c.decode(op, status, hdr, respBody, out)
+		return status, c.decode(op, status, hdr, respBody, out)
 	}
 }
 
@@ -254,7 +273,10 @@ func (c *Client) decode(op string, status int, hdr http.Header, body []byte, out
 		return nil
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return &Error{Op: op, Status: status, Class: ClassPermanent, Message: "undecodable answer: " + excerpt(body), Err: err}
+		// A 2xx we cannot read (empty, HTML from a proxy, cut short) is no
+		// refusal: the request may well have done its work. Retryable, so
+		// a billing create is treated as maybe booked.
+		return &Error{Op: op, Status: status, Class: ClassRetryable, Message: "undecodable answer: " + excerpt(body), Err: err}
 	}
 	return nil
 }

@@ -14,15 +14,19 @@ import (
 type Class int
 
 const (
-	// ClassPermanent: Flabs refused the request (4xx other than 401/409/429,
-	// or a 2xx with success:false). Resending the same request will fail
-	// the same way; never retry.
+	// ClassPermanent: Flabs refused the request (4xx other than 401/408/
+	// 409/429, 403 included, or a 2xx with success:false). Resending the
+	// same request will fail the same way; never retry. It is about this
+	// request only: other requests go on.
 	ClassPermanent Class = iota + 1
 	// ClassRetryable: 429, 5xx, a timeout or a broken connection. The same
 	// request may succeed later; retry with back-off, same integrator_id.
 	ClassRetryable
-	// ClassAuth: the credentials were refused even after a refresh and a
-	// fresh token. Retrying will not help until the config is fixed.
+	// ClassAuth: the credentials were refused: an API call answered 401
+	// again after the token was renewed, or a token endpoint refused the
+	// client ID, secret or refresh token (any 4xx there but 408/429).
+	// Retrying will not help until the config is fixed; the caller stops
+	// sending altogether.
 	ClassAuth
 	// ClassConflict: 409, the resource already exists. For billing create
 	// this is how the simulator (and presumably Flabs) answers a repeated
@@ -99,12 +103,19 @@ func IsRetryable(err error) bool { return ClassOf(err) == ClassRetryable }
 // IsConflict reports whether Flabs answered 409 Conflict.
 func IsConflict(err error) bool { return ClassOf(err) == ClassConflict }
 
-// classify maps an HTTP status to a Class.
+// classify maps the HTTP status of an API call to a Class.
+//
+// Only 401 is about the credentials (flabs-api.md §2.4: the docs name no
+// other status for a bad token, and the client renews the token once on a
+// 401 before this is reached). A 403 is Flabs refusing this one request —
+// e.g. a lead_source or lab this account may not book for — so it is
+// ClassPermanent: the booking is rejected with Flabs' reason and the
+// others keep going. (The token endpoints are different: see tokenCall.)
 func classify(status int) Class {
 	switch {
 	case status == http.StatusTooManyRequests, status == http.StatusRequestTimeout, status >= 500:
 		return ClassRetryable
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+	case status == http.StatusUnauthorized:
 		return ClassAuth
 	case status == http.StatusConflict:
 		return ClassConflict

@@ -2,6 +2,7 @@ package flabs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -40,7 +41,16 @@ func (c *Client) authToken(ctx context.Context) (string, uint64, error) {
 }
 
 // tokenCall calls one of the token endpoints and stores the answer. The
-// caller holds tokSem. A refused credential is ClassAuth.
+// caller holds tokSem.
+//
+// Any refusal from a token endpoint is ClassAuth, whatever its status (a
+// 403 and a 400 included, not only a 401): these calls carry nothing but
+// the client ID and the secret or refresh token, so a refusal can only be
+// of those, never of a booking. The docs name no error status for them
+// (flabs-api.md §2.4), and reading a 403 here as one booking's refusal
+// would reject, one by one, every booking sent with unusable credentials.
+// Trouble getting an answer (429, 408, 5xx, transport, an unreadable 2xx)
+// stays ClassRetryable.
 func (c *Client) tokenCall(ctx context.Context, op, path string, in any) error {
 	body, err := jsonBody(in)
 	if err != nil {
@@ -52,6 +62,10 @@ func (c *Client) tokenCall(ctx context.Context, op, path string, in any) error {
 	}
 	var tr TokenResponse
 	if err := c.decode(op, status, hdr, respBody, &tr); err != nil {
+		var fe *Error
+		if errors.As(err, &fe) && (fe.Class == ClassPermanent || fe.Class == ClassConflict) {
+			fe.Class = ClassAuth
+		}
 		return err
 	}
 	if tr.AuthToken == "" {

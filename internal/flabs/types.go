@@ -179,3 +179,11 @@ type TestStatus struct {
 	ID     string `json:"_id"`
 	Status string `json:"status"`
 }
+
+// MaxIntegratorIDLen is the longest integrator ID flabsync sends, in
+// bytes. flabs-api.md documents no limit on integrator_id; this one is
+// ours, shared by the sheet pipeline (a row whose ID would be longer is
+// rejected), CreateBilling (which refuses to send one) and the webhook
+// receiver (which refuses a data.integratorID over it), so that whatever
+// is booked can be reconciled from its webhooks.
+const MaxIntegratorIDLen = 256

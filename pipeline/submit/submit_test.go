@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -335,6 +338,103 @@ func TestSameIDQueuedOnce(t *testing.T) {
 			paths = append(paths, q.Path)
 		}
 		t.Errorf("%d requests for one booking submitted five times at once: %v", n, paths)
+	}
+	assertBookedOnce(t, r.sim, jobs)
+}
+
+// TestForbiddenRejectsOneBookingOnly: Flabs answers 403 to one booking
+// (its lead_source is barred for the account). That booking is rejected
+// with the 403 and Flabs' reason; the run does not stop and every other
+// booking is submitted.
+func TestForbiddenRejectsOneBookingOnly(t *testing.T) {
+	r := newRig(t, flabstest.Options{ForbiddenLeadSources: []string{"lapsed"}}, time.Second)
+	jobs := r.admit(t, "p", 6)
+	jobs[2].Request.LeadSource = "lapsed"
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(100, 10), fast())
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { errc <- s.Run(ctx) }()
+	res := s.Submit(context.Background(), jobs, nil)
+	select {
+	case err := <-errc:
+		t.Fatalf("Run stopped on a 403 before being told to: %v", err)
+	default:
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	for i, x := range res {
+		if i == 2 {
+			if x.State != ledger.Rejected || x.HTTPStatus != 403 || x.Attempts != 1 || !strings.Contains(x.Error, "forbidden for this account") {
+				t.Errorf("forbidden booking: %s %d after %d attempts %q; want rejected 403 with Flabs' reason", x.State, x.HTTPStatus, x.Attempts, x.Error)
+			}
+			continue
+		}
+		if x.State != ledger.Submitted || x.PreBookingID == "" {
+			t.Errorf("%s ended %s (%s); want submitted", x.IntegratorID, x.State, x.Error)
+		}
+	}
+	st, err := r.ledger.States(context.Background(), []string{jobs[2].IntegratorID})
+	if got := st[jobs[2].IntegratorID]; err != nil || got.Status != ledger.Rejected || !strings.Contains(got.Error, "403") {
+		t.Errorf("ledger: %+v, %v; want rejected with the 403", got, err)
+	}
+	if n := len(r.sim.Bookings()); n != 5 {
+		t.Errorf("Flabs holds %d bookings, want the 5 allowed", n)
+	}
+}
+
+// garble replaces the body of the first billing create answer with an
+// HTML page, keeping its 200: what a misbehaving proxy might hand back
+// after Flabs booked.
+type garble struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	done bool
+}
+
+func (g *garble) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.base.RoundTrip(req)
+	if err != nil || req.URL.Path != flabs.PathBillingCreate {
+		return resp, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.done {
+		return resp, nil
+	}
+	g.done = true
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	resp.Header.Set("Content-Type", "text/html")
+	resp.Body = io.NopCloser(strings.NewReader("<html><body>OK</body></html>"))
+	resp.ContentLength = -1
+	return resp, nil
+}
+
+// TestUnreadable2xxIsNeverSubmitted: Flabs books, but the 200 that comes
+// back is not the documented JSON. The booking is retried as maybe
+// booked; the resend meets a 409 and ends unconfirmed — never submitted
+// on an answer nobody could read, and booked once.
+func TestUnreadable2xxIsNeverSubmitted(t *testing.T) {
+	r := newRig(t, flabstest.Options{}, time.Second)
+	cl, err := flabs.NewClient(flabs.Config{BaseURL: r.sim.URL(), ClientID: flabstest.DefaultClientID,
+		ClientSecret: flabstest.DefaultClientSecret, Timeout: time.Second,
+		HTTPClient: &http.Client{Transport: &garble{base: r.sim.Client().Transport}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := r.admit(t, "p", 1)
+	s := submit.New(cl, r.ledger, submit.NewLimiter(100, 10), fast())
+	stop := run(t, s)
+	res := s.Submit(context.Background(), jobs, nil)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := res[0]; got.State != ledger.Unconfirmed || !got.MaybeBooked || got.Attempts != 2 || got.HTTPStatus != 409 {
+		t.Errorf("%s after %d attempts (status %d, maybe booked %v): %s; want unconfirmed after a garbled 200 and a 409",
+			got.State, got.Attempts, got.HTTPStatus, got.MaybeBooked, got.Error)
 	}
 	assertBookedOnce(t, r.sim, jobs)
 }

@@ -15,7 +15,8 @@
 //   - New events are folded into booking_state, booking_bills and
 //     booking_reports by the order-free state machine of package
 //     reconcile. Events for integrator IDs flabsync never sent are kept
-//     and marked orphan.
+//     and marked orphan, counted (Stats.Orphans) and logged as a summary:
+//     one line at most every OrphanLogInterval, and a last one at Close.
 //   - 200 only after the transaction holding the body, the event and the
 //     fold has committed. Writes are group-committed: a writer goroutine
 //     takes every delivery waiting (up to Options.MaxBatch) into one

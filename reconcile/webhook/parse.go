@@ -14,8 +14,9 @@ import (
 )
 
 // Limits on the fields that are stored in indexed columns. Flabs' IDs are
-// 24-hex ObjectIds and integrator IDs are flabsync's own (short); anything
-// longer is not a Flabs event.
+// 24-hex ObjectIds; integrator IDs are flabsync's own, never longer than
+// flabs.MaxIntegratorIDLen (the pipeline and the client see to that).
+// Anything longer is not a Flabs event about a booking of ours.
 const (
 	maxTypeLen = 64
 	maxIDLen   = 256
@@ -91,7 +92,7 @@ func Parse(body []byte) (*Event, error) {
 	if data := p.object("data", billEvent); data != nil {
 		d := p.sub(data, "data.")
 		ev.Data.BillID = d.str("billID", billEvent, maxIDLen)
-		ev.Data.IntegratorID = d.str("integratorID", false, maxIDLen)
+		ev.Data.IntegratorID = d.str("integratorID", false, flabs.MaxIntegratorIDLen)
 		ev.Data.ReportURL = d.str("reportURL", false, 0)
 		if bd := d.object("billData", false); bd != nil {
 			b := d.sub(bd, "data.billData.")

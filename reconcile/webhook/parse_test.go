@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/reconcile/webhook"
 )
 
@@ -86,6 +87,24 @@ func TestKey(t *testing.T) {
 		if mustKey(t, []byte(b)) == key {
 			t.Errorf("%s: same key as the original", name)
 		}
+	}
+}
+
+// data.integratorID may be as long as the pipeline lets an integrator ID
+// be (flabs.MaxIntegratorIDLen), and no longer.
+func TestParseIntegratorIDLimit(t *testing.T) {
+	body := func(n int) []byte {
+		return []byte(`{"eventType":"bill.created","eventTime":1795939200,"data":{"billID":"b","integratorID":"p:` +
+			strings.Repeat("R", n-2) + `"}}`)
+	}
+	ev, err := webhook.Parse(body(flabs.MaxIntegratorIDLen))
+	if err != nil || len(ev.Data.IntegratorID) != flabs.MaxIntegratorIDLen {
+		t.Errorf("integratorID of %d bytes: %v; want it parsed", flabs.MaxIntegratorIDLen, err)
+	}
+	_, err = webhook.Parse(body(flabs.MaxIntegratorIDLen + 1))
+	var pe *webhook.ParseError
+	if !errors.As(err, &pe) || pe.Reason != "data.integratorID is longer than 256 bytes" {
+		t.Errorf("integratorID of %d bytes: %v; want refused naming the limit", flabs.MaxIntegratorIDLen+1, err)
 	}
 }
 

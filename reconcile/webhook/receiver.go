@@ -50,7 +50,13 @@ type Receiver struct {
 	log   *slog.Logger
 	token tokenCheck
 	stats counters
-	noisy struct{ unauthorized, invalid rate.Sometimes } // refusals anyone can cause: logged sparingly
+	noisy struct{ unauthorized, invalid, orphan rate.Sometimes } // refusals anyone can cause, and orphans: logged sparingly
+	// orphans not yet in a log line, and since when (guarded by its own mu)
+	orphanLog struct {
+		mu      sync.Mutex
+		pending int64
+		since   time.Time
+	}
 
 	queue   chan *delivery
 	ctx     context.Context // the writers' lifetime
@@ -115,6 +121,8 @@ func NewWithOptions(db *store.DB, cfg config.Webhook, logger *slog.Logger, opts 
 	}
 	r.noisy.unauthorized = rate.Sometimes{First: 3, Interval: 10 * time.Second}
 	r.noisy.invalid = rate.Sometimes{First: 3, Interval: 10 * time.Second}
+	r.noisy.orphan = rate.Sometimes{First: 1, Interval: OrphanLogInterval}
+	r.orphanLog.since = opts.Now()
 	for range opts.Writers {
 		r.writers.Add(1)
 		go r.write()
@@ -123,8 +131,8 @@ func NewWithOptions(db *store.DB, cfg config.Webhook, logger *slog.Logger, opts 
 }
 
 // Close stops taking deliveries (later ones get ErrClosed, or 503 over
-// HTTP), waits for those in flight to be stored and answered, and stops
-// the writers. It is idempotent.
+// HTTP), waits for those in flight to be stored and answered, stops the
+// writers and logs the orphans not yet summed up. It is idempotent.
 func (r *Receiver) Close() error {
 	r.closeOnce.Do(func() {
 		r.mu.Lock()
@@ -133,6 +141,7 @@ func (r *Receiver) Close() error {
 		r.inflight.Wait()
 		close(r.stop)
 		r.writers.Wait()
+		r.logOrphans(nil) // those counted since the last line
 		r.cancel()
 	})
 	return nil
@@ -208,22 +217,46 @@ func (r *Receiver) submit(ctx context.Context, d *delivery) error {
 	}
 }
 
+// OrphanLogInterval is the least time between two log lines about orphan
+// events (events for integrator IDs flabsync never sent).
+const OrphanLogInterval = 10 * time.Second
+
+// logOrphans writes the summary line for the orphans counted since the
+// last one, if any, naming d's event as an example when d is not nil.
+func (r *Receiver) logOrphans(d *delivery) {
+	now := r.opts.Now()
+	r.orphanLog.mu.Lock()
+	n, since := r.orphanLog.pending, r.orphanLog.since
+	r.orphanLog.pending, r.orphanLog.since = 0, now
+	r.orphanLog.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	attrs := []any{"orphans", n, "since", since.UTC().Format(time.RFC3339)}
+	if d != nil {
+		attrs = append(attrs, "event", d.ev.EventType, logging.KeyIntegratorID, d.ev.Data.IntegratorID, "bill_id", d.ev.Data.BillID)
+	}
+	r.log.Info("webhook events for integrator IDs flabsync never sent, kept as orphans (logged at most every 10s)", attrs...)
+}
+
 // count records a written delivery's outcome and logs it.
 func (r *Receiver) count(d *delivery) {
 	switch d.status {
 	case StatusStored:
 		r.stats.stored.Add(1)
-		if d.orphan {
-			r.stats.orphans.Add(1)
+		if r.log.Enabled(r.ctx, slog.LevelDebug) {
+			r.log.Debug("webhook event stored", "event", d.ev.EventType, logging.KeyIntegratorID, d.ev.Data.IntegratorID,
+				"bill_id", d.ev.Data.BillID, "orphan", d.orphan)
 		}
-		if r.log.Enabled(r.ctx, slog.LevelDebug) || d.orphan {
-			level := slog.LevelDebug
-			msg := "webhook event stored"
-			if d.orphan {
-				level, msg = slog.LevelInfo, "webhook event for an integrator ID flabsync never sent: kept as an orphan"
-			}
-			r.log.Log(r.ctx, level, msg, "event", d.ev.EventType, logging.KeyIntegratorID, d.ev.Data.IntegratorID,
-				"bill_id", d.ev.Data.BillID)
+		if d.orphan {
+			// Another system's bookings, or the lab staff's, can send
+			// thousands: counted, and summed up at INFO in one line at
+			// most every OrphanLogInterval (the first one at once).
+			r.stats.orphans.Add(1)
+			r.orphanLog.mu.Lock()
+			r.orphanLog.pending++
+			r.orphanLog.mu.Unlock()
+			r.noisy.orphan.Do(func() { r.logOrphans(d) })
 		}
 	case StatusDuplicate:
 		r.stats.duplicates.Add(1)

@@ -3,10 +3,15 @@ package webhook_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -232,6 +237,77 @@ func TestOrphans(t *testing.T) {
 			t.Errorf("Stats.Orphans = %d, want 2", s.Orphans)
 		}
 	})
+}
+
+// 500 events for integrator IDs flabsync never sent, delivered at once,
+// make a summary line or two at INFO (the first orphan at once, the rest
+// at Close or after OrphanLogInterval), not a line each; the counter and
+// the lines' totals both say 500.
+func TestOrphansLoggedAsSummary(t *testing.T) {
+	const n = 500
+	db := storetest.OpenSQLite(t)
+	var logs lockedBuffer
+	r := webhook.New(db, tokenConfig(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	srv := httptest.NewServer(r.Handler())
+	defer srv.Close()
+	start := time.Now()
+	var wg sync.WaitGroup
+	ids := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range ids {
+				if a := post(t, srv.URL, event(flabs.EventBillCreated, idf("other-system:%d", i), idf("bill-%d", i), t0)); a.Code != 200 || a.Status != "stored" {
+					t.Errorf("delivery %d: %d %q %q", i, a.Code, a.Status, a.Error)
+				}
+			}
+		})
+	}
+	for i := range n {
+		ids <- i
+	}
+	close(ids)
+	wg.Wait()
+	elapsed := time.Since(start)
+	r.Close()
+	if s := r.Stats(); s.Orphans != n || s.Stored != n {
+		t.Errorf("Stats: %d orphans, %d stored; want %d each", s.Orphans, s.Stored, n)
+	}
+	var lines, total int
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !strings.Contains(l, "orphan") {
+			continue
+		}
+		lines++
+		var k int
+		if _, err := fmt.Sscanf(l[strings.Index(l, " orphans=")+1:], "orphans=%d", &k); err != nil {
+			t.Errorf("summary line without a count: %s", l)
+		}
+		total += k
+	}
+	if most := 2 + int(elapsed/webhook.OrphanLogInterval); lines == 0 || lines > most {
+		t.Errorf("%d log lines about orphans in %s; want 1 to %d:\n%s", lines, elapsed, most, logs.String())
+	}
+	if total != n {
+		t.Errorf("the summary lines count %d orphans, want %d:\n%s", total, n, logs.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // lead.created and unknown events are stored (the raw body and the

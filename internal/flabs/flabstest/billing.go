@@ -39,6 +39,11 @@ func (s *Server) handleBilling(w http.ResponseWriter, r *http.Request, req *Requ
 		s.fail(w, http.StatusBadRequest, msg)
 		return
 	}
+	if slices.Contains(s.opts.ForbiddenLeadSources, in.LeadSource) {
+		s.stats.Forbidden.Add(1)
+		s.fail(w, http.StatusForbidden, fmt.Sprintf("lead_source %q is forbidden for this account", in.LeadSource))
+		return
+	}
 	status, resp := s.book(in)
 	if fault == "timeout" { // booked, but the answer never arrives
 		s.hang(w, r)

@@ -72,6 +72,15 @@ type Options struct {
 	// LeadSources lists the accepted lead_source values; empty accepts any
 	// non-empty value.
 	LeadSources []string
+	// ForbiddenLeadSources lists lead_source values Flabs knows but this
+	// account may not book under — say a partner whose agreement with the
+	// lab has lapsed. A billing create that passes validation with one of
+	// them is answered 403 `lead_source "<value>" is forbidden for this
+	// account` (in the ErrorStyle's body; ErrorOKFalse keeps the 403) and
+	// nothing is booked. The docs show no 403 anywhere: this models a
+	// refusal of one booking, not of the credentials, which other bookings
+	// of the same account do not share. Empty: no 403s.
+	ForbiddenLeadSources []string
 	// PartyScoped makes the account party-scoped for webhook subscriptions
 	// (flabs-api.md §4.1 party rules).
 	PartyScoped bool

@@ -65,6 +65,7 @@ type Stats struct {
 	Created      atomic.Int64 // bookings created (a double booking counts twice)
 	Duplicates   atomic.Int64 // repeated integrator_id answered per DuplicateMode
 	Rejected     atomic.Int64 // 400s
+	Forbidden    atomic.Int64 // 403s (Options.ForbiddenLeadSources)
 	Unauthorized atomic.Int64
 	RateLimited  atomic.Int64 // 429s
 	Failed       atomic.Int64 // injected 503s

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -115,7 +116,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	defer stopDaemon()
 	ready := make(chan schedules.Addrs, 1)
 	daemonDone := make(chan error, 1)
-	quiet := &Main{Stdout: m.Stdout, Stderr: discard{}, Stdin: m.Stdin}
+	quiet := &Main{Stdout: m.Stdout, Stderr: io.Discard, Stdin: m.Stdin}
 	go func() { daemonDone <- serveDaemon(dctx, quiet, &cfg, "demo", func(a schedules.Addrs) { ready <- a }) }()
 	var info schedules.Addrs
 	select {
@@ -249,8 +250,3 @@ func mapLine(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// discard is an io.Writer that drops everything.
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

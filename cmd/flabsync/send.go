@@ -15,8 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/internal/logging"
-	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
@@ -37,60 +35,20 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		return err
 	}
 	defer db.Close()
-	ms := mapping.NewStore(db)
-	info, err := ms.Info(ctx)
-	if err != nil {
-		return err
-	}
-	if info.Tests+info.Packages == 0 {
-		return &partialError{msg: "import: no catalogue synced yet, so every test would go unmapped; run 'flabsync mapping sync' first"}
-	}
-	ix, err := ms.Index(ctx)
-	if err != nil {
-		return err
-	}
-	log := m.logger(cfg)
-	who := holder()
 	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
-	sub := submit.New(client, ledger.New(db), lim, submit.Options{
-		Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts, Holder: who,
-		Logger: log.With(logging.KeyComponent, "submit"),
-	})
-	runCtx, stopRun := context.WithCancel(ctx)
-	defer stopRun()
-	runErr := make(chan error, 1)
-	go func() { runErr <- sub.Run(runCtx) }()
-
 	bar := newBar(m, progress && !asJSON, lim)
-	ing := &pipeline.Ingester{Ledger: ledger.New(db), Submitter: sub, Holder: who, Detail: asJSON,
-		Logger: log.With(logging.KeyComponent, "pipeline"), Progress: bar.update}
-
 	start := time.Now()
-	outs := ing.IngestFiles(ctx, paths, func(path string) pipeline.ReadOptions {
-		p := partner
-		if p == "" {
-			p = pipeline.PartnerOf(path)
-		}
-		opts := pipeline.OptionsFor(cfg, p, time.Now())
-		opts.Mapper = ix
-		return opts
-	})
-	stopRun()
-	authErr := <-runErr
+	run := &pipeline.Run{Config: cfg, DB: db, Client: client, Limiter: lim, Holder: holder(), Partner: partner, Detail: asJSON,
+		Logger: m.logger(cfg), Progress: bar.update}
+	res, err := run.Do(ctx, paths)
 	bar.finish()
-
-	failed, stopped := 0, ctx.Err() != nil
-	var total ledger.Counts
-	for _, o := range outs {
-		bad := o.Err != nil
-		if o.In != nil {
-			c := o.In.Counts
-			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unconfirmed+c.Unfinished > 0
-			total = total.Add(c)
-		}
-		if bad {
-			failed++
-		}
+	if errors.Is(err, pipeline.ErrNoCatalogue) {
+		return &partialError{msg: err.Error()}
+	} else if err != nil {
+		return err
+	}
+	total, failed, stopped := res.Total, res.Failed, ctx.Err() != nil
+	for _, o := range res.Files {
 		if asJSON {
 			var rep pipeline.FileReport
 			if o.In != nil {
@@ -114,8 +72,8 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	fmt.Fprintf(m.Stderr, "%d files, %d rows in %s: %s; %d 429s from Flabs\n", len(paths), total.RowsIn,
 		time.Since(start).Round(time.Millisecond), countsLine(total), lim.Throttles())
 	switch {
-	case errors.Is(authErr, submit.ErrAuth):
-		return &partialError{msg: fmt.Sprintf("import: %v; unsent rows stay pending and go with the next run once the credentials are fixed", authErr)}
+	case errors.Is(res.Auth, submit.ErrAuth):
+		return &partialError{msg: fmt.Sprintf("import: %v; unsent rows stay pending and go with the next run once the credentials are fixed", res.Auth)}
 	case stopped:
 		return &partialError{msg: fmt.Sprintf("import: stopped; %d rows not yet sent stay pending in the ledger and go with the next run", total.Unfinished)}
 	case failed > 0:

@@ -32,6 +32,7 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 	fs.IntVar(&o.BarcodeConflictStatus, "barcode-conflict-status", 400, "status for a reused barCode (400 or 409)")
 	fs.BoolVar(&o.RequireLabID, "require-lab-id", false, "billing create and subscribe require labID")
 	leadSources := fs.String("lead-sources", "", "comma-separated accepted lead_source values (default: any)")
+	forbidden := fs.String("forbidden-lead-sources", "", "comma-separated lead_source values answered 403 (this account may not book under them)")
 	fs.BoolVar(&o.PartyScoped, "party-scoped", false, "the account is party-scoped (webhook subscriptions need a party)")
 	fs.BoolVar(&o.AllowHTTPWebhooks, "allow-http-webhooks", true, "accept http:// webhook endpoints (local use; Flabs requires https)")
 	fs.DurationVar(&o.Latency, "latency", 0, "added to every answer")
@@ -90,13 +91,8 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 	if o.FailRate+o.TimeoutRate+o.DropRate > 1 {
 		return usageErrorf("sim: --fail-rate + --timeout-rate + --drop-rate is more than 1")
 	}
-	if *leadSources != "" {
-		for _, s := range strings.Split(*leadSources, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				o.LeadSources = append(o.LeadSources, s)
-			}
-		}
-	}
+	o.ForbiddenLeadSources = splitList(*forbidden)
+	o.LeadSources = splitList(*leadSources)
 	log, err := logging.New(m.Stderr, *logLevel, "text")
 	if err != nil {
 		return usageErrorf("sim: %v", err)
@@ -135,4 +131,15 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("sim: shutdown: %w", err)
 	}
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

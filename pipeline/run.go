@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/pipeline/submit"
+)
+
+// ErrNoCatalogue: no catalogue is synced, so every test would go to
+// Flabs unmapped. Run `flabsync mapping sync` first.
+var ErrNoCatalogue = errors.New("no catalogue synced yet, so every test would go unmapped; run 'flabsync mapping sync' first")
+
+// Run is one hand-run import (`flabsync import`): its own submitter over
+// the ledger in DB, every file ingested with partners in turn, the
+// submitter stopped once the files are done.
+type Run struct {
+	Config  *config.Config
+	DB      *store.DB
+	Client  submit.Biller
+	Limiter *submit.Limiter
+	Holder  string
+	Partner string // for every file; "" takes each file's from its name
+	Detail  bool   // keep what the JSON report needs
+	Logger  *slog.Logger
+	// Progress, when set, hears of bookings admitted and settled.
+	Progress func(admitted, done int, r *ledger.Result)
+}
+
+// RunResult is what a Run came to.
+type RunResult struct {
+	Files  []FileOutcome
+	Total  ledger.Counts
+	Failed int   // files with a row that did not go through, or not read at all
+	Auth   error // wraps submit.ErrAuth when Flabs refused the credentials
+}
+
+// Do imports paths. It fails only when it cannot start (ErrNoCatalogue,
+// the store); what became of each file is in the result.
+func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ms := mapping.NewStore(r.DB)
+	info, err := ms.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.Tests+info.Packages == 0 {
+		return nil, fmt.Errorf("import: %w", ErrNoCatalogue)
+	}
+	ix, err := ms.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg := r.Config
+	led := ledger.New(r.DB)
+	sub := submit.New(r.Client, led, r.Limiter, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
+		Holder: r.Holder, Logger: log.With(logging.KeyComponent, "submit")})
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runErr := make(chan error, 1)
+	go func() { runErr <- sub.Run(runCtx) }()
+	ing := &Ingester{Ledger: led, Submitter: sub, Holder: r.Holder, Detail: r.Detail,
+		Logger: log.With(logging.KeyComponent, "pipeline"), Progress: r.Progress}
+	out := &RunResult{}
+	out.Files = ing.IngestFiles(ctx, paths, func(path string) ReadOptions {
+		p := r.Partner
+		if p == "" {
+			p = PartnerOf(path)
+		}
+		opts := OptionsFor(cfg, p, time.Now())
+		opts.Mapper = ix
+		return opts
+	})
+	stopRun()
+	out.Auth = <-runErr
+	for _, o := range out.Files {
+		bad := o.Err != nil
+		if o.In != nil {
+			c := o.In.Counts
+			bad = bad || c.Rejected+c.RejectedFlabs+c.Failed+c.Held+c.Unconfirmed+c.Unfinished > 0
+			out.Total = out.Total.Add(c)
+		}
+		if bad {
+			out.Failed++
+		}
+	}
+	return out, nil
+}

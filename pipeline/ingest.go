@@ -191,7 +191,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			}
 			bookings = append(bookings, sb)
 			for _, r := range b.Rows {
-				rows = append(rows, ledger.Row{Sheet: b.Sheet, Num: r, Status: ledger.RowAccepted, IntegratorID: b.IntegratorID})
+				rows = append(rows, ledger.Row{Sheet: b.Sheet, Num: r, Status: ledger.RowAccepted, IntegratorID: b.IntegratorID, Ref: b.Ref})
 			}
 			if len(bookings) >= admitBatch {
 				return flush()
@@ -205,7 +205,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 				nums = []int{e.Row}
 			}
 			for _, r := range nums {
-				rows = append(rows, ledger.Row{Sheet: e.Sheet, Num: r, Status: ledger.RowRejected, Code: e.Code, Message: e.Msg})
+				rows = append(rows, ledger.Row{Sheet: e.Sheet, Num: r, Status: ledger.RowRejected, Code: e.Code, Message: e.Msg, Ref: e.Ref})
 			}
 			return nil
 		},

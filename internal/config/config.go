@@ -116,6 +116,13 @@ type Mail struct {
 type Reconcile struct {
 	BillCreatedWithin   time.Duration `yaml:"bill_created_within"`
 	BillCompletedWithin time.Duration `yaml:"bill_completed_within"`
+	// RejectsFor is how long a rejected row (or a refused file) stays in
+	// the report without a correction; default 7 days.
+	RejectsFor time.Duration `yaml:"rejects_for"`
+	// ListWalkInBills lists bills made inside Flabs (events with no
+	// integrator ID: walk-in patients) as orphan_event exceptions. Off by
+	// default: they are counted ("N bills made in Flabs"), not listed.
+	ListWalkInBills bool `yaml:"list_walk_in_bills"`
 }
 
 // Partner is one clinic's settings, keyed by the partner name that prefixes
@@ -178,6 +185,7 @@ func Default() Config {
 		Reconcile: Reconcile{
 			BillCreatedWithin:   6 * time.Hour,
 			BillCompletedWithin: 72 * time.Hour,
+			RejectsFor:          7 * 24 * time.Hour,
 		},
 		DefaultLeadSource: "",
 		Log:               Log{Level: "info", Format: "text"},

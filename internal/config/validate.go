@@ -124,6 +124,9 @@ func (c *Config) Validate() error {
 	if c.Reconcile.BillCreatedWithin <= 0 {
 		bad("reconcile.bill_created_within", c.Reconcile.BillCreatedWithin.String(), "must be more than 0")
 	}
+	if c.Reconcile.RejectsFor <= 0 {
+		bad("reconcile.rejects_for", c.Reconcile.RejectsFor.String(), "must be more than 0, e.g. 168h")
+	}
 	if c.Reconcile.BillCompletedWithin <= 0 {
 		bad("reconcile.bill_completed_within", c.Reconcile.BillCompletedWithin.String(), "must be more than 0")
 	}

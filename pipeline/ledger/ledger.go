@@ -45,6 +45,7 @@ type Row struct {
 	Status       RowStatus
 	Code         string // rejection code
 	Message      string
+	Ref          string // the sheet's booking reference, if it has one
 	IntegratorID string
 }
 
@@ -159,9 +160,9 @@ func (l *Ledger) Admit(ctx context.Context, fileID int64, bookings []Booking, ro
 			}
 			out = append(out, d)
 		}
-		q := tx.Rebind(`INSERT INTO sheet_rows (file_id, sheet, row_num, status, code, message, integrator_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+		q := tx.Rebind(`INSERT INTO sheet_rows (file_id, sheet, row_num, status, code, message, integrator_id, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (file_id, sheet, row_num) DO UPDATE SET status = excluded.status, code = excluded.code, message = excluded.message,
-	integrator_id = excluded.integrator_id`)
+	integrator_id = excluded.integrator_id, ref = excluded.ref`)
 		stmt, err := tx.PreparexContext(ctx, q)
 		if err != nil {
 			return err
@@ -176,7 +177,7 @@ ON CONFLICT (file_id, sheet, row_num) DO UPDATE SET status = excluded.status, co
 			if r.IntegratorID != "" {
 				iid = r.IntegratorID
 			}
-			if _, err := stmt.ExecContext(ctx, fileID, clean(r.Sheet), r.Num, status, clean(r.Code), clean(r.Message), iid); err != nil {
+			if _, err := stmt.ExecContext(ctx, fileID, clean(r.Sheet), r.Num, status, clean(r.Code), clean(r.Message), iid, clean(r.Ref)); err != nil {
 				return fmt.Errorf("row %d: %w", r.Num, err)
 			}
 		}

@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	if err != nil {
 		return nil, err
 	}
-	data := &report.Data{At: at, Counts: res.Counts, New: res.New, Open: res.Open, Resolved: res.Resolved,
+	data := &report.Data{At: at, Counts: res.Counts, New: res.New, Open: res.Open, Resolved: res.Resolved, WalkInBills: res.WalkInBills,
 		Exceptions: rules.Exceptions(ctx, db, at), Files: files, Unmapped: mapping.Review(ix, unmapped), Rejects: rejects,
 		Location: loc}
 	if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
@@ -123,7 +123,8 @@ func mail(ctx context.Context, cfg *config.Config, out *Outcome, log *slog.Logge
 
 // RulesConfig is the rules' windows as the config sets them.
 func RulesConfig(cfg *config.Config) rules.Config {
-	return rules.Config{BillCreatedWithin: cfg.Reconcile.BillCreatedWithin, BillCompletedWithin: cfg.Reconcile.BillCompletedWithin}
+	return rules.Config{BillCreatedWithin: cfg.Reconcile.BillCreatedWithin, BillCompletedWithin: cfg.Reconcile.BillCompletedWithin,
+		RejectsFor: cfg.Reconcile.RejectsFor, ListWalkInBills: cfg.Reconcile.ListWalkInBills}
 }
 
 // fileChecks are the conservation checks of the files received in the
@@ -167,9 +168,10 @@ func (o *Outcome) WriteJSON(ctx context.Context, w io.Writer, db *store.DB) erro
 		summary[c] = o.Result.Total(c)
 	}
 	head, err := json.Marshal(struct {
-		Workbook string         `json:"workbook"`
-		Summary  map[string]int `json:"summary"`
-	}{o.Workbook, summary})
+		Workbook    string         `json:"workbook"`
+		Summary     map[string]int `json:"summary"`
+		WalkInBills int            `json:"walk_in_bills"` // made inside Flabs: counted, not exceptions
+	}{o.Workbook, summary, o.Result.WalkInBills})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ type Data struct {
 	At                  time.Time
 	Counts              map[string]map[string]int // category → partner → open+new exceptions
 	New, Open, Resolved int                       // since the last run
+	WalkInBills         int                       // bills made inside Flabs: counted, not listed
 	Exceptions          iter.Seq2[reconcile.Exception, error]
 	Files               []FileCheck
 	Unmapped            []mapping.ReviewRow

@@ -24,6 +24,7 @@ type Digest struct {
 	UnbalancedFiles     []string // names of the files that do not balance
 	Unmapped            int      // names on the Unmapped sheet
 	Rejected            int      // rows in the partner reject files
+	WalkInBills         int      // bills made inside Flabs, counted not listed
 }
 
 // CategoryLine is one category with exceptions: Open counts new and still
@@ -51,6 +52,7 @@ func NewDigest(d *Data, info WorkbookInfo) Digest {
 		Unmapped: info.Unmapped,
 		Rejected: rejectedRows(d.Rejects),
 	}
+	dg.WalkInBills = d.WalkInBills
 	w := &workbook{info: info}
 	for _, cat := range w.categories() {
 		n := 0
@@ -130,6 +132,7 @@ func (dg Digest) Text() string {
 	}
 	fmt.Fprintf(&b, ".\nUnmapped names to review: %d (sheet Unmapped; fill in IDs and run `flabsync mapping import --review`).\n", dg.Unmapped)
 	fmt.Fprintf(&b, "Rejected rows sent back to partners: %d.\n", dg.Rejected)
+	fmt.Fprintf(&b, "%d bills made in Flabs (walk-in patients: kept and counted, not exceptions).\n", dg.WalkInBills)
 	if dg.Workbook != "" {
 		fmt.Fprintf(&b, "\nThe workbook is attached: %s\n", dg.Workbook)
 	}
@@ -163,7 +166,8 @@ var htmlDigest = template.Must(template.New("digest").Funcs(template.FuncMap{
 {{- if .UnbalancedFiles}}; <b style="color: #c00000">{{len .UnbalancedFiles}} {{does (len .UnbalancedFiles)}} NOT BALANCE: {{join .UnbalancedFiles ", "}}</b>
 {{- else if .Files}}, all balanced{{end}}.<br>
 Unmapped names to review: {{.Unmapped}} (sheet Unmapped; fill in IDs and run <code>flabsync mapping import --review</code>).<br>
-Rejected rows sent back to partners: {{.Rejected}}.</p>
+Rejected rows sent back to partners: {{.Rejected}}.<br>
+{{.WalkInBills}} bills made in Flabs (walk-in patients: kept and counted, not exceptions).</p>
 {{- if .Workbook}}
 <p>The workbook is attached: {{.Workbook}}</p>
 {{- end}}

@@ -26,6 +26,7 @@ const (
 	LabelNew      = "New (first seen in this run)"
 	LabelOpen     = "Still open from before"
 	LabelResolved = "Resolved since the last run"
+	LabelWalkIn   = "Bills made in Flabs (walk-in patients; not exceptions)"
 	LabelTotal    = "Total"
 	NoPartner     = "(no partner)"
 	NoFiles       = "no files in this run"
@@ -96,7 +97,7 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 	for _, l := range []struct {
 		label string
 		n     int
-	}{{LabelNew, info.New}, {LabelOpen, info.Open}, {LabelResolved, info.Resolved}} {
+	}{{LabelNew, info.New}, {LabelOpen, info.Open}, {LabelResolved, info.Resolved}, {LabelWalkIn, w.d.WalkInBills}} {
 		if err := r.add(l.label, l.n); err != nil {
 			return err
 		}

@@ -26,14 +26,36 @@ func hours(d time.Duration) string {
 // ruleSet is every SQL rule as of at.
 func ruleSet(cfg Config, at time.Time) []rule {
 	t := func(d time.Duration) store.Time { return store.T(at.Add(-d)) }
+	rs := baseRules(cfg, at, t)
+	if cfg.ListWalkInBills {
+		rs = append(rs, rule{reconcile.CategoryOrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
+	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
+	'events for bill ' || e.bill_id || ' carry no integrator ID: most likely a bill made inside Flabs' AS detail,
+	'check the bill does not duplicate a partner booking' AS suggested_action
+FROM webhook_events e WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?
+GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}})
+	}
+	return rs
+}
+
+// baseRules are the rules every run applies.
+func baseRules(cfg Config, at time.Time, t func(time.Duration) store.Time) []rule {
 	now := store.T(at)
 	return []rule{
-		{reconcile.CategoryRejectedRow, `SELECT 'rejected_row:' || CAST(r.file_id AS TEXT) || ':' || r.sheet || ':' || CAST(r.row_num AS TEXT) AS id,
-	'rejected_row' AS category, '' AS integrator_id, f.partner AS partner, r.file_id AS file_id, r.row_num AS row_num,
-	r.code || ': ' || r.message AS detail,
-	'ask ' || f.partner || ' to correct row ' || CAST(r.row_num AS TEXT) || ' of ' || f.name || ' and send the file again (rows already sent are not sent twice)' AS suggested_action
+		// One exception per row of the same content, however often the
+		// file arrives (the ID is built from the file's hash, not its
+		// record); gone once a later file of the partner carries an
+		// accepted row with the same booking reference (a correction).
+		{reconcile.CategoryRejectedRow, `SELECT 'rejected_row:' || f.partner || ':' || SUBSTR(f.sha256, 1, 16) || ':' || r.sheet || ':' || CAST(r.row_num AS TEXT) AS id,
+	'rejected_row' AS category, '' AS integrator_id, f.partner AS partner, MIN(r.file_id) AS file_id, r.row_num AS row_num,
+	MIN(r.code || ': ' || r.message) AS detail,
+	'ask ' || f.partner || ' to correct row ' || CAST(r.row_num AS TEXT) || ' of ' || MIN(f.name) || ' and send the file again (rows already sent are not sent twice)' AS suggested_action
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
-WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?`, []any{t(cfg.RejectsFor), now}},
+WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?
+	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id
+		WHERE r.ref <> '' AND c.ref = r.ref AND g.partner = f.partner AND c.status IN ('accepted', 'duplicate')
+		AND g.created_at > f.created_at AND g.created_at <= ?)
+GROUP BY f.partner, f.sha256, r.sheet, r.row_num`, []any{t(cfg.RejectsFor), now, now}},
 
 		{reconcile.CategoryFileRefused, `SELECT 'file_refused:' || CAST(f.id AS TEXT) AS id, 'file_refused' AS category, '' AS integrator_id,
 	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
@@ -89,13 +111,6 @@ WHERE s.state = 'deleted' AND s.orphan = ? AND s.deleted_at >= ?`, []any{false, 
 	'events for integrator ID ' || s.integrator_id || ' (bill ' || s.bill_id || '), which flabsync never sent' AS detail,
 	'a booking made outside flabsync: check it does not duplicate a partner booking' AS suggested_action
 FROM booking_state s WHERE s.orphan = ? AND s.last_event_at >= ?`, []any{true, t(cfg.RejectsFor)}},
-
-		{reconcile.CategoryOrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
-	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
-	'events for bill ' || e.bill_id || ' carry no integrator ID: most likely a bill made inside Flabs' AS detail,
-	'check the bill does not duplicate a partner booking' AS suggested_action
-FROM webhook_events e WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?
-GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}},
 
 		{reconcile.CategoryDuplicateBill, `SELECT 'duplicate_bill:' || s.integrator_id AS id, 'duplicate_bill' AS category, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,

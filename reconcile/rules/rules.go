@@ -27,6 +27,10 @@ type Config struct {
 	// RejectsFor is how long a rejected row stays an exception without a
 	// correction (default 7 days).
 	RejectsFor time.Duration
+	// ListWalkInBills lists bills made inside Flabs (events with no
+	// integrator ID) as orphan_event exceptions; off, they are only
+	// counted (Result.WalkInBills).
+	ListWalkInBills bool
 	// NotSentWithin is how long a booking may stay pending, in flight or
 	// waiting to retry before it is an exception (default 1 hour).
 	NotSentWithin time.Duration
@@ -37,6 +41,10 @@ type Result struct {
 	At                  time.Time
 	New, Open, Resolved int                       // Resolved: by this run
 	Counts              map[string]map[string]int // category → partner → new + open
+	// WalkInBills counts the bills made inside Flabs (events with no
+	// integrator ID) in the window: kept and counted, not exceptions
+	// unless Config.ListWalkInBills.
+	WalkInBills int
 }
 
 // Run applies every rule as of at (names that map through ix now are no
@@ -74,7 +82,16 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	return summarize(ctx, db, at)
+	res, err := summarize(ctx, db, at)
+	if err != nil {
+		return nil, err
+	}
+	q := db.Rebind(`SELECT COUNT(DISTINCT e.bill_id) FROM webhook_events e
+WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?`)
+	if err := db.GetContext(ctx, &res.WalkInBills, q, true, store.T(at.Add(-cfg.RejectsFor))); err != nil {
+		return nil, fmt.Errorf("reconcile: count bills made in Flabs: %w", err)
+	}
+	return res, nil
 }
 
 // Total is the number of new and open exceptions of category, over all

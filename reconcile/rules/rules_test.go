@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
 	"github.com/flabsync/flabsync/mapping"
@@ -114,7 +115,6 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 			"bill_deleted:sunrise:deleted":      reconcile.CategoryBillDeleted,
 			"duplicate_bill:sunrise:twice":      reconcile.CategoryDuplicateBill,
 			"orphan_event:walkin:1":             reconcile.CategoryOrphanEvent,
-			"orphan_event:bill:B-staff":         reconcile.CategoryOrphanEvent,
 			"submit_failed:sunrise:refused":     reconcile.CategorySubmitFailed,
 			"submit_failed:sunrise:failed":      reconcile.CategorySubmitFailed,
 			"unmapped_test:sunrise:test:trop t": reconcile.CategoryUnmappedTest,
@@ -144,6 +144,12 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		if res.New != len(got) || res.Counts[reconcile.CategoryNoBill]["sunrise"] != 2 {
 			t.Errorf("result %+v", res)
 		}
+		// A bill made inside Flabs (no integrator ID) is counted, not listed
+		// — unless the lab asks for the list.
+		if res.WalkInBills != 1 {
+			t.Errorf("%d bills made in Flabs counted, want 1", res.WalkInBills)
+		}
+
 		for _, absent := range []string{"no_bill:sunrise:completed-ok", "not_completed:sunrise:twice", "test_mismatch:sunrise:completed-ok"} {
 			if _, ok := got[absent]; ok {
 				t.Errorf("%s is an exception but is fine (or inside its window)", absent)
@@ -177,6 +183,16 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		rules.Each(ctx, db, third, func(e reconcile.Exception) error { got[e.ID] = e; return nil })
 		if e := got["unmapped_test:sunrise:test:trop t"]; e.Status != reconcile.StatusResolved {
 			t.Errorf("mapped since: %+v", e)
+		}
+		listing := cfg
+		listing.ListWalkInBills = true
+		if _, err := rules.Run(ctx, db, listing, ix, third.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		var walkIn int
+		db.Get(&walkIn, `SELECT COUNT(*) FROM exceptions WHERE id = 'orphan_event:bill:B-staff' AND status <> 'resolved'`)
+		if walkIn != 1 {
+			t.Errorf("with list_walk_in_bills the walk-in bill is not listed")
 		}
 	})
 }
@@ -282,6 +298,59 @@ func TestUnconfirmedSettledByAWebhookOrReported(t *testing.T) {
 		}
 		if _, ok := past["unconfirmed:p:billed"]; ok {
 			t.Errorf("the billed booking is settled, not an exception")
+		}
+	})
+}
+
+// TestRejectedRowsOnceAndCorrected: the same file imported three times
+// is one exception per rejected row (and one line in the reject file);
+// a later file of the partner with an accepted row of the same booking
+// reference corrects it, and the exception resolves.
+func TestRejectedRowsOnceAndCorrected(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		file := func(sha string, rows []ledger.Row, bs []ledger.Booking) {
+			t.Helper()
+			fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p_" + sha + ".csv", SHA256: sha})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.Admit(ctx, fid, bs, rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bad := []ledger.Row{{Num: 2, Status: ledger.RowRejected, Code: "missing_age", Message: "age is empty", Ref: "R1"}}
+		for range 3 {
+			file("aaaa", bad, nil)
+		}
+		open := openIDs(t, db, time.Now())
+		var rejected []string
+		for id, c := range open {
+			if c == reconcile.CategoryRejectedRow {
+				rejected = append(rejected, id)
+			}
+		}
+		if len(rejected) != 1 {
+			t.Errorf("one rejected row arriving three times: %d exceptions %v, want 1", len(rejected), rejected)
+		}
+		rf, err := rules.Rejects(ctx, db, cfg, time.Now(), func(string) sheet.Options { return sheet.Options{} })
+		if err != nil || len(rf) != 1 || len(rf[0].Rows) != 1 {
+			t.Errorf("reject files: %+v, %v; want one file with one row", rf, err)
+		}
+		// The clinic sends the row again, corrected.
+		id := "p:R1"
+		file("bbbb", []ledger.Row{{Num: 7, Status: ledger.RowAccepted, IntegratorID: id, Ref: "R1"}},
+			[]ledger.Booking{{IntegratorID: id, Partner: "p", FirstRow: 7, Rows: []int{7}, Request: &flabs.BillingRequest{IntegratorID: id}}})
+		open = openIDs(t, db, time.Now())
+		for id, c := range open {
+			if c == reconcile.CategoryRejectedRow {
+				t.Errorf("%s still open after the corrected row came", id)
+			}
+		}
+		rf, _ = rules.Rejects(ctx, db, cfg, time.Now(), func(string) sheet.Options { return sheet.Options{} })
+		if len(rf) != 0 {
+			t.Errorf("reject files after the correction: %+v", rf)
 		}
 	})
 }

@@ -95,6 +95,9 @@ type Webhook struct {
 	TLSKey  string `yaml:"tls_key"`
 }
 
+// DefaultMaxAttachmentBytes is mail.max_attachment_bytes's default: 10 MiB.
+const DefaultMaxAttachmentBytes = 10 << 20
+
 // DefaultWebhookMaxBody is webhook.max_body's default: 1 MiB.
 const DefaultWebhookMaxBody = 1 << 20
 
@@ -110,6 +113,10 @@ type Mail struct {
 	SMTPURL string     `yaml:"smtp_url"`
 	From    string     `yaml:"from"`
 	To      StringList `yaml:"to"`
+	// MaxAttachmentBytes is the largest workbook attached to the email
+	// (default 10 MiB; most mail servers refuse more). A larger one is not
+	// attached: the email says where it is.
+	MaxAttachmentBytes int64 `yaml:"max_attachment_bytes"`
 }
 
 // Reconcile holds the windows after which a missing webhook is an exception.
@@ -182,6 +189,7 @@ func Default() Config {
 			SubscribeSendsToken: true,
 		},
 		Report: Report{Dir: "reports"},
+		Mail:   Mail{MaxAttachmentBytes: DefaultMaxAttachmentBytes},
 		Reconcile: Reconcile{
 			BillCreatedWithin:   6 * time.Hour,
 			BillCompletedWithin: 72 * time.Hour,

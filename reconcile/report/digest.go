@@ -25,6 +25,7 @@ type Digest struct {
 	Unmapped            int      // names on the Unmapped sheet
 	Rejected            int      // rows in the partner reject files
 	WalkInBills         int      // bills made inside Flabs, counted not listed
+	NotAttached         string   // set when the workbook was too large to attach: where it is
 }
 
 // CategoryLine is one category with exceptions: Open counts new and still
@@ -133,7 +134,10 @@ func (dg Digest) Text() string {
 	fmt.Fprintf(&b, ".\nUnmapped names to review: %d (sheet Unmapped; fill in IDs and run `flabsync mapping import --review`).\n", dg.Unmapped)
 	fmt.Fprintf(&b, "Rejected rows sent back to partners: %d.\n", dg.Rejected)
 	fmt.Fprintf(&b, "%d bills made in Flabs (walk-in patients: kept and counted, not exceptions).\n", dg.WalkInBills)
-	if dg.Workbook != "" {
+	switch {
+	case dg.NotAttached != "":
+		fmt.Fprintf(&b, "\n%s.\n", dg.NotAttached)
+	case dg.Workbook != "":
 		fmt.Fprintf(&b, "\nThe workbook is attached: %s\n", dg.Workbook)
 	}
 	return b.String()
@@ -168,7 +172,9 @@ var htmlDigest = template.Must(template.New("digest").Funcs(template.FuncMap{
 Unmapped names to review: {{.Unmapped}} (sheet Unmapped; fill in IDs and run <code>flabsync mapping import --review</code>).<br>
 Rejected rows sent back to partners: {{.Rejected}}.<br>
 {{.WalkInBills}} bills made in Flabs (walk-in patients: kept and counted, not exceptions).</p>
-{{- if .Workbook}}
+{{- if .NotAttached}}
+<p>{{.NotAttached}}.</p>
+{{- else if .Workbook}}
 <p>The workbook is attached: {{.Workbook}}</p>
 {{- end}}
 </body></html>

@@ -46,6 +46,9 @@ type Mailer struct {
 	Backoff   time.Duration // DefaultMailBackoff
 	Timeout   time.Duration // DefaultMailTimeout
 	Logger    *slog.Logger  // failed attempts are logged here; default: discarded
+	// MaxAttachment is the largest workbook attached (0: no limit). A
+	// larger one is left out and the digest says where it is.
+	MaxAttachment int64
 }
 
 // NewMailer checks cfg and returns a Mailer with every default set. It
@@ -76,7 +79,7 @@ func NewMailer(cfg config.Mail) (*Mailer, error) {
 	}
 	return &Mailer{
 		URL: u, From: from.String(), To: to,
-		Attempts: DefaultMailAttempts, Backoff: DefaultMailBackoff, Timeout: DefaultMailTimeout,
+		Attempts: DefaultMailAttempts, Backoff: DefaultMailBackoff, Timeout: DefaultMailTimeout, MaxAttachment: cfg.MaxAttachmentBytes,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, nil
 }
@@ -104,12 +107,16 @@ func (e *SendError) Unwrap() error { return e.Err }
 // for good (a 5xx answer to the message) or ctx ends; then it returns a
 // *SendError that says what failed and where the workbook still is.
 func (m *Mailer) Send(ctx context.Context, dg Digest, attachment string) error {
-	if _, err := os.Stat(attachment); err != nil {
+	fi, err := os.Stat(attachment)
+	if err != nil {
 		return fmt.Errorf("email: attachment: %w", err)
+	}
+	if m.MaxAttachment > 0 && fi.Size() > m.MaxAttachment {
+		dg.NotAttached = fmt.Sprintf("The workbook (%.1f MiB) is too large to attach (mail.max_attachment_bytes is %.1f MiB); it is at %s",
+			float64(fi.Size())/(1<<20), float64(m.MaxAttachment)/(1<<20), attachment)
 	}
 	attempts := max(1, m.Attempts)
 	wait := m.Backoff
-	var err error
 	n := 0
 	for {
 		n++
@@ -172,8 +179,10 @@ func (m *Mailer) message(dg Digest, attachment string) (*gomail.Msg, error) {
 	msg.SetMessageID()
 	msg.SetBodyString(gomail.TypeTextPlain, dg.Text())
 	msg.AddAlternativeString(gomail.TypeTextHTML, dg.HTML())
-	msg.AttachFile(attachment, gomail.WithFileName(filepath.Base(attachment)),
-		gomail.WithFileContentType(gomail.ContentType(XLSXContentType)))
+	if dg.NotAttached == "" {
+		msg.AttachFile(attachment, gomail.WithFileName(filepath.Base(attachment)),
+			gomail.WithFileContentType(gomail.ContentType(XLSXContentType)))
+	}
 	return msg, nil
 }
 

@@ -236,3 +236,30 @@ func TestNewMailer(t *testing.T) {
 		t.Errorf("empty config: %v, want ErrNoMail", err)
 	}
 }
+
+// TestSendTooLargeToAttach: a workbook over mail.max_attachment_bytes is
+// not attached (mail servers refuse big messages); the email still goes,
+// and says how big the workbook is and where it lies.
+func TestSendTooLargeToAttach(t *testing.T) {
+	srv := startSMTP(t, smtpOpts{})
+	path, d, info := writeSample(t)
+	dg := report.NewDigest(d, info)
+	m := newMailer(t, fmt.Sprintf("smtp://127.0.0.1:%d?starttls=none", srv.Port))
+	m.MaxAttachment = 1024 // the sample workbook is larger
+	if err := m.Send(context.Background(), dg, path); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	p := parseMail(t, msgs[0].Data)
+	if len(p.Attachment) != 0 {
+		t.Errorf("a %d-byte attachment went although the limit is 1 KiB", len(p.Attachment))
+	}
+	for _, body := range []string{p.Text, p.HTML} {
+		if !strings.Contains(body, "too large to attach") || !strings.Contains(body, path) {
+			t.Errorf("the email does not say where the workbook is:\n%s", body)
+		}
+	}
+}

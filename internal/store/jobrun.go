@@ -53,9 +53,17 @@ func (db *DB) FinishJobRun(ctx context.Context, id int64, status, summary, errMs
 // newest first.
 func (db *DB) JobRuns(ctx context.Context, job string, limit int) ([]JobRun, error) {
 	var out []JobRun
+	// Two statements, not "(? = '' OR job = ?)": that form keeps SQLite
+	// off the (job, …) index, seconds over a year of runs.
 	q := db.Rebind(`SELECT id, job, holder, status, summary, error, started_at, finished_at
-FROM job_runs WHERE (? = '' OR job = ?) ORDER BY started_at DESC, id DESC LIMIT ?`)
-	if err := db.SelectContext(ctx, &out, q, job, job, limit); err != nil {
+FROM job_runs ORDER BY started_at DESC, id DESC LIMIT ?`)
+	args := []any{limit}
+	if job != "" {
+		q = db.Rebind(`SELECT id, job, holder, status, summary, error, started_at, finished_at
+FROM job_runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT ?`)
+		args = []any{job, limit}
+	}
+	if err := db.SelectContext(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("list job runs: %w", err)
 	}
 	return out, nil
@@ -65,8 +73,16 @@ FROM job_runs WHERE (? = '' OR job = ?) ORDER BY started_at DESC, id DESC LIMIT 
 // name: however often one job runs, the others' last runs stay in view.
 func (db *DB) LastJobRuns(ctx context.Context) ([]JobRun, error) {
 	var out []JobRun
-	q := `SELECT r.id, r.job, r.holder, r.status, r.summary, r.error, r.started_at, r.finished_at
-FROM job_runs r JOIN (SELECT job, MAX(id) AS id FROM job_runs GROUP BY job) last ON last.id = r.id
+	// A skip scan: the next job name after the last, one index step each,
+	// then that job's newest run — a handful of steps however many runs
+	// the minutely import has piled up (a GROUP BY read them all).
+	q := `WITH RECURSIVE jobs(job) AS (
+	SELECT MIN(job) FROM job_runs
+	UNION ALL
+	SELECT (SELECT MIN(j.job) FROM job_runs j WHERE j.job > jobs.job) FROM jobs WHERE jobs.job IS NOT NULL
+)
+SELECT r.id, r.job, r.holder, r.status, r.summary, r.error, r.started_at, r.finished_at
+FROM jobs JOIN job_runs r ON r.id = (SELECT MAX(x.id) FROM job_runs x WHERE x.job = jobs.job)
 ORDER BY r.job`
 	if err := db.SelectContext(ctx, &out, q); err != nil {
 		return nil, fmt.Errorf("list the last job runs: %w", err)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -65,6 +66,7 @@ type Submitter struct {
 
 	stop    context.CancelCauseFunc
 	stopped chan struct{}
+	settled atomic.Int64
 }
 
 type task struct {
@@ -370,5 +372,10 @@ func (s *Submitter) finish(t *task, r ledger.Result) {
 	t.res = r
 	delete(s.active, t.job.IntegratorID)
 	s.mu.Unlock()
+	s.settled.Add(1)
 	close(t.done)
 }
+
+// Settled counts the bookings that have left the submitter since it was
+// made: answered, given up or stopped by a refused login.
+func (s *Submitter) Settled() int64 { return s.settled.Load() }

@@ -18,7 +18,7 @@ import (
 func runSim(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("sim", "sim [--listen ADDR] [flags]",
 		"Runs the built-in Flabs simulator: every documented endpoint with the documented validation,\n"+
-			"the undocumented behaviours as in shared/flabs-api.md, optional faults, and webhooks sent to\n"+
+			"the undocumented behaviours as in internal/flabs/flabs-api.md, optional faults, and webhooks sent to\n"+
 			"the endpoint registered with 'flabsync webhooks subscribe' (or --webhook-url). Point\n"+
 			"flabs.base_url at http://ADDR. Stops on Ctrl-C / SIGTERM.")
 	var o flabstest.Options

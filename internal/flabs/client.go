@@ -1,6 +1,6 @@
 // Package flabs is the client for the Flabs LIS API: tokens and refresh,
 // billing create, webhook subscription and the catalogue lists. It follows
-// shared/flabs-api.md: written for the newer docs, tolerant of the older
+// internal/flabs/flabs-api.md: written for the newer docs, tolerant of the older
 // ones, and never dependent on the shape of an error body.
 //
 // The client does not retry on its own except for one thing: a 401 makes it

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -21,10 +20,6 @@ import (
 // delimiter.
 const sniffSize = 64 << 10
 
-// maxField guards against a quote that is never closed swallowing the rest
-// of the file into one cell.
-const maxField = 32 << 10
-
 func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn func(*Record) error) (Summary, error) {
 	sum := Summary{Format: "csv"}
 	f, err := os.Open(path)
@@ -39,9 +34,6 @@ func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn
 	sum.Encoding, sum.Delimiter = rows.enc, delimName(rows.delim)
 	em := newEmitter(ctx, dict, &sum, fn)
 	em.raw = opts.KeepRaw
-	if rows.enc == "windows-1252" {
-		em.fix = nil
-	}
 	for {
 		row, rec, gap, err := rows.next()
 		if errors.Is(err, io.EOF) {
@@ -53,6 +45,7 @@ func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn
 		if em.lay != nil {
 			sum.Blank += gap
 		}
+		em.lines = rows.cr.starts
 		if err := em.row(row, rec); err != nil {
 			return sum, err
 		}
@@ -63,7 +56,7 @@ func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn
 // csvRows reads CSV text record by record, numbering records as the rows
 // a person sees when the file is opened in a spreadsheet.
 type csvRows struct {
-	cr      *csv.Reader
+	cr      *csvReader
 	enc     string // as DecodeText names it
 	delim   rune
 	row     int // the sheet row of the last record
@@ -82,42 +75,45 @@ func newCSVRows(r io.Reader) (*csvRows, error) {
 		return nil, err
 	}
 	delim := SniffDelimiter(sample)
-	cr := csv.NewReader(br)
-	cr.Comma = delim
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	cr.ReuseRecord = true
-	return &csvRows{cr: cr, enc: enc, delim: delim}, nil
+	return &csvRows{cr: &csvReader{br: br, comma: byte(delim)}, enc: enc, delim: delim}, nil
 }
 
 // next returns the next record (reused by the following call), its sheet
 // row, and how many empty lines came just before it; io.EOF at the end.
-// Cells that are not UTF-8 are read as Windows-1252; a cell over maxField
-// once decoded is an error.
+// Cells that are not UTF-8 are read as Windows-1252. A cell over MaxCell,
+// a row over MaxRowBytes or MaxColumns, and a quote never closed are
+// refusals (ErrRefused) naming the row and the line.
 func (c *csvRows) next() (row int, rec []string, gap int, err error) {
-	rec, err = c.cr.Read()
-	if errors.Is(err, io.EOF) {
-		return 0, nil, 0, io.EOF
-	}
-	if err != nil {
+	if err := c.cr.read(); err != nil {
+		var ce *csvError
+		if errors.As(err, &ce) {
+			first := c.cr.first
+			if first == 0 || first > ce.line {
+				first = ce.line
+			}
+			return 0, nil, 0, ce.refusal(c.row + max(0, first-c.lastEnd-1) + 1)
+		}
+		if errors.Is(err, io.EOF) {
+			return 0, nil, 0, io.EOF
+		}
 		return 0, nil, 0, fmt.Errorf("row %d: %w", c.row+1, err)
 	}
-	start, _ := c.cr.FieldPos(0)
-	// encoding/csv skips empty lines; a person opening the file still
-	// sees them as rows, so count them.
+	rec = c.cr.rec
+	start := c.cr.starts[0]
+	// Empty lines are skipped; a person opening the file still sees them
+	// as rows, so count them.
 	gap = max(0, start-c.lastEnd-1)
 	c.row += gap + 1
-	endLine, _ := c.cr.FieldPos(len(rec) - 1)
 	for i, cell := range rec {
-		if len(cell) <= maxField && !utf8.ValidString(cell) {
+		if !utf8.ValidString(cell) {
 			cell = decode1252(cell) // never shorter
+			if len(cell) > MaxCell {
+				return 0, nil, 0, (&csvError{what: "cell", line: c.cr.starts[i], size: int64(len(cell))}).refusal(c.row)
+			}
 			rec[i] = cell
 		}
-		if len(cell) > maxField {
-			return 0, nil, 0, fmt.Errorf("row %d: a cell is over %d KB; a quote (\") opened near line %d is probably never closed", c.row, maxField>>10, start)
-		}
 	}
-	c.lastEnd = endLine + strings.Count(rec[len(rec)-1], "\n")
+	c.lastEnd = c.cr.line
 	return c.row, rec, gap, nil
 }
 

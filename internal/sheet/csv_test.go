@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/flabsync/flabsync/internal/sheet"
 )
@@ -139,7 +140,7 @@ func TestHeaderDetection(t *testing.T) {
 		{"partner alias", "Pt,Yrs,MF,Panel,Lab Ref\nA B,3,M,CBC,V1\n", sheet.Options{Aliases: map[sheet.Field][]string{sheet.Name: {"Pt"}, sheet.Age: {"Yrs"}, sheet.Gender: {"MF"}, sheet.Tests: {"panel"}}}, "", row{Row: 2, Name: "A B", Age: "3", Gender: "M", Tests: "CBC", Ref: "V1"}},
 		{"numbered test columns", "Name,Age,Sex,Test 1,Test 2,Test3\nA B,3,M,CBC,,ESR\n", sheet.Options{}, "", row{Row: 2, Name: "A B", Age: "3", Gender: "M", Tests: "CBC; ESR"}},
 		{"missing columns listed", "Patient Name,Age,Phone\nA,1,2\n", sheet.Options{}, `has ["Patient Name", "Age", "Phone"] but lacks gender (Sex or Gender), tests`, row{}},
-		{"no header at all", "1,2,3\n4,5,6\n", sheet.Options{}, `no row in the first 30 looks like a header (first row: ["1", "2", "3"])`, row{}},
+		{"no header at all", "1,2,3\n4,5,6\n", sheet.Options{}, `no row in the first 30 looks like a header: 2 rows (rows 1 to 2) with 3 columns were looked at`, row{}},
 		{"empty", "\n\n", sheet.Options{}, "the sheet has no data", row{}},
 	}
 	for _, tt := range tests {
@@ -213,6 +214,26 @@ func FuzzReadCSV(f *testing.F) {
 				t.Fatalf("row %d after row %d", r.Row, last)
 			}
 			last = r.Row
+			// What is handed over is bounded text, and every line break in
+			// a single-line field is a problem.
+			breaks := map[sheet.Field]bool{}
+			for _, p := range r.Problems {
+				if p.Code == sheet.ProblemLineBreak {
+					breaks[p.Field] = true
+				}
+				if p.Line < r.Line || p.Column < 0 {
+					t.Fatalf("row %d (line %d): problem %+v", r.Row, r.Line, p)
+				}
+			}
+			for _, f := range sheet.Fields() {
+				v := r.Get(f)
+				if len(v) > sheet.MaxCell || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }) {
+					t.Fatalf("row %d %s: %q", r.Row, f, sheet.Excerpt(v, 40))
+				}
+				if f.SingleLine() && strings.ContainsAny(v, "\r\n") && !breaks[f] {
+					t.Fatalf("row %d %s: a line break and no problem", r.Row, f)
+				}
+			}
 			return nil
 		})
 		if err == nil && last > 0 && last <= sum.HeaderRow {

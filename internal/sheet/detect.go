@@ -108,16 +108,16 @@ func detectZip(path, ext, saveAs string) (string, error) {
 	return "xlsx", nil
 }
 
-// looksBinary reports NUL or control bytes in text that is not UTF-16.
+// looksBinary reports text that is not UTF-16 and has many control bytes
+// (NUL among them): more than one in twenty. A few NULs are a text
+// file's damaged cells, for the rows holding them to be rejected
+// (ProblemBadCharacters), not a binary file.
 func looksBinary(head []byte) bool {
 	if bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}) || utf16NoBOM(head) != "" {
 		return false
 	}
 	ctl := 0
 	for _, b := range head {
-		if b == 0 {
-			return true
-		}
 		if b < 0x09 || (b > 0x0D && b < 0x20 && b != 0x1B) {
 			ctl++
 		}

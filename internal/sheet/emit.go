@@ -17,20 +17,31 @@ type emitter struct {
 	fix    func(f Field, v string) string // per-format cell typing, may be nil
 	rec    Record
 	n      int
-	raw    bool // keep each record's cells as written (Options.KeepRaw)
+	raw    bool  // keep each record's cells as written (Options.KeepRaw)
+	lines  []int // CSV: the line each cell of the row being given began on; nil for XLSX
+	bad    []int // columns of the row whose cells held characters that are not text
 }
 
 func newEmitter(ctx context.Context, dict dictionary, sum *Summary, fn func(*Record) error) *emitter {
 	return &emitter{ctx: ctx, finder: headerFinder{dict: dict}, sum: sum, fn: fn}
 }
 
-// row takes sheet row num (as a person sees it). Before the header is found
-// it reports (false, nil) while still looking and an ErrNoHeader error when
-// the scan window is passed.
+// row takes sheet row num (as a person sees it) and its cells, which it
+// may change: characters that are not text are replaced (cleanCell)
+// before anything else looks at them. Before the header is found it
+// returns an ErrNoHeader error once the scan window is passed; after, an
+// error from fn.
 func (e *emitter) row(num int, cells []string) error {
 	if e.n++; e.n&1023 == 0 {
 		if err := e.ctx.Err(); err != nil {
 			return err
+		}
+	}
+	e.bad = e.bad[:0]
+	for i, c := range cells {
+		if c, bad := cleanCell(c); bad {
+			cells[i] = c
+			e.bad = append(e.bad, i)
 		}
 	}
 	if e.lay == nil {
@@ -63,6 +74,9 @@ func (e *emitter) row(num int, cells []string) error {
 		return nil
 	}
 	e.rec = Record{Row: num, Sheet: e.sum.Sheet}
+	if len(e.lines) > 0 {
+		e.rec.Line = e.lines[0]
+	}
 	if e.raw {
 		e.rec.Raw = append([]string(nil), cells...)
 	}
@@ -83,6 +97,9 @@ func (e *emitter) row(num int, cells []string) error {
 		if e.fix != nil && e.rec.cells[f] != "" {
 			e.rec.cells[f] = e.fix(Field(f), e.rec.cells[f])
 		}
+		for _, c := range cols {
+			e.check(Field(f), c, cells)
+		}
 	}
 	if why := totalRow(&e.rec, cells); why != "" {
 		e.sum.Skipped = append(e.sum.Skipped, Skip{Row: num, Why: why})
@@ -90,6 +107,32 @@ func (e *emitter) row(num int, cells []string) error {
 	}
 	e.sum.Records++
 	return e.fn(&e.rec)
+}
+
+// check adds the problems of the cell in column c, read into field f, to
+// the record.
+func (e *emitter) check(f Field, c int, cells []string) {
+	if c >= len(cells) {
+		return
+	}
+	problem := func(code string) {
+		p := CellProblem{Field: f, Column: c, Code: code}
+		if c < len(e.lay.headers) {
+			p.Header = excerpt(e.lay.headers[c], maxQuoted)
+		}
+		if c < len(e.lines) {
+			p.Line = e.lines[c]
+		}
+		e.rec.Problems = append(e.rec.Problems, p)
+	}
+	for _, b := range e.bad {
+		if b == c {
+			problem(ProblemBadCharacters)
+		}
+	}
+	if f.SingleLine() && hasLineBreak(strings.TrimSpace(cells[c])) {
+		problem(ProblemLineBreak)
+	}
 }
 
 // done reports a sheet that ended before a header was found.
@@ -138,7 +181,7 @@ func totalRow(r *Record, cells []string) string {
 	k := normHeader(first)
 	for _, w := range []string{"total", "grand total", "sub total", "subtotal", "totals", "summary", "count", "sum", "no of bookings", "number of bookings", "total bookings"} {
 		if k == w || strings.HasPrefix(k, w+" ") {
-			return "total/summary row (" + first + ")"
+			return "total/summary row (" + excerpt(first, maxQuoted) + ")"
 		}
 	}
 	return ""

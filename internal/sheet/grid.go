@@ -22,7 +22,9 @@ type GridRow struct {
 	Row int
 	// Cells are the row's cells as written: untrimmed, untyped (text keeps
 	// its leading zeros; numbers and dates appear as the cell's format
-	// shows them). The callback may keep the slice.
+	// shows them), but always text: NUL and other control characters
+	// (tab and line breaks aside) and bytes that are not UTF-8 are
+	// replaced by U+FFFD. The callback may keep the slice.
 	Cells []string
 }
 
@@ -56,9 +58,10 @@ const gridCheckEvery = 1024
 
 // ReadGrid reads the CSV or XLSX file at path as a plain grid, calling fn
 // with every row that has at least one cell, in order. It decides the
-// format as Detect does, and reads a CSV as Read does (encoding from the
-// byte-order mark or content, delimiter sniffed, a runaway quote refused),
-// but finds no header and types no cell.
+// format as Detect does, and reads a CSV or XLSX as Read does (encoding
+// from the byte-order mark or content, delimiter sniffed, a quote never
+// closed refused, the same bounds on cells, rows and workbooks), but finds
+// no header and types no cell.
 //
 // An error from fn stops the read and is returned (except ErrSkipSheet).
 // Errors name the file and, where there is one, the row; ErrRefused marks
@@ -110,7 +113,7 @@ func ReadGridCSV(ctx context.Context, r io.Reader, opts GridOptions, fn func(Gri
 			}
 		}
 		sum.Records++
-		if err := fn(GridRow{Row: row, Cells: slices.Clone(rec)}); err != nil {
+		if err := fn(GridRow{Row: row, Cells: cleanCells(slices.Clone(rec))}); err != nil {
 			if errors.Is(err, ErrSkipSheet) {
 				return sum, nil
 			}
@@ -145,7 +148,7 @@ func readGridXLSX(ctx context.Context, path string, opts GridOptions, fn func(Gr
 	switch {
 	case opts.Sheet != "":
 		if idx, err := f.GetSheetIndex(opts.Sheet); err != nil || idx < 0 {
-			return sum, fmt.Errorf("the workbook has no sheet %q (it has %s)", opts.Sheet, quoteList(f.GetSheetList()))
+			return sum, fmt.Errorf("the workbook has no sheet %q (it has %s)", excerpt(opts.Sheet, maxQuoted), quoteList(f.GetSheetList()))
 		}
 		names = []string{opts.Sheet}
 	default:
@@ -170,7 +173,7 @@ func readGridXLSX(ctx context.Context, path string, opts GridOptions, fn func(Gr
 func readGridSheet(ctx context.Context, f *excelize.File, name string, sum *Summary, fn func(GridRow) error) error {
 	rows, err := f.Rows(name)
 	if err != nil {
-		return fmt.Errorf("sheet %q: %w", name, err)
+		return fmt.Errorf("sheet %q: %w", excerpt(name, maxQuoted), err)
 	}
 	defer rows.Close()
 	for num := 1; rows.Next(); num++ {
@@ -181,13 +184,16 @@ func readGridSheet(ctx context.Context, f *excelize.File, name string, sum *Summ
 		}
 		cells, err := rows.Columns()
 		if err != nil {
-			return fmt.Errorf("sheet %q row %d: %w", name, num, err)
+			return fmt.Errorf("sheet %q row %d: %w", excerpt(name, maxQuoted), num, err)
+		}
+		if err := checkCells(name, num, cells); err != nil {
+			return err
 		}
 		if len(cells) == 0 {
 			continue // an empty row, as CSV's empty lines
 		}
 		sum.Records++
-		if err := fn(GridRow{Sheet: name, Row: num, Cells: cells}); err != nil {
+		if err := fn(GridRow{Sheet: name, Row: num, Cells: cleanCells(cells)}); err != nil {
 			if errors.Is(err, ErrSkipSheet) {
 				return nil
 			}
@@ -195,9 +201,17 @@ func readGridSheet(ctx context.Context, f *excelize.File, name string, sum *Summ
 		}
 	}
 	if err := rows.Error(); err != nil {
-		return fmt.Errorf("sheet %q: %w", name, err)
+		return fmt.Errorf("sheet %q: %w", excerpt(name, maxQuoted), err)
 	}
 	return nil
+}
+
+// cleanCells makes every cell text (cleanCell), in place.
+func cleanCells(cells []string) []string {
+	for i, c := range cells {
+		cells[i], _ = cleanCell(c)
+	}
+	return cells
 }
 
 // sizeLimit fails a read that goes past limit bytes with ErrTooLarge.

@@ -2,6 +2,8 @@ package sheet
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -165,10 +167,14 @@ const headerScanRows = 30
 
 // headerFinder looks at the first rows of a sheet for the header.
 type headerFinder struct {
-	dict  dictionary
-	best  *layout
-	first []string // the first non-blank row, for messages
-	seen  int
+	dict dictionary
+	best *layout
+	seen int // rows looked at, blank ones too
+	// What the non-blank rows looked at were like, for a message that
+	// must not quote them (they may be patients).
+	rows               int
+	firstRow, lastRow  int
+	minWidth, maxWidth int
 }
 
 // offer considers one row; it returns the layout once a row qualifies
@@ -178,9 +184,13 @@ func (h *headerFinder) offer(row int, cells []string) *layout {
 	if isBlank(cells) {
 		return nil
 	}
-	if h.first == nil {
-		h.first = trimAll(cells)
+	w := width(cells)
+	if h.rows == 0 {
+		h.firstRow, h.minWidth = row, w
 	}
+	h.rows++
+	h.lastRow = row
+	h.minWidth, h.maxWidth = min(h.minWidth, w), max(h.maxWidth, w)
 	l := h.dict.match(row, cells)
 	if len(l.missing()) == 0 {
 		return l
@@ -191,17 +201,77 @@ func (h *headerFinder) offer(row int, cells []string) *layout {
 	return nil
 }
 
-// failure explains why no header was found.
+// width counts a row's columns up to its last non-empty cell.
+func width(cells []string) int {
+	for i := len(cells) - 1; i >= 0; i-- {
+		if strings.TrimSpace(cells[i]) != "" {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// failure explains why no header was found. It quotes the cells of a row
+// only when the row is a header that lacks columns (its cells are
+// headers); of rows that look like no header it says how many there were
+// and how wide, never what they hold.
 func (h *headerFinder) failure() error {
 	if h.best != nil {
 		return fmt.Errorf("%w: the header on row %d has %s but lacks %s; name the columns in partners.<name>.columns if they are called something else",
 			ErrNoHeader, h.best.row, quoteList(nonEmpty(h.best.headers)), strings.Join(h.best.missing(), ", "))
 	}
-	if h.first == nil {
+	if h.rows == 0 {
 		return fmt.Errorf("%w: the sheet has no data", ErrNoHeader)
 	}
-	return fmt.Errorf("%w: no row in the first %d looks like a header (first row: %s); it needs %s",
-		ErrNoHeader, headerScanRows, quoteList(nonEmpty(h.first)), joinHints())
+	rows := fmt.Sprintf("row %d", h.firstRow)
+	if h.rows > 1 {
+		rows = fmt.Sprintf("%d rows (rows %d to %d)", h.rows, h.firstRow, h.lastRow)
+	}
+	cols := fmt.Sprintf("%d columns", h.maxWidth)
+	if h.minWidth != h.maxWidth {
+		cols = fmt.Sprintf("%d to %d columns", h.minWidth, h.maxWidth)
+	}
+	return fmt.Errorf("%w: no row in the first %d looks like a header: %s with %s were looked at, and none names a column as a booking needs: %s; "+
+		"give the sheet a header row with such names, or name the partner's own headers in partners.<name>.columns",
+		ErrNoHeader, headerScanRows, rows, cols, h.knownNames())
+}
+
+// knownNames lists, per requirement, the header names looked for: the
+// partner's own (aliases) first, then the built-in ones, most common
+// first; as normHeader writes them, since case and punctuation do not
+// matter.
+func (h *headerFinder) knownNames() string {
+	var out []string
+	for _, r := range requirements {
+		var names, aliases []string
+		seen := map[string]bool{}
+		for _, f := range r.fields {
+			for _, n := range builtinHeaders[f] {
+				if k := normHeader(n); h.dict[k] == f && !seen[k] {
+					seen[k] = true
+					names = append(names, k)
+				}
+			}
+		}
+		for k, f := range h.dict {
+			if slices.Contains(r.fields, f) && !seen[k] {
+				aliases = append(aliases, k)
+			}
+		}
+		slices.Sort(aliases)
+		names = append(aliases, names...)
+		label, _, _ := strings.Cut(r.hint, " (")
+		more := ""
+		if len(names) > 8 {
+			more = fmt.Sprintf(" and %d more", len(names)-8)
+			names = names[:8]
+		}
+		for i, n := range names {
+			names[i] = strconv.Quote(excerpt(n, maxQuoted))
+		}
+		out = append(out, fmt.Sprintf("%s (%s%s)", label, strings.Join(names, ", "), more))
+	}
+	return strings.Join(out, "; ")
 }
 
 func joinHints() string {
@@ -236,7 +306,11 @@ func quoteList(s []string) string {
 	}
 	q := make([]string, len(s))
 	for i, c := range s {
-		q[i] = fmt.Sprintf("%q", c)
+		if c == "…" {
+			q[i] = c
+			continue
+		}
+		q[i] = fmt.Sprintf("%q", excerpt(c, maxQuoted))
 	}
 	return "[" + strings.Join(q, ", ") + "]"
 }

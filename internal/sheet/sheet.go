@@ -5,7 +5,13 @@
 //
 // It refuses what it cannot read (old .xls, .ods, anything that is not a
 // sheet) with a message saying what to do instead, and never holds a whole
-// sheet in memory.
+// sheet in memory: a cell, a row and each part of a workbook have bounds
+// (MaxCell, MaxRowBytes, MaxColumns, MaxUnzipRatio and the rest, see
+// LimitError), checked as the file streams by, so a small file cannot
+// make a large read. A bad cell (a character that is not text, a line
+// break where one line belongs) does not stop the read: it is made safe
+// and reported on its record (Record.Problems) for the caller to reject
+// the row.
 //
 // It is the project's one CSV/XLSX reader, and a leaf: it imports nothing
 // of the project, so pipeline and mapping both build on it. Read hands
@@ -80,11 +86,21 @@ func Fields() []Field {
 // Record is one data row: its number as a person sees it in the sheet
 // (1-based, counting title and header rows) and its cells by meaning,
 // trimmed. A field the sheet has no column for is "".
+//
+// Cell values are always text: characters that are not (NUL, control
+// characters, bytes of another encoding) are replaced by U+FFFD and listed
+// in Problems, as are line breaks in a field that holds one line. A reader
+// of bookings rejects a record with problems (see CellProblem).
 type Record struct {
 	Row   int
+	Line  int      // CSV: the line of the file the row begins on; 0 for XLSX
 	Sheet string   // the XLSX worksheet; "" for CSV
-	Raw   []string // the row's cells as written, when Options.KeepRaw
-	cells [numFields]string
+	Raw   []string // the row's cells as written (made safe), when Options.KeepRaw
+	// Problems lists the cells read into a field that must not be taken
+	// as they are, in field order; nil for most rows. The callback may
+	// keep the slice.
+	Problems []CellProblem
+	cells    [numFields]string
 }
 
 // Get returns the record's value for f.
@@ -120,8 +136,9 @@ type Options struct {
 	Sheet string
 	// Aliases adds header names per field (config partners.<name>.columns).
 	Aliases map[Field][]string
-	// MaxUnzipSize bounds the uncompressed size of an XLSX (zip bomb
-	// guard); 0 means DefaultMaxUnzipSize.
+	// MaxUnzipSize bounds the uncompressed size of any XLSX (zip bomb
+	// guard); 0 means DefaultMaxUnzipSize. Within it, an XLSX may unpack
+	// to MaxUnzipRatio times its own size (at least MinUnzipBudget).
 	MaxUnzipSize int64
 	// KeepRaw keeps each record's cells as written in Record.Raw (for
 	// a partner's reject file); it costs a copy per row.
@@ -142,8 +159,9 @@ var ErrNoHeader = errors.New("no usable header row")
 
 // Read reads the sheet at path, calling fn for every data row in order. An
 // error from fn stops the read and is returned. Errors name the file (and
-// row where there is one); ErrRefused and ErrNoHeader mark files that need
-// a person.
+// row where there is one); ErrRefused (a *LimitError among them) and
+// ErrNoHeader mark files that need a person. Problems of single cells are
+// not errors: they come with their record (Record.Problems).
 func Read(ctx context.Context, path string, opts Options, fn func(*Record) error) (Summary, error) {
 	base := filepath.Base(path)
 	format, err := Detect(path)

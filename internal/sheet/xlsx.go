@@ -11,10 +11,6 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// maxSheetXMLInMemory is the worksheet size excelize unpacks in memory;
-// larger sheets go to a temporary file and are streamed from there.
-const maxSheetXMLInMemory = 16 << 20
-
 func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, fn func(*Record) error) (Summary, error) {
 	sum := Summary{Format: "xlsx"}
 	f, err := openWorkbook(path, opts.MaxUnzipSize)
@@ -33,7 +29,7 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 	if opts.Sheet != "" {
 		idx, err := f.GetSheetIndex(opts.Sheet)
 		if err != nil || idx < 0 {
-			return sum, fmt.Errorf("%w: the workbook has no sheet %q (it has %s); fix partners.<name>.sheet", ErrNoHeader, opts.Sheet, quoteList(f.GetSheetList()))
+			return sum, fmt.Errorf("%w: the workbook has no sheet %q (it has %s); fix partners.<name>.sheet", ErrNoHeader, excerpt(opts.Sheet, maxQuoted), quoteList(f.GetSheetList()))
 		}
 		candidates = []string{opts.Sheet}
 	} else {
@@ -45,12 +41,12 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 		s.Sheet = name
 		err := readWorksheet(ctx, f, name, dict, &s, fix, opts.KeepRaw, fn)
 		if err == nil || !errors.Is(err, ErrNoHeader) || s.HeaderRow != 0 {
-			if err != nil {
-				err = fmt.Errorf("sheet %q: %w", name, err)
+			if le := (*LimitError)(nil); err != nil && (!errors.As(err, &le) || le.Sheet == "") {
+				err = fmt.Errorf("sheet %q: %w", excerpt(name, maxQuoted), err)
 			}
 			return s, err
 		}
-		failures = append(failures, fmt.Sprintf("sheet %q: %v", name, strings.TrimPrefix(err.Error(), ErrNoHeader.Error()+": ")))
+		failures = append(failures, fmt.Sprintf("sheet %q: %v", excerpt(name, maxQuoted), strings.TrimPrefix(err.Error(), ErrNoHeader.Error()+": ")))
 	}
 	if len(candidates) == 0 {
 		return sum, fmt.Errorf("%w: the workbook has no visible sheet", ErrNoHeader)
@@ -58,16 +54,18 @@ func readXLSX(ctx context.Context, path string, opts Options, dict dictionary, f
 	return sum, fmt.Errorf("%w: %s", ErrNoHeader, strings.Join(failures, "; "))
 }
 
-// openWorkbook opens the XLSX at path for streaming, refusing (ErrRefused)
-// one that unpacks to more than maxUnzip bytes (0: DefaultMaxUnzipSize) or
-// cannot be opened.
+// openWorkbook opens the XLSX at path for streaming once checkXLSX has
+// passed it, refusing (ErrRefused) one that unpacks to more than its size
+// allows, with maxUnzip (0: DefaultMaxUnzipSize) the most any may, or one
+// that cannot be opened.
 func openWorkbook(path string, maxUnzip int64) (*excelize.File, error) {
-	if maxUnzip <= 0 {
-		maxUnzip = DefaultMaxUnzipSize
+	budget, err := checkXLSX(path, maxUnzip)
+	if err != nil {
+		return nil, err
 	}
 	f, err := excelize.OpenFile(path, excelize.Options{
-		UnzipSizeLimit:    maxUnzip,
-		UnzipXMLSizeLimit: min(maxSheetXMLInMemory, maxUnzip),
+		UnzipSizeLimit:    budget,
+		UnzipXMLSizeLimit: min(xmlInMemory, budget),
 		// Date cells in Excel's default short-date format come out as
 		// ISO dates, never as ambiguous mm-dd-yy.
 		ShortDatePattern: "yyyy-mm-dd",
@@ -75,11 +73,23 @@ func openWorkbook(path string, maxUnzip int64) (*excelize.File, error) {
 	})
 	if err != nil {
 		if strings.Contains(err.Error(), "size exceeds") || strings.Contains(err.Error(), "limit") {
-			return nil, fmt.Errorf("%w: the workbook unpacks to more than %d MB (a damaged or malicious file?); save the sheet as .csv", ErrRefused, maxUnzip>>20)
+			return nil, &LimitError{What: "workbook", Limit: budget, Hint: "it is damaged or made to hurt: open it in Excel and save it again, or save the sheet as .csv"}
 		}
 		return nil, fmt.Errorf("%w: the workbook cannot be opened (%v); open it in Excel, save it again as .xlsx, or save as .csv", ErrRefused, err)
 	}
 	return f, nil
+}
+
+// checkCells refuses a cell over MaxCell in a row excelize read (checkXLSX
+// has refused them already; this holds whatever excelize makes of a cell).
+func checkCells(sheet string, row int, cells []string) error {
+	for i, c := range cells {
+		if len(c) > MaxCell {
+			return &LimitError{What: "cell", Sheet: sheet, Row: row, Column: columnName(i), Size: int64(len(c)), Limit: MaxCell,
+				Hint: "a booking sheet has no cell this long: shorten or clear it and save the workbook again"}
+		}
+	}
+	return nil
 }
 
 // visibleSheets lists the workbook's visible worksheets in order.
@@ -109,6 +119,9 @@ func readWorksheet(ctx context.Context, f *excelize.File, name string, dict dict
 		cells, err := rows.Columns()
 		if err != nil {
 			return fmt.Errorf("row %d: %w", num, err)
+		}
+		if err := checkCells(name, num, cells); err != nil {
+			return err
 		}
 		if err := em.row(num, cells); err != nil {
 			if errors.Is(err, ErrNoHeader) || sum.HeaderRow != 0 {

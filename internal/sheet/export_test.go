@@ -1,0 +1,7 @@
+package sheet
+
+// Unexported helpers, for the external tests.
+var (
+	Excerpt   = excerpt
+	CleanCell = cleanCell
+)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 // Booking is one validated booking read from a sheet: what will be sent to
@@ -45,6 +47,7 @@ type Input struct {
 	Barcode     string
 	Ref         string
 	BookingDate string
+	Problems    []sheet.CellProblem // what the reader found wrong in the row's cells
 }
 
 func (in *Input) patientBlank() bool {

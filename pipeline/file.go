@@ -216,7 +216,7 @@ func InputOf(r *sheet.Record) Input {
 		Row: r.Row, Name: r.Get(sheet.Name), FirstName: r.Get(sheet.FirstName), LastName: r.Get(sheet.LastName),
 		Age: r.Get(sheet.Age), AgeUnit: r.Get(sheet.AgeUnit), DOB: r.Get(sheet.DOB), Gender: r.Get(sheet.Gender),
 		Tests: r.Get(sheet.Tests), Packages: r.Get(sheet.Packages), Barcode: r.Get(sheet.Barcode),
-		Ref: r.Get(sheet.Ref), BookingDate: r.Get(sheet.BookingDate),
+		Ref: r.Get(sheet.Ref), BookingDate: r.Get(sheet.BookingDate), Problems: r.Problems,
 	}
 }
 

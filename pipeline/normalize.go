@@ -92,6 +92,11 @@ func (n *Normalizer) AddPrepared(p *Prepared) []Result {
 func (n *Normalizer) extend(p *Prepared) {
 	in := p.In
 	g := n.open
+	if len(p.cellErrs) > 0 { // a continuation row with a broken cell goes alone
+		e := p.cellErrs[0]
+		g.errs = append(g.errs, n.reject(in, e.field, e.code, e.msg))
+		return
+	}
 	if !in.patientBlank() && !samePatient(&g.first, &in) {
 		g.errs = append(g.errs, n.reject(in, "name", CodeConflictingGroup,
 			fmt.Sprintf("shares booking reference %q with row %d but the patient differs (name, age, date of birth or gender)", in.Ref, g.first.Row)))

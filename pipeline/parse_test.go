@@ -1,6 +1,9 @@
 package pipeline_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +256,47 @@ func FuzzSplitItems(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCellProblemsRejectTheRowOnly: a quote that swallows the next line
+// into the tests cell, and a NUL in a name, each reject their own row
+// with a code naming the column and line; the other rows go on, and
+// nothing of the swallowed row is sent as a test name.
+func TestCellProblemsRejectTheRowOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sunrise_2026.csv")
+	body := "Booking ID,Patient Name,Age,Gender,Tests\n" +
+		"R1,Asha,30,F,\"CBC\n" + // the quote opened on line 2 closes on line 3:
+		"R2,Ravi,40,M,LFT\"\n" + // the next patient's row is inside the cell
+		"R3,Mee\x00ra,50,F,CBC\n" +
+		"R4,Kiran,60,M,Lipid Profile\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := pipeline.ReadFile(context.Background(), path, pipeline.ReadOptions{Partner: "sunrise", Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[int]string{}
+	for _, e := range res.Rejected {
+		codes[e.Row] = e.Code
+		if strings.Contains(e.Msg, "Ravi") || strings.Contains(e.Msg, "Mee") {
+			t.Errorf("row %d's message quotes the cell: %s", e.Row, e.Msg)
+		}
+	}
+	if len(res.Rejected) != 2 || codes[res.Rejected[0].Row] != pipeline.CodeLineBreak || codes[res.Rejected[1].Row] != pipeline.CodeBadCharacters {
+		t.Errorf("rejected %+v, want one line_break and one bad_characters", res.Rejected)
+	}
+	if !strings.Contains(res.Rejected[0].Msg, "line 2") {
+		t.Errorf("line_break message does not name where the quote opened: %s", res.Rejected[0].Msg)
+	}
+	if len(res.Accepted) != 1 || res.Accepted[0].Booking.Ref != "R4" {
+		t.Fatalf("accepted %d bookings, want R4 alone", len(res.Accepted))
+	}
+	for _, a := range res.Accepted {
+		for _, u := range a.Request.UnmappedTests {
+			if strings.Contains(u, "R2") || strings.ContainsRune(u, 0) {
+				t.Errorf("a swallowed row went on as a test name: %q", u)
+			}
+		}
+	}
 }

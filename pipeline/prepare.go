@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/flabsync/flabsync/internal/sheet"
 )
 
 // Prepared is one row with its cells parsed: the part of normalisation
@@ -19,6 +21,7 @@ type Prepared struct {
 	age         Age
 	tests, pkgs []string
 	errs        []fieldErr // the row's own faults, in field order
+	cellErrs    []fieldErr // of errs, what the reader found in the cells (a line break, bad characters)
 }
 
 // Prepare parses in. now stands in for the booking date of rows without
@@ -26,6 +29,15 @@ type Prepared struct {
 func Prepare(in Input, now time.Time) Prepared {
 	p := Prepared{In: in, ref: normRef(in.Ref), tests: SplitItems(in.Tests), pkgs: SplitItems(in.Packages)}
 	fail := func(field, code string, err error) { p.errs = append(p.errs, fieldErr{field, code, err.Error()}) }
+	// The cells' own problems come first: the row's code is theirs.
+	for _, cp := range in.Problems {
+		field := cp.Field.String()
+		if cp.Field == sheet.FirstName || cp.Field == sheet.LastName {
+			field = "name"
+		}
+		fe := fieldErr{field, cp.Code, cp.Msg()}
+		p.errs, p.cellErrs = append(p.errs, fe), append(p.cellErrs, fe)
+	}
 	if in.Name != "" && in.FirstName == "" {
 		p.first, p.last = SplitName(in.Name)
 	} else {

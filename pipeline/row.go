@@ -6,7 +6,11 @@
 // pipeline/inbox hands it files. The readers live in internal/sheet.
 package pipeline
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/flabsync/flabsync/internal/sheet"
+)
 
 // Rejection codes: stable, part of the product's interface (they appear in
 // the --json output, the exception workbook and partner reject files).
@@ -26,6 +30,13 @@ const (
 	// CodeReferenceTooLong: the booking reference would make an integrator
 	// ID (partner:reference) over flabs.MaxIntegratorIDLen bytes.
 	CodeReferenceTooLong = "reference_too_long"
+	// CodeLineBreak: a single-line field (name, tests, reference, barcode,
+	// age, gender) holds a line break — in a CSV, most likely a quote left
+	// open that swallowed the next rows. The message names the line.
+	CodeLineBreak = sheet.ProblemLineBreak
+	// CodeBadCharacters: a cell holds a NUL, a control character or bytes
+	// that are not text; the message names the column.
+	CodeBadCharacters = sheet.ProblemBadCharacters
 )
 
 // RowError is a row kept out of submission, with the reason. It is data,

@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,44 @@ func zipBomb(t *testing.T, path string) {
 	}
 }
 
+// hugeXLSX writes a small XLSX whose one part unpacks to size bytes of
+// fill: a giant shared string, or a sheet of whitespace.
+func hugeXLSX(t *testing.T, path, part string, size int, fill byte) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
+	put := func(name, body string) {
+		w, _ := zw.Create(name)
+		io.WriteString(w, body)
+	}
+	put("[Content_Types].xml", `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">`+
+		`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>`+
+		`<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>`)
+	put("xl/workbook.xml", `<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`)
+	put("xl/_rels/workbook.xml.rels", `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`)
+	w, _ := zw.Create(part)
+	head, tail := `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>`, `</t></si></sst>`
+	if part != "xl/sharedStrings.xml" {
+		head, tail = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`, `</sheetData></worksheet>`
+	} else {
+		put("xl/worksheets/sheet1.xml", `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>`)
+	}
+	io.WriteString(w, head)
+	chunk := bytes.Repeat([]byte{fill}, 1<<20)
+	for range size >> 20 {
+		w.Write(chunk)
+	}
+	io.WriteString(w, tail)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBadInputCorpus drops every bad file of fixtures/bad (and the large
 // ones, generated) into a running serve with one good sheet: each bad one
 // lands in errors/ with a reason a person can act on; the good one is sent
@@ -75,6 +114,33 @@ func TestBadInputCorpus(t *testing.T) {
 		}
 	}
 	zipBomb(t, filepath.Join(inboxDir, "badclinic_zipbomb.xlsx"))
+	// Small files that would cost gigabytes: a 100 MB shared string, a
+	// sheet of 100 MB of whitespace (each well under 1 MB on disk).
+	hugeXLSX(t, filepath.Join(inboxDir, "badclinic_bigstring.xlsx"), "xl/sharedStrings.xml", 100<<20, 'a')
+	hugeXLSX(t, filepath.Join(inboxDir, "badclinic_whitespace.xlsx"), "xl/worksheets/sheet1.xml", 100<<20, ' ')
+	want["badclinic_bigstring.xlsx"] = "xlsx"
+	want["badclinic_whitespace.xlsx"] = "xlsx"
+	// A quote never closed: the file is refused naming where it opened.
+	os.WriteFile(filepath.Join(inboxDir, "badclinic_unclosed.csv"),
+		[]byte("Booking ID,Patient Name,Age,Gender,Tests\nU1,Asha,30,F,\"CBC\nU2,Ravi,40,M,LFT\n"), 0o644)
+	want["badclinic_unclosed.csv"] = "never closed"
+	// Doors: a link into another partner's folder, a hard link to a file
+	// elsewhere, a name that hides what it is.
+	os.MkdirAll(filepath.Join(inboxDir, "otherclinic"), 0o755)
+	os.WriteFile(filepath.Join(dir, "outside.csv"), []byte("root:x:0:0\n"), 0o644)
+	if err := os.Symlink(filepath.Join(dir, "outside.csv"), filepath.Join(inboxDir, "otherclinic", "badclinic_link.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "outside.csv"), filepath.Join(inboxDir, "badclinic_hard.csv")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(inboxDir, "badclinic_\u202ecsv.exe"), []byte("x"), 0o644)
+	want["badclinic_link.csv"] = "link to another file"
+	want["badclinic_hard.csv"] = "hard link"
+	want["badclinic_\u202ecsv.exe"] = "control or invisible"
+	// One NUL in one cell: that row is rejected, the rest of the file goes.
+	os.WriteFile(filepath.Join(inboxDir, "nulclinic_2026.csv"),
+		[]byte("Booking ID,Patient Name,Age,Gender,Tests\nN1,As\x00ha,30,F,CBC\nN2,Kiran,60,M,CBC\n"), 0o644)
 	var wide strings.Builder
 	for i := range 10000 {
 		fmt.Fprintf(&wide, "col%d,", i)
@@ -109,11 +175,11 @@ func TestBadInputCorpus(t *testing.T) {
 	for {
 		reasons, _ := filepath.Glob(filepath.Join(dir, "errors", "*", "*.error.txt"))
 		archived, _ := filepath.Glob(filepath.Join(dir, "archive", "*", "*"))
-		if len(reasons) == len(want) && len(archived) == 1 {
+		if len(reasons) == len(want) && len(archived) == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %d reasons (want %d), %d archived (want 1)\n%s", len(reasons), len(want), len(archived), logs.String())
+			t.Fatalf("after 60s: %d reasons (want %d), %d archived (want 2)\n%s", len(reasons), len(want), len(archived), logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -130,7 +196,14 @@ func TestBadInputCorpus(t *testing.T) {
 			t.Errorf("%s: reason lacks %q:\n%s", name, says, text)
 		}
 	}
-	if n := sim.Stats().Created.Load(); n != 5 {
-		t.Errorf("%d bookings created, want the good sheet's 5", n)
+	if n := sim.Stats().Created.Load(); n != 6 {
+		t.Errorf("%d bookings created, want the good sheet's 5 and the NUL file's good row", n)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "outside.csv")); string(b) != "root:x:0:0\n" {
+		t.Errorf("the linked file outside the inbox was changed: %q", b)
+	}
+	out, err := child(t, dir, "import", "--dry-run", "--json", filepath.Join(dir, "archive", time.Now().Format("2006-01-02"), "nulclinic_2026.csv")).Output()
+	if err == nil || !strings.Contains(string(out), `"code":"bad_characters"`) || !strings.Contains(string(out), `"integrator_id":"nulclinic:N2"`) {
+		t.Errorf("the NUL row is not rejected alone:\n%s (%v)", out, err)
 	}
 }

@@ -230,7 +230,7 @@ func FuzzReadCSV(f *testing.F) {
 				if len(v) > sheet.MaxCell || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }) {
 					t.Fatalf("row %d %s: %q", r.Row, f, sheet.Excerpt(v, 40))
 				}
-				if f.SingleLine() && strings.ContainsAny(v, "\r\n") && !breaks[f] {
+				if f.SingleLine() && f != sheet.Tests && f != sheet.Packages && strings.ContainsAny(v, "\r\n") && !breaks[f] {
 					t.Fatalf("row %d %s: a line break and no problem", r.Row, f)
 				}
 			}

@@ -130,9 +130,32 @@ func (e *emitter) check(f Field, c int, cells []string) {
 			problem(ProblemBadCharacters)
 		}
 	}
-	if f.SingleLine() && hasLineBreak(strings.TrimSpace(cells[c])) {
-		problem(ProblemLineBreak)
+	if v := strings.TrimSpace(cells[c]); f.SingleLine() && hasLineBreak(v) {
+		// A list of tests or packages may be written one per line (Alt+Enter
+		// in Excel, a quoted cell in CSV): that is a list, not a problem —
+		// unless a line of it looks like a whole row of the sheet (the
+		// quote was left open and swallowed the next patient's row).
+		if (f != Tests && f != Packages) || e.holdsARow(v) {
+			problem(ProblemLineBreak)
+		}
 	}
+}
+
+// holdsARow reports whether a line after the first of a multi-line cell
+// has as many separators as a row of this sheet: a swallowed row.
+func (e *emitter) holdsARow(v string) bool {
+	width := len(e.lay.headers)
+	lines := strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' })
+	for _, l := range lines[min(1, len(lines)):] {
+		n := 0
+		for _, sep := range []string{",", ";", "\t", "|"} {
+			n = max(n, strings.Count(l, sep))
+		}
+		if n >= max(2, width-2) {
+			return true
+		}
+	}
+	return false
 }
 
 // done reports a sheet that ended before a header was found.

@@ -63,7 +63,9 @@ func (p CellProblem) Msg() string {
 
 // SingleLine reports whether f holds one line of text. A line break in a
 // cell of such a field is a CellProblem; only the mobile and email cells
-// may hold several lines (two numbers, two addresses).
+// may hold several lines (two numbers, two addresses). Tests and packages
+// are lists and may be written one per line; their cell is a problem only
+// when a line of it looks like a whole row of the sheet.
 func (f Field) SingleLine() bool { return f != Mobile && f != Email }
 
 // cleanCell replaces what is not text in s — NUL and the other C0 control

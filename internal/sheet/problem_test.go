@@ -151,7 +151,9 @@ func TestCSVRowBounds(t *testing.T) {
 }
 
 // A line break in a single-line field is handed over as a CellProblem
-// naming the line the quote opened on; the rows after go on as rows.
+// naming the line the quote opened on; the rows after go on as rows. A
+// list of tests one per line is a list; a tests cell holding what looks
+// like a whole row (a quote that swallowed the next patient) is not.
 func TestCSVLineBreakProblem(t *testing.T) {
 	data := "Name,Age,Sex,Tests,Mobile\n" +
 		"A One,1,M,CBC,1\n" +
@@ -166,7 +168,6 @@ func TestCSVLineBreakProblem(t *testing.T) {
 	}
 	want := []sheet.CellProblem{
 		{Field: sheet.Name, Column: 0, Header: "Name", Code: sheet.ProblemLineBreak, Line: 3},
-		{Field: sheet.Tests, Column: 3, Header: "Tests", Code: sheet.ProblemLineBreak, Line: 4},
 	}
 	if d := cmp.Diff(want, got[1].Problems); d != "" {
 		t.Errorf("problems (-want +got):\n%s", d)
@@ -358,4 +359,16 @@ func FuzzCSVMatchesEncodingCSV(f *testing.F) {
 			t.Fatalf("rows differ from encoding/csv's (-want +got):\n%s", d)
 		}
 	})
+}
+
+func TestCSVSwallowedRowInTests(t *testing.T) {
+	data := "Name,Age,Sex,Tests,Mobile\n" +
+		"A One,1,M,\"CBC\nB Two,2,F,ESR,2\",1\n"
+	got, err := recordsOf(t, writeFile(t, "p.csv", []byte(data)), sheet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Problems) != 1 || got[0].Problems[0].Field != sheet.Tests || got[0].Problems[0].Code != sheet.ProblemLineBreak {
+		t.Errorf("a tests cell holding a whole row: %+v", got)
+	}
 }

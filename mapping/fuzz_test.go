@@ -57,14 +57,19 @@ func FuzzReadTable(f *testing.F) {
 }
 
 // FuzzLookupSuggest: a name maps only to a catalogue entry whose name or
-// unique abbreviation has the same key; suggestions are at most three,
-// ranked, scored in [0, 1], and never include a name that would have
-// mapped exactly under another target.
+// unique abbreviation has the same key, or whose name is the name's key
+// followed by its parenthesised abbreviation (a name part); suggestions
+// are at most three, ranked, scored in [0, 1], with a reason and a target.
 func FuzzLookupSuggest(f *testing.F) {
 	cat := catalogue(f)
 	ix := mapping.NewIndex(nil, cat)
-	for _, s := range []string{"CBC", "Vitamin D3", "T4", "FT-4", "Hb", "HbA1c", "liver function test", "Thyroid Profile (T3 T4 TSH)", "ＣＢＣ", ""} {
+	for _, s := range []string{"CBC", "Vitamin D3", "T4", "FT-4", "Hb", "HbA1c", "liver function test", "Thyroid Profile (T3 T4 TSH)", "ＣＢＣ", "",
+		"Complete Blood Count", "Free T4", "Haemoglobin", "Vitamin D Total", "Thyroid Profile", "Urine Calcium", "PT INR", "C/S", "Total T3"} {
 		f.Add(s)
+	}
+	lines, _ := loadCorpus(f) // how clinics write names
+	for _, l := range lines {
+		f.Add(l.Name)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		m := ix.Lookup("p", mapping.KindTest, name)
@@ -72,12 +77,20 @@ func FuzzLookupSuggest(f *testing.F) {
 			k := mapping.Key(name)
 			ok := false
 			for _, it := range cat {
-				if it.ID == m.Target && (mapping.Key(it.Name) == k || mapping.Abbreviation(it.Name) == k) {
-					ok = true
+				if it.ID != m.Target {
+					continue
+				}
+				switch m.How {
+				case mapping.MatchCatalogue:
+					ok = mapping.Key(it.Name) == k
+				case mapping.MatchAbbreviation:
+					ok = mapping.Abbreviation(it.Name) == k
+				case mapping.MatchNamePart:
+					ok = strings.HasPrefix(mapping.Key(it.Name), k+" (") && strings.HasSuffix(mapping.Key(it.Name), ")")
 				}
 			}
 			if !ok {
-				t.Fatalf("%q mapped to %s (%q) without an exact name or abbreviation", name, m.Target, m.Catalogue)
+				t.Fatalf("%q mapped to %s (%q) by %s without an exact name, abbreviation or name part", name, m.Target, m.Catalogue, m.How)
 			}
 		}
 		ss := ix.Suggest(mapping.KindTest, name)

@@ -36,8 +36,8 @@ type Plan struct {
 	Repeated  int       `json:"repeated"`  // lines that repeat an earlier line exactly
 	Unfilled  int       `json:"unfilled"`  // review lines left without a target (SkipUnfilled)
 	Problems  []Problem `json:"problems"`
-	// Overrides are names that are also a catalogue name or abbreviation
-	// and that the import maps elsewhere: allowed (an alias wins), but
+	// Overrides are names that are also a catalogue name, abbreviation or
+	// name part and that the import maps elsewhere: allowed (an alias wins), but
 	// worth a second look.
 	Overrides []string `json:"overrides"`
 }
@@ -156,7 +156,7 @@ func CheckImport(lines []Line, ix *Index, existing []Entry, opts ImportOptions) 
 		default:
 			plan.Changed++
 		}
-		if m := ix.Lookup("", kind, name); m.How == MatchCatalogue || m.How == MatchAbbreviation {
+		if m := ix.Lookup("", kind, name); m.How == MatchCatalogue || m.How == MatchAbbreviation || m.How == MatchNamePart {
 			if m.Target != target {
 				plan.Overrides = append(plan.Overrides, fmt.Sprintf("row %d: %q is the catalogue's %q, mapped here to %s %s instead",
 					l.Row, name, m.Catalogue, tkey, target))

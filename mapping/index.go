@@ -46,7 +46,7 @@ type CatalogueItem struct {
 type Match struct {
 	Name      string    // the name looked up, as written
 	Kind      Kind      // the kind it mapped as (or was looked up as)
-	How       string    // MatchAlias, MatchCatalogue, MatchAbbreviation or MatchNone
+	How       string    // MatchAlias, MatchCatalogue, MatchAbbreviation, MatchNamePart or MatchNone
 	Target    string    // the Flabs ID sent; "" for MatchNone
 	TargetKey TargetKey // id or flabs_id
 	Catalogue string    // the catalogue name of the target, when known
@@ -63,7 +63,11 @@ const (
 	MatchAlias        = "alias"
 	MatchCatalogue    = "catalogue"
 	MatchAbbreviation = "abbreviation"
-	MatchNone         = "none"
+	// MatchNamePart is X of a catalogue name "X (Y)" whose Y is an
+	// abbreviation, when nothing else claims X (namepart.go): "Complete
+	// Blood Count" for "Complete Blood Count (CBC)".
+	MatchNamePart = "name-part"
+	MatchNone     = "none"
 )
 
 // Mapped reports whether the name maps to a target.
@@ -84,7 +88,8 @@ func kindIndex(k Kind) int {
 type Index struct {
 	aliases map[string][]alias  // key → aliases of every scope and kind
 	names   [2]map[string][]int // per kind: catalogue name key → items
-	abbrevs [2]map[string][]int // per kind: abbreviation key → items
+	abbrevs [2]map[string][]int // per kind: abbreviation key → items (and other items that claim the key)
+	parts   map[string]int      // name-part key → the one item it maps to
 	byID    map[string]int      // kind + ID or code → item
 	items   []CatalogueItem
 	sugg    *suggester
@@ -113,6 +118,8 @@ func NewIndex(entries []Entry, catalogue []CatalogueItem) *Index {
 			ix.byID[idKey(it.Kind, KeyFlabsID, it.Code)] = i
 		}
 	}
+	ix.sugg = newSuggester(catalogue)
+	ix.parts = nameParts(catalogue, ix.sugg, ix.abbrevs)
 	for _, e := range entries {
 		k := e.Key
 		if k == "" {
@@ -121,7 +128,6 @@ func NewIndex(entries []Entry, catalogue []CatalogueItem) *Index {
 		cat, known := ix.catalogueItem(e.Kind, e.Target, e.TargetKey)
 		ix.aliases[k] = append(ix.aliases[k], alias{e, cat, known})
 	}
-	ix.sugg = newSuggester(catalogue)
 	return ix
 }
 
@@ -137,11 +143,13 @@ func idKey(kind Kind, key TargetKey, target string) string {
 }
 
 // Lookup maps one name written by partner in a column of kind. The order
-// is: the partner's alias, a global alias, an exact catalogue name, then a
-// catalogue abbreviation carried by exactly one entry — first for kind,
-// then for the other kind (a package written in the tests column is still
-// an exact match). Nothing else maps. An alias whose target is not in the
-// catalogue stops the lookup: the name does not map (Match.Orphan).
+// is: the partner's alias, a global alias, an exact catalogue name, a
+// catalogue abbreviation that exactly one entry carries (and that is no
+// other entry's name part) — each first for kind, then for the other kind
+// (a package written in the tests column is still an exact match) — then
+// a name part that no entry of either kind claims otherwise (namepart.go).
+// Nothing else maps. An alias whose target is not in the catalogue stops
+// the lookup: the name does not map (Match.Orphan).
 func (ix *Index) Lookup(partner string, kind Kind, name string) Match {
 	var arr [96]byte
 	k := appendKey(arr[:0], name)
@@ -173,6 +181,9 @@ func (ix *Index) Lookup(partner string, kind Kind, name string) Match {
 		if is := ix.abbrevs[kindIndex(kd)][string(k)]; len(is) == 1 {
 			return ix.catMatch(name, MatchAbbreviation, is[0])
 		}
+	}
+	if i, ok := ix.parts[string(k)]; ok { // unique over both kinds
+		return ix.catMatch(name, MatchNamePart, i)
 	}
 	return Match{Name: name, Kind: kind, How: MatchNone}
 }

@@ -1,8 +1,10 @@
 // Package mapping owns the test/package name → Flabs ID table: how names
 // are normalised, the order of lookups, and suggestions for what does not
 // map. It never guesses: a name maps only through an alias someone made,
-// an exact catalogue name, or a catalogue abbreviation that exactly one
-// entry carries. Everything else is sent to Flabs unmapped, for Flabs
+// an exact catalogue name, a catalogue abbreviation that exactly one
+// entry carries, or the name before an abbreviation ("Complete Blood
+// Count" for "Complete Blood Count (CBC)") when nothing else claims it
+// (namepart.go). Everything else is sent to Flabs unmapped, for Flabs
 // staff to map by hand, and comes back in the exception workbook with
 // suggestions for ops. The lookup index, keys and suggestions are pure;
 // Store keeps the table and the synced catalogue in the database, and
@@ -131,6 +133,11 @@ func keyUnicode(name string) string {
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
+		if r >= 0x13A0 && r <= 0x13FD || r >= 0xAB70 && r <= 0xABBF {
+			// Cherokee: x/text's Fold turns each case into the other, so
+			// a key would not be its own key (FuzzKey). Lower case it is.
+			r = unicode.ToLower(r)
+		}
 		switch {
 		case unicode.IsSpace(r):
 			space = true

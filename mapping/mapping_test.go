@@ -2,6 +2,7 @@ package mapping_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,21 +115,33 @@ func TestLookupNeverGuesses(t *testing.T) {
 	)
 	ix := mapping.NewIndex(nil, cat)
 	for _, name := range []string{
-		"PTS",             // abbreviation shared by two entries
-		"Serum Iron",      // name carried by two entries
-		"Vitamin D",       // not "Vitamin D Total (25-OH)"
-		"Vitamin D3",      //
-		"FT4 T4",          //
-		"Hb A1c",          // close to HbA1c, but not it
-		"Complete Blood",  // a prefix
-		"Haemoglobin",     // the name without its abbreviation is not the catalogue name
-		"Liver Function",  //
-		"Thyroid Profile", // a package's name without its parenthesis
+		"PTS",               // abbreviation shared by two entries
+		"Serum Iron",        // name carried by two entries
+		"Vitamin D",         // not "Vitamin D Total (25-OH)"
+		"Vitamin D3",        //
+		"FT4 T4",            //
+		"Hb A1c",            // close to HbA1c, but not it
+		"Complete Blood",    // a prefix
+		"Haemoglobin",       // (Hb) is a qualifier by the name-part rule
+		"Liver Function",    //
+		"Thyroid Profile",   // a package's name without its parenthesis
+		"Full Body Checkup", // two packages start so
+		"Glycosylated Haemoglobin",
 		"",
 	} {
 		if m := ix.Lookup("sunrise", mapping.KindTest, name); m.Mapped() {
 			t.Errorf("Lookup(%q) mapped to %s (%s by %s); must not map", name, m.Target, m.Catalogue, m.How)
 		}
+	}
+	// Without "Thyroxine (T4)", T4 still never becomes Free T4.
+	var noT4 []mapping.CatalogueItem
+	for _, it := range cat {
+		if it.Name != "Thyroxine (T4)" {
+			noT4 = append(noT4, it)
+		}
+	}
+	if m := mapping.NewIndex(nil, noT4).Lookup("", mapping.KindTest, "T4"); m.Mapped() {
+		t.Errorf("T4 mapped to %q without Thyroxine (T4) in the catalogue", m.Catalogue)
 	}
 	// The collision pairs each map to their own entry, never to each other.
 	for name, want := range map[string]string{
@@ -137,6 +150,92 @@ func TestLookupNeverGuesses(t *testing.T) {
 		if m := ix.Lookup("", mapping.KindTest, name); m.Catalogue != want {
 			t.Errorf("Lookup(%q) → %q, want %q", name, m.Catalogue, want)
 		}
+	}
+}
+
+// TestLookupNamePart: X of a catalogue name "X (Y)" maps when Y is an
+// abbreviation and nothing else claims X; a qualifier, a rival claim or a
+// longer name holding X keeps it a suggestion.
+func TestLookupNamePart(t *testing.T) {
+	cat := catalogue(t)
+	ix := mapping.NewIndex(nil, cat)
+	for name, want := range map[string]string{
+		"Complete Blood Count":  "Complete Blood Count (CBC)", // initials
+		"complete  blood count": "Complete Blood Count (CBC)",
+		"Fasting Blood Sugar":   "Fasting Blood Sugar (FBS)",
+		"Thyroxine":             "Thyroxine (T4)", // capitals
+		"Free T4":               "Free T4 (FT4)",  // initials, a word with digits whole
+		"Blood Urea Nitrogen":   "Blood Urea Nitrogen (BUN)",
+		"Rheumatoid Factor":     "Rheumatoid Factor (RA)",
+	} {
+		m := ix.Lookup("sunrise", mapping.KindTest, name)
+		if m.How != mapping.MatchNamePart || m.Catalogue != want || m.Target != idOf(t, cat, want) {
+			t.Errorf("Lookup(%q) = %+v; want %q by %s", name, m, want, mapping.MatchNamePart)
+		}
+	}
+	for _, name := range []string{
+		"Haemoglobin",                 // (Hb): neither capitals nor initials
+		"Glycosylated Haemoglobin",    // (HbA1c)
+		"Vitamin D Total",             // (25-OH): a qualifier
+		"Vitamin D",                   //
+		"Prothrombin Time",            // (PT/INR): two things
+		"Cortisol",                    // (Morning)
+		"Serum Electrolytes",          // (Na K Cl)
+		"High Sensitivity CRP",        // (hs-CRP)
+		"Hepatitis B Surface Antigen", // (HBsAg)
+		"Thyroid Profile",             // a package's contents, not its abbreviation
+		"Full Body Checkup",           // two packages start so
+	} {
+		if m := ix.Lookup("sunrise", mapping.KindTest, name); m.Mapped() {
+			t.Errorf("Lookup(%q) mapped to %q by %s; must not map", name, m.Catalogue, m.How)
+		}
+	}
+
+	item := func(kind mapping.Kind, id, name, code string) mapping.CatalogueItem {
+		return mapping.CatalogueItem{Kind: kind, ID: id, Name: name, Code: code}
+	}
+	test := func(id, name string) mapping.CatalogueItem { return item(mapping.KindTest, id, name, "") }
+	tests := []struct {
+		name string
+		cat  []mapping.CatalogueItem
+		q    string
+		want string // the ID it maps to, "" for none
+	}{
+		{"capitals", []mapping.CatalogueItem{test("a", "SGPT (ALT)"), test("b", "Vitamin D (25-OH)")}, "SGPT", "a"},
+		{"qualifier", []mapping.CatalogueItem{test("a", "SGPT (ALT)"), test("b", "Vitamin D (25-OH)")}, "Vitamin D", ""},
+		{"package", []mapping.CatalogueItem{test("a", "SGPT (ALT)"), item(mapping.KindPackage, "p", "Master Health Checkup (MHC)", "")}, "master health checkup", "p"},
+		{"two methods", []mapping.CatalogueItem{test("a", "ANA (IFA)"), test("b", "ANA (ELISA)")}, "ANA", ""},
+		{"a test and a package", []mapping.CatalogueItem{test("a", "Lipid Profile (LP)"), item(mapping.KindPackage, "p", "Lipid Profile (LPP)", "")}, "Lipid Profile", ""},
+		{"another's abbreviation", []mapping.CatalogueItem{test("a", "Creatine Kinase (CK)"), test("b", "Total CPK (Creatine Kinase)")}, "Creatine Kinase", ""},
+		{"another's code", []mapping.CatalogueItem{test("a", "Lipid Panel (LP)"), item(mapping.KindTest, "b", "Lipid Profile", "LIPID PANEL")}, "Lipid Panel", ""},
+		{"inside another name", []mapping.CatalogueItem{test("a", "Thyroxine (T4)"), test("b", "Free Thyroxine")}, "Thyroxine", ""},
+		{"inside another name, later", []mapping.CatalogueItem{test("a", "Culture (AFB)"), test("b", "Urine Culture & Sensitivity")}, "Culture", ""},
+		{"specimen in capitals", []mapping.CatalogueItem{test("a", "Glucose (CSF)"), test("b", "Serum Iron")}, "Glucose", ""},
+		{"fraction in capitals", []mapping.CatalogueItem{test("a", "Vitamin D (TOTAL)"), test("b", "Serum Iron")}, "Vitamin D", ""},
+		{"one letter", []mapping.CatalogueItem{test("a", "Insulin (F)"), test("b", "Serum Iron")}, "Insulin", ""},
+		{"not at the end", []mapping.CatalogueItem{test("a", "Vitamin D (VD) Total"), test("b", "Serum Iron")}, "Vitamin D", ""},
+		{"all capitals: initials only", []mapping.CatalogueItem{test("a", "CORTISOL (MORNING)"), test("b", "COMPLETE BLOOD COUNT (CBC)"), test("c", "SGPT (ALT)")}, "cortisol", ""},
+		{"all capitals: initials", []mapping.CatalogueItem{test("a", "CORTISOL (MORNING)"), test("b", "COMPLETE BLOOD COUNT (CBC)"), test("c", "SGPT (ALT)")}, "Complete Blood Count", "b"},
+		{"all capitals: no capitals rule", []mapping.CatalogueItem{test("a", "CORTISOL (MORNING)"), test("b", "COMPLETE BLOOD COUNT (CBC)"), test("c", "SGPT (ALT)")}, "SGPT", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := mapping.NewIndex(nil, tt.cat).Lookup("", mapping.KindTest, tt.q)
+			if m.Target != tt.want {
+				t.Errorf("Lookup(%q) = %+v; want target %q", tt.q, m, tt.want)
+			}
+		})
+	}
+	// An abbreviation that is also another entry's name part maps to neither.
+	ix = mapping.NewIndex(nil, []mapping.CatalogueItem{test("a", "Thyroxine (T4)"), test("b", "T4 (Total)")})
+	if m := ix.Lookup("", mapping.KindTest, "T4"); m.Mapped() {
+		t.Errorf("T4 mapped to %q: it is one entry's abbreviation and another's name", m.Catalogue)
+	}
+	// An alias still comes first.
+	ix = mapping.NewIndex([]mapping.Entry{{Kind: mapping.KindTest, LocalName: "Complete Blood Count", Target: idOf(t, cat, "Liver Function Test (LFT)"),
+		TargetKey: mapping.KeyID}}, cat)
+	if m := ix.Lookup("", mapping.KindTest, "Complete Blood Count"); m.How != mapping.MatchAlias {
+		t.Errorf("alias lost to the name part: %+v", m)
 	}
 }
 
@@ -192,6 +291,56 @@ func TestSuggest(t *testing.T) {
 				t.Errorf("reason %q does not warn about %s", got[0].Reason, tt.caution)
 			}
 		})
+	}
+	// What a person must confirm: shortened words, hyphens and spaces,
+	// "&"/"and", singular/plural, a qualifier word added or dropped,
+	// slashes, and words in another order.
+	for q, want := range map[string]string{
+		"Vit B-12":                  "Vitamin B12",
+		"Trop I":                    "Troponin I",
+		"D Dimer":                   "D-Dimer",
+		"Blood Group and Rh Typing": "Blood Group & Rh Typing",
+		"HIV I & II":                "HIV 1 & 2 Antibodies",
+		"Anti TPO Antibody":         "Anti TPO Antibodies",
+		"Creatinine":                "Serum Creatinine",
+		"Serum Prolactin":           "Prolactin",
+		"PT INR":                    "Prothrombin Time (PT/INR)",
+		"Urine C/S":                 "Urine Culture & Sensitivity",
+		"Total T3":                  "Triiodothyronine (T3)",
+		"Free Thyroxine":            "Free T4 (FT4)",
+		"Ferritin Serum":            "Serum Ferritin",
+		"TSH Ultrasensitive":        "Thyroid Stimulating Hormone (TSH)",
+		"Sugar PP":                  "Post Prandial Blood Sugar (PPBS)",
+	} {
+		got := ix.Suggest(mapping.KindTest, q)
+		if len(got) == 0 || got[0].Name != want {
+			t.Errorf("Suggest(%q) = %v, want %q first", q, got, want)
+		}
+	}
+	// A qualifier that contradicts is a caution (Urine vs Serum, Free vs
+	// Total, "Free" on one side only), as a code that differs is.
+	for _, c := range []struct {
+		kind    mapping.Kind
+		q, name string
+		caution string // "" for none
+	}{
+		{mapping.KindTest, "Urine Calcium", "Serum Calcium", "SERUM, URINE"},
+		{mapping.KindTest, "Total T3", "Free T3 (FT3)", "FREE, TOTAL"},
+		{mapping.KindTest, "T4 Free", "Thyroxine (T4)", "FREE"},
+		{mapping.KindTest, "Trop T", "Troponin I", "I, T"},
+		{mapping.KindTest, "Vitamin D3", "Vitamin D Total (25-OH)", "D, D3"},
+		{mapping.KindPackage, "Thyroid Profile", "Thyroid Profile (T3 T4 TSH)", ""},
+		{mapping.KindTest, "Creatinine", "Serum Creatinine", ""},
+	} {
+		i := slices.IndexFunc(ix.Suggest(c.kind, c.q), func(s mapping.Suggestion) bool { return s.Name == c.name })
+		if i < 0 {
+			t.Errorf("Suggest(%q) does not suggest %q", c.q, c.name)
+			continue
+		}
+		r := ix.Suggest(c.kind, c.q)[i].Reason
+		if c.caution == "" && strings.Contains(r, "CAUTION") || c.caution != "" && !strings.Contains(r, "CAUTION differs in "+c.caution) {
+			t.Errorf("Suggest(%q) → %q: reason %q; want caution %q", c.q, c.name, r, c.caution)
+		}
 	}
 	// Near-misses with a different code rank below the exact-code entry
 	// and carry a caution.

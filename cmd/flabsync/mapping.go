@@ -44,8 +44,8 @@ func runMapping(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, "Usage: flabsync mapping SUBCOMMAND [flags]")
 		fmt.Fprintln(m.Stderr)
 		fmt.Fprintln(m.Stderr, "The test/package name → Flabs ID table. A name maps only by an alias someone made, an exact")
-		fmt.Fprintln(m.Stderr, "catalogue name, or a catalogue abbreviation exactly one entry carries; everything else is")
-		fmt.Fprintln(m.Stderr, "sent unmapped, for Flabs staff to map by hand, never guessed.")
+		fmt.Fprintln(m.Stderr, "catalogue name, a catalogue abbreviation exactly one entry carries, or the name part of")
+		fmt.Fprintln(m.Stderr, "\"X (ABBR)\" when nothing else could be meant; everything else is sent unmapped, never guessed.")
 		fmt.Fprintln(m.Stderr)
 		fmt.Fprintln(m.Stderr, "Subcommands:")
 		for _, c := range mappingCommands {

@@ -22,7 +22,7 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 			"the endpoint registered with 'flabsync webhooks subscribe' (or --webhook-url). Point\n"+
 			"flabs.base_url at http://ADDR. Stops on Ctrl-C / SIGTERM.")
 	var o flabstest.Options
-	listen := fs.String("listen", "127.0.0.1:9090", "address to serve on")
+	listen := fs.String("listen", "127.0.0.1:9191", "address to serve on (not 9090: serve.listen's default)")
 	fs.StringVar(&o.ClientID, "client-id", flabstest.DefaultClientID, "accepted client ID")
 	fs.StringVar(&o.ClientSecret, "client-secret", flabstest.DefaultClientSecret, "accepted client secret")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", flabstest.DefaultTokenTTL, "auth token lifetime")

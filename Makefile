@@ -22,8 +22,9 @@ unit: ## the tests alone (PostgreSQL tests need FLABSYNC_TEST_POSTGRES)
 	$(GO) test -race -count=1 ./...
 
 fuzz: ## run every go test -fuzz target for $(FUZZTIME) (FUZZTIME=1m make fuzz for longer)
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  pkg=./$$(dirname $${file#./}); \
+	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/flabsync-fuzz.log 2>&1 || { cat /tmp/flabsync-fuzz.log; exit 1; }; \
 	  done; \

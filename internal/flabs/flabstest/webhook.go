@@ -214,7 +214,14 @@ func (e *emitter) schedule(b *Booking) {
 	o := &e.s.opts
 	wo := &o.Webhooks
 	bill := b.BillID
-	if chance(o.Seed, "nobill", bill) < wo.NoBillRate {
+	// Faults are drawn per booking (its integrator ID), not per bill: bill
+	// IDs are handed out in arrival order, so a run with the same seed and
+	// the same bookings meets the same faults whatever order they came in.
+	who := b.Request.IntegratorID
+	if who == "" {
+		who = bill
+	}
+	if chance(o.Seed, "nobill", who) < wo.NoBillRate {
 		return
 	}
 	req := &b.Request
@@ -226,7 +233,7 @@ func (e *emitter) schedule(b *Booking) {
 	for i := range tests {
 		tests[i] = flabs.TestStatus{ID: hashID(o.Seed, bill, fmt.Sprint(i)), Status: "pending"}
 	}
-	if chance(o.Seed, "missing", bill) < wo.MissingReportRate && n > 1 {
+	if chance(o.Seed, "missing", who) < wo.MissingReportRate && n > 1 {
 		tests = tests[:n-1]
 	}
 	lab := req.LabID
@@ -241,11 +248,11 @@ func (e *emitter) schedule(b *Booking) {
 	t := e.now().Add(wo.CreatedAfter)
 	evs := []flabs.Event{mk(flabs.EventBillCreated, "created", t, "")}
 	switch {
-	case chance(o.Seed, "delete", bill) < wo.DeleteRate:
+	case chance(o.Seed, "delete", who) < wo.DeleteRate:
 		evs = append(evs, mk(flabs.EventBillDeleted, "deleted", t.Add(wo.DeletedAfter), ""))
 	default:
 		reports := len(tests)
-		stalled := chance(o.Seed, "stall", bill) < wo.StallRate
+		stalled := chance(o.Seed, "stall", who) < wo.StallRate
 		if stalled {
 			reports /= 2
 		}
@@ -260,7 +267,7 @@ func (e *emitter) schedule(b *Booking) {
 		}
 	}
 	for i, ev := range evs {
-		e.enqueue(ev, fmt.Sprintf("%s/%d", bill, i))
+		e.enqueue(ev, fmt.Sprintf("%s/%d", who, i))
 	}
 }
 

@@ -46,11 +46,12 @@ type Ingested struct {
 	SameAs []int64 // earlier files with the same content
 	// Duplicate: SkipProcessed found the content processed before
 	// (SameAs[0]); nothing was read or sent.
-	Duplicate bool
-	Result    *FileResult
-	Counts    ledger.Counts
-	States    map[string]ledger.BookingRecord // by integrator ID, for the accepted bookings
-	Verdict   map[string]string               // with Detail, by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
+	Duplicate  bool
+	Result     *FileResult
+	Counts     ledger.Counts
+	States     map[string]ledger.BookingRecord // by integrator ID, for the accepted bookings
+	Verdict    map[string]string               // with Detail, by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
+	NotThrough []ledger.Unsent                 // bookings of the file not submitted (refused, failed, held, unconfirmed, pending), by row; at most 1,000
 }
 
 // admitBatch is how many bookings go to the ledger per transaction (and
@@ -234,6 +235,9 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
 		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unconfirmed", out.Counts.Unconfirmed, "unfinished", out.Counts.Unfinished)
 	if err != nil {
+		return out, err
+	}
+	if out.NotThrough, err = in.Ledger.NotThrough(keep, fileID, 1000); err != nil {
 		return out, err
 	}
 	if in.Detail {

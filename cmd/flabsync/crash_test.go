@@ -311,3 +311,26 @@ func TestImportJSONAddsFinalStates(t *testing.T) {
 		}
 	}
 }
+
+// TestImportListsEveryRowNotThrough: the account names every row that
+// did not go through — here Flabs refuses the lead source — with its
+// state and Flabs' reason, not only the rows rejected locally.
+func TestImportListsEveryRowNotThrough(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as a child process")
+	}
+	dir, sheet, _ := sendRig(t, 3, flabstest.Options{ForbiddenLeadSources: []string{"sheet"}})
+	out, err := child(t, dir, "import", "--no-progress", sheet).Output()
+	if err == nil {
+		t.Fatalf("import of refused rows exited 0:\n%s", out)
+	}
+	for i := range 3 {
+		line := fmt.Sprintf("crashclinic:BK-%05d", i)
+		if !strings.Contains(string(out), line) {
+			t.Errorf("the account does not list %s:\n%s", line, out)
+		}
+	}
+	if !strings.Contains(string(out), "rejected") || !strings.Contains(string(out), "forbidden") {
+		t.Errorf("the account lacks the state and Flabs' reason:\n%s", out)
+	}
+}

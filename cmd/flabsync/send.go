@@ -115,9 +115,15 @@ func printSent(w io.Writer, path string, in *pipeline.Ingested, err error) {
 	if err != nil {
 		fmt.Fprintf(w, "  ERROR: %v\n", err)
 	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) // every row that did not go through, and why
 	for _, e := range in.Result.Rejected {
 		fmt.Fprintf(tw, "  row %d\t%s\trejected\t%s\t%s\n", e.Row, orDash(e.Ref), e.Code, e.Msg)
+	}
+	for _, b := range in.NotThrough {
+		fmt.Fprintf(tw, "  row %d\t%s\t%s\t\t%s\n", b.Row, b.IntegratorID, b.State, b.Error)
+	}
+	for _, k := range in.Result.Skipped {
+		fmt.Fprintf(tw, "  row %d\t-\tskipped\t\t%s\n", k.Row, k.Why)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -173,11 +173,5 @@ func newFlabsClient(m *Main, cfg *config.Config) (*flabs.Client, error) {
 	if err := cfg.RequireFlabs(); err != nil {
 		return nil, &configError{err: err}
 	}
-	return flabs.NewClient(flabs.Config{
-		BaseURL:      cfg.Flabs.BaseURL,
-		ClientID:     cfg.Flabs.ClientID,
-		ClientSecret: cfg.Flabs.ClientSecret,
-		Timeout:      cfg.Flabs.Timeout,
-		Logger:       m.logger(cfg).With(logging.KeyComponent, "flabs"),
-	})
+	return flabs.FromConfig(cfg.Flabs, m.logger(cfg).With(logging.KeyComponent, "flabs"))
 }

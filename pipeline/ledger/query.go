@@ -237,3 +237,24 @@ SELECT ?, ?, ?, '', ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE pa
 	}
 	return nil
 }
+
+// Unsent is a booking of a file that did not go through: refused by
+// Flabs, failed, held, unconfirmed, or still pending.
+type Unsent struct {
+	IntegratorID string       `db:"integrator_id"`
+	Row          int          `db:"first_row"`
+	State        BookingState `db:"status"`
+	Error        string       `db:"last_error"`
+}
+
+// NotThrough returns, by row, up to limit bookings last admitted from
+// fileID that are not submitted: what a person must look at.
+func (l *Ledger) NotThrough(ctx context.Context, fileID int64, limit int) ([]Unsent, error) {
+	var out []Unsent
+	q := l.db.Rebind(`SELECT integrator_id, first_row, status, last_error FROM bookings
+WHERE file_id = ? AND status <> ? ORDER BY first_row LIMIT ?`)
+	if err := l.db.SelectContext(ctx, &out, q, fileID, Submitted, limit); err != nil {
+		return nil, fmt.Errorf("ledger: bookings of file %d not through: %w", fileID, err)
+	}
+	return out, nil
+}

@@ -33,23 +33,26 @@ const (
 	StatusNew      = "new"      // first seen in this run
 	StatusOpen     = "open"     // seen before and still there
 	StatusResolved = "resolved" // gone since the last run
+	StatusClosed   = "closed"   // a person settled it; back as new if its facts change
+	StatusSnoozed  = "snoozed"  // a person hid it until a date
 )
 
 // Exception is one work item: a problem with a stable ID, so the same
 // problem is the same item every night.
 type Exception struct {
-	ID              string    `db:"id"`
-	Category        string    `db:"category"`
-	Status          string    `db:"status"`
-	Partner         string    `db:"partner"`
-	IntegratorID    string    `db:"integrator_id"`
-	File            string    `db:"file"`
-	Row             int       `db:"row_num"` // sheet row, 0 if none
-	Detail          string    `db:"detail"`
-	SuggestedAction string    `db:"suggested_action"`
-	FirstSeen       time.Time `db:"-"`
-	LastSeen        time.Time `db:"-"`
-	AgeBucket       string    `db:"-"`
+	ID              string    `db:"id" json:"id"`
+	Category        string    `db:"category" json:"category"`
+	Status          string    `db:"status" json:"status"`
+	Partner         string    `db:"partner" json:"partner"`
+	IntegratorID    string    `db:"integrator_id" json:"integrator_id"`
+	File            string    `db:"file" json:"file"`
+	Row             int       `db:"row_num" json:"row"` // sheet row, 0 if none
+	Detail          string    `db:"detail" json:"detail"`
+	SuggestedAction string    `db:"suggested_action" json:"suggested_action"`
+	FirstSeen       time.Time `db:"-" json:"first_seen"`
+	LastSeen        time.Time `db:"-" json:"last_seen"`
+	AgeBucket       string    `db:"-" json:"age_bucket,omitempty"`
+	Note            string    `db:"note" json:"note"` // a person's note: why it was closed or snoozed (kept when it comes back)
 }
 
 // Open reports whether the exception still needs a person: new or open.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -133,7 +132,7 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 		cfg.Inbox.Dir, endpoint, info.Admin)
 
 	// Partners drop their sheets (and one clinic sends a PDF).
-	dropped, err := dropSamples(cfg.Inbox.Dir)
+	dropped, err := fixtures.DropSamples(cfg.Inbox.Dir)
 	if err != nil {
 		return err
 	}
@@ -194,34 +193,6 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 		return &partialError{msg: fmt.Sprintf("demo: %d bookings were made twice in the simulator", n)}
 	}
 	return nil
-}
-
-// dropSamples copies the sample sheets (and a PDF) into the inbox, as
-// partners' uploads would arrive.
-func dropSamples(inboxDir string) (int, error) {
-	if err := os.MkdirAll(inboxDir, 0o755); err != nil {
-		return 0, err
-	}
-	ents, err := fs.ReadDir(fixtures.Sheets, "sheets")
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, e := range ents {
-		b, err := fixtures.Sheets.ReadFile("sheets/" + e.Name())
-		if err != nil {
-			return n, err
-		}
-		if err := os.WriteFile(filepath.Join(inboxDir, e.Name()), b, 0o644); err != nil {
-			return n, err
-		}
-		n++
-	}
-	pdf := []byte("%PDF-1.4\n% a scanned booking sheet\n")
-	if err := os.WriteFile(filepath.Join(inboxDir, "lakeview_scan.pdf"), pdf, 0o644); err != nil {
-		return n, err
-	}
-	return n + 1, nil
 }
 
 // waitFor polls ok until it holds or the timeout passes.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/flabsync/flabsync/fixtures"
@@ -21,78 +20,16 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 			"the undocumented behaviours as in internal/flabs/flabs-api.md, optional faults, and webhooks sent to\n"+
 			"the endpoint registered with 'flabsync webhooks subscribe' (or --webhook-url). Point\n"+
 			"flabs.base_url at http://ADDR. Stops on Ctrl-C / SIGTERM.")
-	var o flabstest.Options
 	listen := fs.String("listen", "127.0.0.1:9191", "address to serve on (not 9090: serve.listen's default)")
-	fs.StringVar(&o.ClientID, "client-id", flabstest.DefaultClientID, "accepted client ID")
-	fs.StringVar(&o.ClientSecret, "client-secret", flabstest.DefaultClientSecret, "accepted client secret")
-	fs.DurationVar(&o.TokenTTL, "token-ttl", flabstest.DefaultTokenTTL, "auth token lifetime")
-	fs.BoolVar(&o.KeepRefreshToken, "keep-refresh-token", false, "refresh returns the same refresh token instead of rotating it")
-	dup := fs.String("duplicate", string(flabstest.DuplicateReject), "repeated integrator_id: reject (409), accept (book again), replay (200, same preBookingID)")
-	errStyle := fs.String("error-style", string(flabstest.ErrorJSON), "error bodies: json, text, ok-false (validation errors as 200 + success:false)")
-	fs.IntVar(&o.BarcodeConflictStatus, "barcode-conflict-status", 400, "status for a reused barCode (400 or 409)")
-	fs.BoolVar(&o.RequireLabID, "require-lab-id", false, "billing create and subscribe require labID")
-	leadSources := fs.String("lead-sources", "", "comma-separated accepted lead_source values (default: any)")
-	forbidden := fs.String("forbidden-lead-sources", "", "comma-separated lead_source values answered 403 (this account may not book under them)")
-	fs.BoolVar(&o.PartyScoped, "party-scoped", false, "the account is party-scoped (webhook subscriptions need a party)")
-	fs.BoolVar(&o.AllowHTTPWebhooks, "allow-http-webhooks", true, "accept http:// webhook endpoints (local use; Flabs requires https)")
-	fs.DurationVar(&o.Latency, "latency", 0, "added to every answer")
-	fs.DurationVar(&o.LatencyJitter, "latency-jitter", 0, "plus up to this much")
-	fs.Float64Var(&o.FailRate, "fail-rate", 0, "share of calls answered 503")
-	fs.Float64Var(&o.TimeoutRate, "timeout-rate", 0, "share of calls that hang (billing creates are booked first)")
-	fs.DurationVar(&o.HangFor, "hang-for", flabstest.DefaultHangFor, "how long a hung call hangs")
-	fs.Float64Var(&o.DropRate, "drop-rate", 0, "share of connections closed unanswered")
-	fs.Float64Var(&o.RateLimit, "rate-limit", 0, "requests per second before 429 (0 = unlimited)")
-	fs.IntVar(&o.RateBurst, "burst", 0, "rate limit burst (default: the rate)")
-	fs.DurationVar(&o.RetryAfter, "retry-after", 0, "Retry-After on 429 (default: until a slot is free)")
-	fs.Int64Var(&o.Seed, "seed", 1, "seed for every random choice")
-	w := &o.Webhooks
-	fs.StringVar(&w.URL, "webhook-url", "", "send webhooks here instead of the subscribed endpoint")
-	fs.StringVar(&w.AuthToken, "webhook-token", "", "token sent with webhooks (default: the one given at subscribe)")
-	fs.StringVar(&w.Header, "webhook-header", "Authorization", "header carrying the webhook token")
-	fs.StringVar(&w.Scheme, "webhook-scheme", "Bearer ", `prefix of the token value; "-" for none`)
-	fs.Float64Var(&w.Speed, "speed", 1, "webhook clock speed-up (3600 = an hour a second)")
-	fs.DurationVar(&w.CreatedAfter, "bill-created-after", flabstest.DefaultCreatedAfter, "booking → bill.created")
-	fs.DurationVar(&w.ReportEvery, "report-every", flabstest.DefaultReportEvery, "gap between report.completed events")
-	fs.DurationVar(&w.CompletedAfter, "bill-completed-after", flabstest.DefaultCompletedAfter, "last report → bill.completed")
-	fs.Float64Var(&w.NoBillRate, "no-bill-rate", 0, "share of bookings that never get a bill")
-	fs.Float64Var(&w.DeleteRate, "delete-rate", 0, "share of bills deleted")
-	fs.Float64Var(&w.StallRate, "stall-rate", 0, "share of bills never completed")
-	fs.Float64Var(&w.MissingReportRate, "missing-report-rate", 0, "share of bills with one report fewer than tests sent")
-	fs.Float64Var(&w.DropRate, "webhook-drop-rate", 0, "share of webhook deliveries never sent")
-	fs.Float64Var(&w.DuplicateRate, "webhook-duplicate-rate", 0, "share of webhook deliveries sent twice")
-	fs.Float64Var(&w.ReorderRate, "webhook-reorder-rate", 0, "share of webhook deliveries held back past later ones")
+	options := flabstest.RegisterFlags(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	switch d := flabstest.DuplicateMode(*dup); d {
-	case flabstest.DuplicateReject, flabstest.DuplicateAccept, flabstest.DuplicateReplay:
-		o.Duplicate = d
-	default:
-		return usageErrorf("sim: --duplicate %q: want reject, accept or replay", *dup)
+	o, err := options()
+	if err != nil {
+		return usageErrorf("sim: %v", err)
 	}
-	switch e := flabstest.ErrorStyle(*errStyle); e {
-	case flabstest.ErrorJSON, flabstest.ErrorText, flabstest.ErrorOKFalse:
-		o.ErrorStyle = e
-	default:
-		return usageErrorf("sim: --error-style %q: want json, text or ok-false", *errStyle)
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"fail-rate", o.FailRate}, {"timeout-rate", o.TimeoutRate}, {"drop-rate", o.DropRate},
-		{"no-bill-rate", w.NoBillRate}, {"delete-rate", w.DeleteRate}, {"stall-rate", w.StallRate},
-		{"missing-report-rate", w.MissingReportRate}, {"webhook-drop-rate", w.DropRate},
-		{"webhook-duplicate-rate", w.DuplicateRate}, {"webhook-reorder-rate", w.ReorderRate}} {
-		if r.v < 0 || r.v > 1 {
-			return usageErrorf("sim: --%s %v: want a share between 0 and 1", r.name, r.v)
-		}
-	}
-	if o.FailRate+o.TimeoutRate+o.DropRate > 1 {
-		return usageErrorf("sim: --fail-rate + --timeout-rate + --drop-rate is more than 1")
-	}
-	o.ForbiddenLeadSources = splitList(*forbidden)
-	o.LeadSources = splitList(*leadSources)
 	log, err := logging.New(m.Stderr, *logLevel, "text")
 	if err != nil {
 		return usageErrorf("sim: %v", err)
@@ -102,13 +39,13 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	cat.Serve(&o)
+	cat.Serve(o)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("sim: listen on %s: %w", *listen, err)
 	}
-	sim := flabstest.New(o)
+	sim := flabstest.New(*o)
 	sim.SetURL("http://" + ln.Addr().String())
 	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(m.Stdout, "Flabs simulator on %s (client %q; set flabs.base_url to this URL)\n", sim.URL(), o.ClientID)
@@ -131,15 +68,4 @@ func runSim(ctx context.Context, m *Main, args []string) error {
 		return fmt.Errorf("sim: shutdown: %w", err)
 	}
 	return nil
-}
-
-// splitList splits a comma-separated flag value, dropping blanks.
-func splitList(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -171,7 +171,9 @@ func (o *Outcome) WriteJSON(ctx context.Context, w io.Writer, db *store.DB) erro
 		Workbook    string         `json:"workbook"`
 		Summary     map[string]int `json:"summary"`
 		WalkInBills int            `json:"walk_in_bills"` // made inside Flabs: counted, not exceptions
-	}{o.Workbook, summary, o.Result.WalkInBills})
+		Closed      int            `json:"closed"`        // settled by a person: not in summary
+		Snoozed     int            `json:"snoozed"`       // put off by a person: not in summary
+	}{o.Workbook, summary, o.Result.WalkInBills, o.Result.Closed, o.Result.Snoozed})
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,9 @@ type Result struct {
 	At                  time.Time
 	New, Open, Resolved int                       // Resolved: by this run
 	Counts              map[string]map[string]int // category → partner → new + open
+	// Closed and Snoozed count what people settled or put off: not open,
+	// not in the workbook's sheets, counted apart.
+	Closed, Snoozed int
 	// WalkInBills counts the bills made inside Flabs (events with no
 	// integrator ID) in the window: kept and counted, not exceptions
 	// unless Config.ListWalkInBills.
@@ -126,6 +129,12 @@ WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status
 		case reconcile.StatusResolved:
 			res.Resolved += r.N
 			continue
+		case reconcile.StatusClosed:
+			res.Closed += r.N
+			continue
+		case reconcile.StatusSnoozed:
+			res.Snoozed += r.N
+			continue
 		}
 		if res.Counts[r.Category] == nil {
 			res.Counts[r.Category] = map[string]int{}
@@ -139,9 +148,9 @@ WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status
 // resolved) ordered by category, partner and ID, without holding them.
 func Each(ctx context.Context, db *store.DB, at time.Time, fn func(reconcile.Exception) error) error {
 	q := db.Rebind(`SELECT e.id, e.category, e.status, e.partner, e.integrator_id, COALESCE(f.name, '') AS file,
-	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen
+	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen, e.note
 FROM exceptions e LEFT JOIN files f ON f.id = e.file_id
-WHERE e.status <> 'resolved' OR e.resolved_at = ?
+WHERE e.status IN ('new', 'open') OR (e.status = 'resolved' AND e.resolved_at = ?)
 ORDER BY e.category, e.partner, e.id`)
 	rows, err := db.QueryxContext(ctx, q, store.T(at.UTC().Truncate(time.Microsecond)))
 	if err != nil {
@@ -152,7 +161,7 @@ ORDER BY e.category, e.partner, e.id`)
 		var e reconcile.Exception
 		var first, last store.Time
 		if err := rows.Scan(&e.ID, &e.Category, &e.Status, &e.Partner, &e.IntegratorID, &e.File, &e.Row, &e.Detail,
-			&e.SuggestedAction, &first, &last); err != nil {
+			&e.SuggestedAction, &first, &last, &e.Note); err != nil {
 			return fmt.Errorf("reconcile: read exception: %w", err)
 		}
 		e.FirstSeen, e.LastSeen = first.Time, last.Time
@@ -188,8 +197,8 @@ func OpenByCategory(ctx context.Context, db *store.DB) (map[string]int, error) {
 		Category string `db:"category"`
 		N        int    `db:"n"`
 	}
-	q := db.Rebind(`SELECT category, COUNT(*) AS n FROM exceptions WHERE status <> ? GROUP BY category`)
-	if err := db.SelectContext(ctx, &rows, q, reconcile.StatusResolved); err != nil {
+	q := db.Rebind(`SELECT category, COUNT(*) AS n FROM exceptions WHERE status IN (?, ?) GROUP BY category`)
+	if err := db.SelectContext(ctx, &rows, q, reconcile.StatusNew, reconcile.StatusOpen); err != nil {
 		return nil, fmt.Errorf("reconcile: count open exceptions: %w", err)
 	}
 	out := make(map[string]int, len(rows))

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -351,6 +352,76 @@ func TestRejectedRowsOnceAndCorrected(t *testing.T) {
 		rf, _ = rules.Rejects(ctx, db, cfg, time.Now(), func(string) sheet.Options { return sheet.Options{} })
 		if len(rf) != 0 {
 			t.Errorf("reject files after the correction: %+v", rf)
+		}
+	})
+}
+
+// TestPeopleCloseAndSnooze: a closed exception stays closed while its
+// facts stay the same and comes back as new, with its note, when they
+// change; a snoozed one is hidden until its date; neither is counted
+// open; an unknown ID changes nothing.
+func TestPeopleCloseAndSnooze(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		scenario(t, db)
+		at := time.Now().Add(7 * time.Hour)
+		open := openIDs(t, db, at)
+		for _, id := range []string{"no_bill:sunrise:fresh", "submit_failed:sunrise:refused", "unmapped_test:sunrise:test:trop t"} {
+			if open[id] == "" {
+				t.Fatalf("%s not open to start with: %v", id, open)
+			}
+		}
+		if err := rules.Close(ctx, db, []string{"no_bill:sunrise:fresh", "nope"}, "asha", "x", at); !errors.Is(err, rules.ErrNoException) {
+			t.Fatalf("close with an unknown ID: %v", err)
+		}
+		if l, _ := rules.List(ctx, db, "closed", ""); len(l) != 0 {
+			t.Fatalf("an all-or-nothing close changed %d", len(l))
+		}
+		if err := rules.Close(ctx, db, []string{"no_bill:sunrise:fresh", "submit_failed:sunrise:refused"}, "asha", "booked by phone", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := rules.Snooze(ctx, db, []string{"unmapped_test:sunrise:test:trop t"}, at.Add(48*time.Hour), "asha", "waiting for Flabs", at); err != nil {
+			t.Fatal(err)
+		}
+		next := at.Add(24 * time.Hour)
+		res, err := rules.Run(ctx, db, cfg, mapping.NewIndex(nil, nil), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = openIDs(t, db, next.Add(time.Second))
+		for _, id := range []string{"no_bill:sunrise:fresh", "submit_failed:sunrise:refused", "unmapped_test:sunrise:test:trop t"} {
+			if open[id] != "" {
+				t.Errorf("%s is open the next night, but a person closed or snoozed it", id)
+			}
+		}
+		if res.Closed != 2 || res.Snoozed != 1 || res.Counts[reconcile.CategoryNoBill]["sunrise"] != 1 {
+			t.Errorf("counts: closed %d snoozed %d no_bill %v; want 2, 1 and only the other no_bill open", res.Closed, res.Snoozed, res.Counts[reconcile.CategoryNoBill])
+		}
+		// New facts for the refused booking: Flabs refused it again, for
+		// another reason. It comes back, as new, with the note.
+		ledger.New(db).Settle(ctx, ledger.Result{IntegratorID: "sunrise:refused", State: ledger.Rejected, Error: "400 age missing"})
+		later := next.Add(49 * time.Hour)
+		open = openIDs(t, db, later)
+		if open["submit_failed:sunrise:refused"] == "" {
+			t.Errorf("a closed exception whose facts changed did not come back")
+		}
+		if open["no_bill:sunrise:fresh"] != "" {
+			t.Errorf("a closed exception whose facts did not change came back")
+		}
+		if open["unmapped_test:sunrise:test:trop t"] == "" {
+			t.Errorf("a snoozed exception is still hidden after its date")
+		}
+		l, _ := rules.List(ctx, db, "open", reconcile.CategorySubmitFailed)
+		for _, e := range l {
+			if e.ID == "submit_failed:sunrise:refused" && (e.Status != reconcile.StatusNew || e.Note != "booked by phone") {
+				t.Errorf("came back as %s with note %q; want new with the earlier note", e.Status, e.Note)
+			}
+		}
+		if err := rules.Reopen(ctx, db, []string{"no_bill:sunrise:fresh"}); err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := rules.List(ctx, db, "closed", ""); len(l) != 0 {
+			t.Errorf("still closed after reopen: %+v", l)
 		}
 	})
 }

@@ -33,13 +33,19 @@ SELECT q.id, q.category, q.integrator_id, q.partner, q.file_id, q.row_num, q.det
 FROM (` + r.sql + `) q WHERE true
 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, detail = excluded.detail,
 	suggested_action = excluded.suggested_action,
-	status = CASE WHEN exceptions.status = 'resolved' THEN 'new'
+	status = CASE WHEN exceptions.status = 'closed' AND exceptions.closed_detail = excluded.detail THEN 'closed'
+	              WHEN exceptions.status = 'snoozed' AND exceptions.snoozed_until > ` + ts + ` THEN 'snoozed'
+	              WHEN exceptions.status IN ('resolved', 'closed') THEN 'new'
+	              WHEN exceptions.status = 'snoozed' THEN 'open'
 	              WHEN exceptions.first_seen = excluded.first_seen THEN exceptions.status
 	              ELSE 'open' END,
-	first_seen = CASE WHEN exceptions.status = 'resolved' THEN excluded.first_seen ELSE exceptions.first_seen END,
+	first_seen = CASE WHEN exceptions.status = 'resolved' OR (exceptions.status = 'closed' AND exceptions.closed_detail <> excluded.detail)
+	                  THEN excluded.first_seen ELSE exceptions.first_seen END,
 	resolved_at = NULL`
-	// The two time stamps come first in the text, then the rule's own.
+	// The two time stamps come first in the text, then the rule's own,
+	// then the run's time again for the snooze.
 	args := append([]any{store.T(at), store.T(at)}, r.args...)
+	args = append(args, store.T(at))
 	res, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
 	if err != nil {
 		return 0, fmt.Errorf("rule %s: %w", r.name, err)

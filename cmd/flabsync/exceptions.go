@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flabsync/flabsync/reconcile/rules"
+)
+
+func runExceptions(ctx context.Context, m *Main, args []string) error {
+	fs := m.newFlagSet("exceptions", "exceptions list|close|snooze|reopen [flags] [ID…]",
+		"People settle what the nightly report lists. list [--status open|closed|snoozed|resolved|all]\n"+
+			"[--category C] [--json]; close ID… --note TEXT [--by NAME]: it stays closed while its facts\n"+
+			"stay the same, and comes back as new, with the note, when they change; snooze ID… --until\n"+
+			"YYYY-MM-DD --note TEXT: hidden until then; reopen ID…. close, snooze and reopen change every\n"+
+			"ID named or none (an unknown ID: exit 2). Closed and snoozed ones are not counted open.")
+	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
+	status := fs.String("status", "open", "list: open, closed, snoozed, resolved or all")
+	category := fs.String("category", "", "list: only this category")
+	asJSON := fs.Bool("json", false, "list: print JSON")
+	note := fs.String("note", "", "close, snooze: why (required)")
+	by := fs.String("by", holder(), "close, snooze: who")
+	until := fs.String("until", "", "snooze: the day it comes back, YYYY-MM-DD in the config's timezone")
+	if len(args) == 0 {
+		return usageErrorf("exceptions: say list, close, snooze or reopen").hint("flabsync exceptions list")
+	}
+	sub := args[0]
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, db, err := openConfigStore(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ids, now := fs.Args(), time.Now()
+	switch {
+	case sub == "list":
+		l, err := rules.List(ctx, db, *status, *category)
+		if err != nil {
+			return usageErrorf("exceptions list: %v", err)
+		} else if *asJSON {
+			return writeJSON(m.Stdout, l)
+		}
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		for _, e := range l {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Status, orDash(e.Partner), e.Detail, e.Note)
+		}
+		return tw.Flush()
+	case (sub == "close" || sub == "snooze") && *note == "":
+		return usageErrorf("exceptions %s: --note is required: say why", sub)
+	case sub == "close":
+		err = rules.Close(ctx, db, ids, *by, *note, now)
+	case sub == "snooze":
+		loc, _ := time.LoadLocation(cfg.Timezone)
+		u, perr := time.ParseInLocation(time.DateOnly, *until, loc)
+		if perr != nil {
+			return usageErrorf("exceptions snooze: --until %q: want a day, YYYY-MM-DD", *until)
+		}
+		err = rules.Snooze(ctx, db, ids, u, *by, *note, now)
+	case sub == "reopen":
+		err = rules.Reopen(ctx, db, ids)
+	default:
+		return usageErrorf("exceptions: unknown subcommand %q", sub).hint("say list, close, snooze or reopen")
+	}
+	if errors.Is(err, rules.ErrNoException) || (err != nil && len(ids) == 0) {
+		return usageErrorf("exceptions %s: %v", sub, err)
+	} else if err == nil {
+		fmt.Fprintf(m.Stdout, "%s: %d exception(s)\n", sub, len(ids))
+	}
+	return err
+}

@@ -152,7 +152,9 @@ WHERE f.status = 'done' GROUP BY 1`)
 	for _, s := range states {
 		total += s.N
 		switch s.K {
-		case "submitted", "rejected", "failed", "held", "duplicate", "skipped",
+		// Never "rejected": this Flabs refuses nothing valid, so a refusal
+		// would be a booking sent twice as if for the first time.
+		case "submitted", "failed", "held", "duplicate", "skipped",
 			"unconfirmed": // a resend after a hung answer, refused: never counted as booked
 
 		default:

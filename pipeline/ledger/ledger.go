@@ -295,23 +295,55 @@ func writeItems(ctx context.Context, tx *sqlx.Tx, b Booking) error {
 	return nil
 }
 
-// Sending marks a booking in flight, before its request, and returns the
-// attempt number. It fails with ErrClaimed when another process holds the
-// booking (claimed it and touched it within StaleAfter): that one sends
-// it, and two first attempts can never race each other into Flabs.
-func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int, error) {
-	var n int
+// Attempt is what Begin found when it marked a booking in flight.
+type Attempt struct {
+	N int // this attempt's number
+	// MaybeBooked: an earlier attempt's outcome is unknown (it ended with
+	// no clear answer, or a process died with it in flight), so a refusal
+	// of this one proves nothing.
+	MaybeBooked bool
+}
+
+// SettledError is Begin's error for a booking already settled (by another
+// sender, a moment ago): it is not sent again.
+type SettledError struct{ State BookingState }
+
+func (e *SettledError) Error() string { return "already settled: " + string(e.State) }
+
+// Begin marks a booking in flight, before its request. The ledger is the
+// truth at this moment: a booking already settled is not sent again
+// (*SettledError), one another live process holds is left to it
+// (ErrClaimed), and the attempt says whether an earlier one may have
+// booked.
+func (l *Ledger) Begin(ctx context.Context, integratorID, holder string) (Attempt, error) {
+	var a Attempt
 	now := l.now()
-	q := l.db.Rebind(`UPDATE bookings SET status = ?, attempts = attempts + 1, claimed_by = ?, updated_at = ?
-WHERE integrator_id = ? AND (claimed_by = ? OR claimed_by = '' OR updated_at < ?) RETURNING attempts`)
-	err := l.db.QueryRowxContext(ctx, q, InFlight, holder, store.T(now), integratorID, holder, store.T(now.Add(-StaleAfter))).Scan(&n)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 0, fmt.Errorf("ledger: %s: %w", integratorID, ErrClaimed)
-	case err != nil:
-		return 0, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
+	q := l.db.Rebind(`UPDATE bookings SET status = ?, attempts = attempts + 1, claimed_by = ?, updated_at = ?,
+	maybe_booked = (maybe_booked OR status = ?)
+WHERE integrator_id = ? AND status IN (?, ?, ?) AND (claimed_by = ? OR claimed_by = '' OR updated_at < ?)
+RETURNING attempts, maybe_booked`)
+	err := l.db.QueryRowxContext(ctx, q, InFlight, holder, store.T(now), InFlight, integratorID, Pending, Retry, InFlight,
+		holder, store.T(now.Add(-StaleAfter))).Scan(&a.N, &a.MaybeBooked)
+	if errors.Is(err, sql.ErrNoRows) {
+		var st BookingState
+		if err := l.db.GetContext(ctx, &st, l.db.Rebind(`SELECT status FROM bookings WHERE integrator_id = ?`), integratorID); err != nil {
+			return a, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
+		}
+		if st != Pending && st != Retry && st != InFlight {
+			return a, &SettledError{State: st}
+		}
+		return a, fmt.Errorf("ledger: %s: %w", integratorID, ErrClaimed)
 	}
-	return n, nil
+	if err != nil {
+		return a, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
+	}
+	return a, nil
+}
+
+// Sending is Begin's attempt number alone.
+func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int, error) {
+	a, err := l.Begin(ctx, integratorID, holder)
+	return a.N, err
 }
 
 // ErrClaimed is Sending's error for a booking another process holds.

@@ -181,8 +181,12 @@ func TestResendRefusedAfterUnknownOutcomeIsUnconfirmed(t *testing.T) {
 	if got := s.Submit(context.Background(), jobs, nil); got[0].State != ledger.Submitted {
 		t.Fatalf("first send: %s", got[0].State)
 	}
-	resend := jobs[0]
-	resend.MaybeBooked = true // as the ledger hands back a booking found in flight after a crash
+	// The process died with the request on its way: the ledger still says
+	// in flight, though Flabs booked it.
+	if _, err := r.db.Exec(r.db.Rebind(`UPDATE bookings SET status = 'in_flight' WHERE integrator_id = ?`), jobs[0].IntegratorID); err != nil {
+		t.Fatal(err)
+	}
+	resend := jobs[0] // not marked: the ledger itself says an attempt's outcome is unknown
 	got := s.Submit(context.Background(), []ledger.Job{resend}, nil)
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -437,4 +441,26 @@ func TestUnreadable2xxIsNeverSubmitted(t *testing.T) {
 			got.State, got.Attempts, got.HTTPStatus, got.MaybeBooked, got.Error)
 	}
 	assertBookedOnce(t, r.sim, jobs)
+}
+
+// TestSettledMeanwhileIsNotSentAgain: a booking another sender settled
+// after this one decided to send it (the resume sweep and a re-read file
+// in one process) is not sent again — a second "first attempt" would draw
+// Flabs' 409 and be taken for a refusal.
+func TestSettledMeanwhileIsNotSentAgain(t *testing.T) {
+	r := newRig(t, flabstest.Options{}, time.Second)
+	jobs := r.admit(t, "p", 2)
+	s := submit.New(r.client, r.ledger, submit.NewLimiter(100, 10), fast())
+	stop := run(t, s)
+	if got := s.Submit(context.Background(), jobs[:1], nil); got[0].State != ledger.Submitted {
+		t.Fatalf("first sender: %s", got[0].State)
+	}
+	before := len(r.sim.Requests())
+	again := s.Submit(context.Background(), jobs[:1], nil) // the same job, decided on before the first settled
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if again[0].State != ledger.Submitted || len(r.sim.Requests()) != before {
+		t.Errorf("second sender: %s after %d more requests; want submitted, none sent", again[0].State, len(r.sim.Requests())-before)
+	}
 }

@@ -29,8 +29,11 @@ type Biller interface {
 // Recorder is the ledger as the submitter sees it: told before each
 // request and after each answer.
 type Recorder interface {
-	// Sending marks the booking in flight and returns its attempt number.
-	Sending(ctx context.Context, integratorID, holder string) (attempt int, err error)
+	// Begin marks the booking in flight and says whether an earlier
+	// attempt may have booked; a booking already settled is not sent
+	// (*ledger.SettledError), one another process holds neither
+	// (ledger.ErrClaimed).
+	Begin(ctx context.Context, integratorID, holder string) (ledger.Attempt, error)
 	// Settle records an answer: a final state, or a retry and when.
 	Settle(ctx context.Context, r ledger.Result) error
 }
@@ -244,7 +247,16 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	if t.first.IsZero() {
 		t.first = time.Now()
 	}
-	attempt, err := s.rec.Sending(keep, id, s.opts.Holder)
+	begun, err := s.rec.Begin(keep, id, s.opts.Holder)
+	attempt := begun.N
+	var settled *ledger.SettledError
+	if errors.As(err, &settled) {
+		s.finish(t, ledger.Result{IntegratorID: id, Partner: t.job.Partner, State: settled.State})
+		return
+	}
+	if begun.MaybeBooked {
+		t.job.MaybeBooked = true
+	}
 	if errors.Is(err, ledger.ErrClaimed) {
 		s.log.Info("another process is sending this booking; left to it", logging.KeyIntegratorID, id)
 		s.finish(t, ledger.Result{IntegratorID: id, Partner: t.job.Partner, State: ledger.Pending, Error: err.Error()})

@@ -91,11 +91,7 @@ func TestBadInputCorpus(t *testing.T) {
 		t.Skip("runs flabsync as a child process")
 	}
 	dir, sheet, sim := sendRig(t, 5, flabstest.Options{})
-	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
-	inboxDir := filepath.Join(dir, "inbox")
-	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
-		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
-	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
+	inboxDir := withServe(t, dir, nil)
 	os.MkdirAll(inboxDir, 0o755)
 
 	want := map[string]string{ // file → what its reason must say

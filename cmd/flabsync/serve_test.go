@@ -168,11 +168,7 @@ func TestServeInbox(t *testing.T) {
 		t.Skip("runs flabsync as a child process")
 	}
 	dir, sheet, sim := sendRig(t, 6, flabstest.Options{})
-	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
-	inboxDir := filepath.Join(dir, "inbox")
-	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
-		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
-	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
+	inboxDir := withServe(t, dir, nil)
 	cmd := child(t, dir, "serve")
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -257,12 +253,9 @@ func TestServeRefusedCredentialsExits(t *testing.T) {
 		t.Skip("runs flabsync as a child process")
 	}
 	dir, sheet, sim := sendRig(t, 3, flabstest.Options{})
-	cfg, _ := os.ReadFile(filepath.Join(dir, "flabsync.yaml"))
-	cfg = []byte(strings.Replace(string(cfg), "client_secret: demo", "client_secret: rotated-by-someone", 1))
-	inboxDir := filepath.Join(dir, "inbox")
-	cfg = append(cfg, []byte(fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
-		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors")))...)
-	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), cfg, 0o644)
+	inboxDir := withServe(t, dir, func(cfg string) string {
+		return strings.Replace(cfg, "client_secret: demo", "client_secret: rotated-by-someone", 1)
+	})
 	body, _ := os.ReadFile(sheet)
 	os.MkdirAll(inboxDir, 0o755)
 	dropped := filepath.Join(inboxDir, "crashclinic_a.csv")
@@ -327,10 +320,8 @@ func TestServeResumesUnsentBookings(t *testing.T) {
 	}
 	db.Close()
 
-	inboxDir := filepath.Join(dir, "inbox")
-	cfg := string(good) + fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
-		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
-	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	os.WriteFile(cfgPath, good, 0o600)
+	withServe(t, dir, nil)
 	cmd := child(t, dir, "serve")
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -356,4 +347,27 @@ func TestServeResumesUnsentBookings(t *testing.T) {
 	if !strings.Contains(string(out), fmt.Sprintf(`"submitted": %d`, n)) {
 		t.Errorf("status after serve:\n%s", out)
 	}
+}
+
+// withServe adds to dir's config (as sendRig wrote it, edited by edit if
+// not nil) what serve needs — an inbox under dir, loopback listeners, a
+// webhook token — and returns the inbox folder.
+func withServe(t *testing.T, dir string, edit func(string) string) string {
+	t.Helper()
+	path := filepath.Join(dir, "flabsync.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(b)
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	inboxDir := filepath.Join(dir, "inbox")
+	cfg += fmt.Sprintf("inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 100ms}\nserve: {listen: \"127.0.0.1:0\"}\nwebhook: {listen: \"127.0.0.1:0\", auth_token: test-token}\n",
+		inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return inboxDir
 }

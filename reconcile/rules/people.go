@@ -98,32 +98,13 @@ func List(ctx context.Context, db *store.DB, status, category string) ([]Listed,
 	if category != "" {
 		where, args = where+" AND e.category = ?", append(args, category)
 	}
-	var rows []struct {
-		ID, Category, Status, Partner, IntegratorID, File, Detail, Action, Note, ClosedBy string
-		Row                                                                               int
-		First, Last, ClosedAt, Snoozed                                                    store.Time
-	}
-	q := db.Rebind(`SELECT e.id AS id, e.category AS category, e.status AS status, e.partner AS partner, e.integrator_id AS integratorid,
-	COALESCE(f.name, '') AS file, e.detail AS detail, e.suggested_action AS action, e.note AS note, e.closed_by AS closedby,
-	e.row_num AS row, e.first_seen AS first, e.last_seen AS last, e.closed_at AS closedat, e.snoozed_until AS snoozed
-FROM exceptions e LEFT JOIN files f ON f.id = e.file_id WHERE ` + where + ` ORDER BY e.category, e.id`)
-	if err := db.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("reconcile: list exceptions: %w", err)
-	}
-	out := make([]Listed, 0, len(rows))
-	for _, r := range rows {
-		l := Listed{Exception: reconcile.Exception{ID: r.ID, Category: r.Category, Status: r.Status, Partner: r.Partner,
-			IntegratorID: r.IntegratorID, File: r.File, Row: r.Row, Detail: r.Detail, SuggestedAction: r.Action, Note: r.Note,
-			FirstSeen: r.First.Time, LastSeen: r.Last.Time}, ClosedBy: r.ClosedBy}
-		if !r.ClosedAt.IsZero() {
-			t := r.ClosedAt.Time
-			l.ClosedAt = &t
-		}
-		if !r.Snoozed.IsZero() {
-			t := r.Snoozed.Time
-			l.SnoozedUntil = &t
-		}
+	out := []Listed{}
+	err := scan(ctx, db, where, args, "e.category, e.id", time.Now(), func(l Listed) error {
 		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: list exceptions: %w", err)
 	}
 	return out, nil
 }

@@ -147,26 +147,40 @@ WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status
 // Each streams the exceptions that are new or open (and those this run
 // resolved) ordered by category, partner and ID, without holding them.
 func Each(ctx context.Context, db *store.DB, at time.Time, fn func(reconcile.Exception) error) error {
+	return scan(ctx, db, `e.status IN ('new', 'open') OR (e.status = 'resolved' AND e.resolved_at = ?)`,
+		[]any{store.T(at.UTC().Truncate(time.Microsecond))}, "e.category, e.partner, e.id", at,
+		func(l Listed) error { return fn(l.Exception) })
+}
+
+// scan streams the exceptions where says, in order, with their age at at.
+func scan(ctx context.Context, db *store.DB, where string, args []any, order string, at time.Time, fn func(Listed) error) error {
 	q := db.Rebind(`SELECT e.id, e.category, e.status, e.partner, e.integrator_id, COALESCE(f.name, '') AS file,
-	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen, e.note
+	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen, e.note, e.closed_by, e.closed_at, e.snoozed_until
 FROM exceptions e LEFT JOIN files f ON f.id = e.file_id
-WHERE e.status IN ('new', 'open') OR (e.status = 'resolved' AND e.resolved_at = ?)
-ORDER BY e.category, e.partner, e.id`)
-	rows, err := db.QueryxContext(ctx, q, store.T(at.UTC().Truncate(time.Microsecond)))
+WHERE ` + where + `
+ORDER BY ` + order)
+	rows, err := db.QueryxContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("reconcile: read exceptions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e reconcile.Exception
-		var first, last store.Time
+		var l Listed
+		e := &l.Exception
+		var first, last, closed, snoozed store.Time
 		if err := rows.Scan(&e.ID, &e.Category, &e.Status, &e.Partner, &e.IntegratorID, &e.File, &e.Row, &e.Detail,
-			&e.SuggestedAction, &first, &last, &e.Note); err != nil {
+			&e.SuggestedAction, &first, &last, &e.Note, &l.ClosedBy, &closed, &snoozed); err != nil {
 			return fmt.Errorf("reconcile: read exception: %w", err)
 		}
 		e.FirstSeen, e.LastSeen = first.Time, last.Time
 		e.AgeBucket = reconcile.AgeBucket(e.FirstSeen, at)
-		if err := fn(e); err != nil {
+		if !closed.IsZero() {
+			l.ClosedAt = &closed.Time
+		}
+		if !snoozed.IsZero() {
+			l.SnoozedUntil = &snoozed.Time
+		}
+		if err := fn(l); err != nil {
 			return err
 		}
 	}

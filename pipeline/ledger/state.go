@@ -14,7 +14,7 @@ const (
 	Pending   BookingState = "pending"   // admitted, not sent yet
 	InFlight  BookingState = "in_flight" // a request is (or was, before a crash) on its way
 	Retry     BookingState = "retry"     // a retryable failure; waiting for its next attempt
-	Submitted BookingState = "submitted" // Flabs booked it (or said it already had)
+	Submitted BookingState = "submitted" // Flabs booked it: a preBookingID came back, or a bill event names it
 	Rejected  BookingState = "rejected"  // Flabs refused it: never retried as it is
 	Failed    BookingState = "failed"    // dead-lettered: retries or time ran out
 	Held      BookingState = "held"      // not sent: something local is missing (lead_source)

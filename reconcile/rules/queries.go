@@ -71,7 +71,7 @@ FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`,
 
 		{reconcile.CategoryNoBill, `SELECT 'no_bill:' || b.integrator_id AS id, 'no_bill' AS category, b.integrator_id AS integrator_id, b.partner AS partner,
 	b.file_id AS file_id, b.first_row AS row_num,
-	CASE WHEN b.pre_booking_id <> '' THEN 'submitted (preBookingID ' || b.pre_booking_id || ')' ELSE 'submitted (Flabs said it already had it)' END ||
+	CASE WHEN b.pre_booking_id <> '' THEN 'submitted (preBookingID ' || b.pre_booking_id || ')' ELSE 'submitted (confirmed by a bill event)' END ||
 	', no bill.created from Flabs within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
 	'look the booking up in Flabs by its integrator ID; if it is there, the webhook was lost; if not, send the file again (nothing is booked twice)' AS suggested_action
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/mail"
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
@@ -103,7 +104,7 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	out.Digest = report.NewDigest(data, out.Info)
 	log.Info("reconciled", "workbook", out.Workbook, "new", res.New, "open", res.Open, "resolved", res.Resolved)
 	if opts.Email {
-		out.MailErr = mail(ctx, cfg, out, log)
+		out.MailErr = sendDigest(ctx, cfg, out, log)
 		out.Mailed = out.MailErr == nil
 		if out.MailErr != nil {
 			log.Error("email not sent", logging.Err(out.MailErr), "workbook", out.Workbook)
@@ -112,13 +113,13 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	return out, nil
 }
 
-func mail(ctx context.Context, cfg *config.Config, out *Outcome, log *slog.Logger) error {
-	m, err := report.NewMailer(cfg.Mail)
+func sendDigest(ctx context.Context, cfg *config.Config, out *Outcome, log *slog.Logger) error {
+	m, err := mail.New(cfg.Mail)
 	if err != nil {
 		return err
 	}
 	m.Logger = log.With(logging.KeyComponent, "mail")
-	return m.Send(ctx, out.Digest, out.Workbook)
+	return report.SendDigest(ctx, m, out.Digest, out.Workbook, cfg.Mail.MaxAttachmentBytes)
 }
 
 // RulesConfig is the rules' windows as the config sets them.

@@ -1,4 +1,7 @@
-package report_test
+// Package mailtest runs a real SMTP server (github.com/emersion/go-smtp) on
+// loopback for tests: it keeps what it receives, can require STARTTLS or
+// TLS and AUTH, and can refuse DATA; Parse takes a Received message apart.
+package mailtest
 
 import (
 	"bytes"
@@ -27,23 +30,26 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// smtpServer is a real SMTP server (go-smtp) on loopback that keeps what
+// Server is a real SMTP server (go-smtp) on loopback that keeps what
 // it receives.
-type smtpServer struct {
+type Server struct {
 	Addr string
 	Port int
 
 	user, pass string       // AUTH PLAIN required when user is set
 	failData   atomic.Int32 // answer this many DATA commands with failCode
 	failCode   int
-	sessions   atomic.Int32
+	// Sessions counts the SMTP sessions opened.
+	Sessions atomic.Int32
 
 	mu   sync.Mutex
-	msgs []received
+	msgs []Received
+
+	stop func()
 }
 
-// received is one message as the server got it.
-type received struct {
+// Received is one message as the server got it.
+type Received struct {
 	From string
 	To   []string
 	Data []byte
@@ -51,33 +57,36 @@ type received struct {
 	TLS  bool   // the session ran over TLS
 }
 
-type smtpOpts struct {
-	user, pass string
-	tls        *tls.Config // STARTTLS offered when set
-	implicit   bool        // TLS from the first byte (smtps)
-	failData   int32       // DATA commands to refuse first
-	failCode   int         // with this code (default 451, temporary)
+// Options shape the server.
+type Options struct {
+	User, Pass string      // AUTH PLAIN required when User is set
+	TLS        *tls.Config // STARTTLS offered when set
+	Implicit   bool        // TLS from the first byte (smtps)
+	FailData   int32       // DATA commands to refuse first
+	FailCode   int         // with this code (default 451, temporary)
 }
 
-func startSMTP(t *testing.T, o smtpOpts) *smtpServer {
+// Start runs a server until the test ends.
+func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &smtpServer{user: o.user, pass: o.pass, failCode: o.failCode}
+	s := &Server{user: o.User, pass: o.Pass, failCode: o.FailCode}
 	if s.failCode == 0 {
 		s.failCode = 451
 	}
-	s.failData.Store(o.failData)
+	s.failData.Store(o.FailData)
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		s.sessions.Add(1)
-		return &smtpSession{srv: s, conn: c}, nil
+		s.Sessions.Add(1)
+		return &session{srv: s, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.MaxMessageBytes = 50 << 20
-	srv.TLSConfig = o.tls
+	srv.TLSConfig = o.TLS
+	srv.AllowInsecureAuth = true // loopback: AUTH without TLS is allowed, so a wrong password is refused for what it is
 	var l net.Listener
 	var err error
-	if o.implicit {
-		l, err = tls.Listen("tcp", "127.0.0.1:0", o.tls)
+	if o.Implicit {
+		l, err = tls.Listen("tcp", "127.0.0.1:0", o.TLS)
 	} else {
 		l, err = net.Listen("tcp", "127.0.0.1:0")
 	}
@@ -93,41 +102,49 @@ func startSMTP(t *testing.T, o smtpOpts) *smtpServer {
 			t.Errorf("smtp server: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
-		srv.Close()
-		l.Close() // Serve may not have registered it with srv yet
-		select {  // never let a stuck server hang the whole test run
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Log("smtp server did not stop within 5s")
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			srv.Close()
+			l.Close() // Serve may not have registered it with srv yet
+			select {  // never let a stuck server hang the whole test run
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Log("smtp server did not stop within 5s")
+			}
+		})
+	}
+	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *smtpServer) messages() []received {
+// Close stops the server: its port then refuses connections.
+func (s *Server) Close() { s.stop() }
+
+// Messages returns what arrived so far.
+func (s *Server) Messages() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
+	return append([]Received(nil), s.msgs...)
 }
 
-type smtpSession struct {
-	srv  *smtpServer
+type session struct {
+	srv  *Server
 	conn *smtp.Conn
 	user string
-	msg  received
+	msg  Received
 }
 
-var _ smtp.AuthSession = (*smtpSession)(nil)
+var _ smtp.AuthSession = (*session)(nil)
 
-func (ss *smtpSession) AuthMechanisms() []string {
+func (ss *session) AuthMechanisms() []string {
 	if ss.srv.user == "" {
 		return nil
 	}
 	return []string{sasl.Plain}
 }
 
-func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
+func (ss *session) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
 		if username != ss.srv.user || password != ss.srv.pass {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
@@ -137,21 +154,21 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
-func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.srv.user != "" && ss.user == "" {
 		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
 	}
-	ss.msg = received{From: from, User: ss.user}
+	ss.msg = Received{From: from, User: ss.user}
 	_, ss.msg.TLS = ss.conn.TLSConnectionState()
 	return nil
 }
 
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.msg.To = append(ss.msg.To, to)
 	return nil
 }
 
-func (ss *smtpSession) Data(r io.Reader) error {
+func (ss *session) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -167,11 +184,11 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	return nil
 }
 
-func (ss *smtpSession) Reset()        { ss.msg = received{} }
-func (ss *smtpSession) Logout() error { return nil }
+func (ss *session) Reset()        { ss.msg = Received{} }
+func (ss *session) Logout() error { return nil }
 
-// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+// SelfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func SelfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -202,8 +219,8 @@ func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}, pool
 }
 
-// mailParts is a received message taken apart.
-type mailParts struct {
+// Parts is a Received message taken apart.
+type Parts struct {
 	Header     mail.Header
 	Subject    string
 	Text, HTML string
@@ -212,13 +229,15 @@ type mailParts struct {
 	AttachType string
 }
 
-func parseMail(t *testing.T, raw []byte) mailParts {
+// Parse takes a raw message apart: subject, text and HTML bodies, the
+// attachment.
+func Parse(t testing.TB, raw []byte) Parts {
 	t.Helper()
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p mailParts
+	var p Parts
 	p.Header = m.Header
 	p.Subject, err = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
 	if err != nil {
@@ -228,7 +247,7 @@ func parseMail(t *testing.T, raw []byte) mailParts {
 	return p
 }
 
-func walkPart(t *testing.T, p *mailParts, ctype, cte, disp string, body io.Reader) {
+func walkPart(t testing.TB, p *Parts, ctype, cte, disp string, body io.Reader) {
 	t.Helper()
 	mt, params, err := mime.ParseMediaType(ctype)
 	if err != nil {

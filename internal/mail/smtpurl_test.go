@@ -1,26 +1,26 @@
-package report_test
+package mail_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
-	"github.com/flabsync/flabsync/reconcile/report"
+	"github.com/flabsync/flabsync/internal/mail"
 )
 
 func TestParseSMTPURL(t *testing.T) {
-	ok := map[string]report.SMTPURL{
-		"smtp://mail.example.com":                    {Host: "mail.example.com", Port: 587, TLS: report.TLSOpportunistic},
-		"smtp://u:p@mail.example.com:25":             {Host: "mail.example.com", Port: 25, TLS: report.TLSRequired, Username: "u", Password: "p"},
-		"smtp://u@mail.example.com":                  {Host: "mail.example.com", Port: 587, TLS: report.TLSOpportunistic, Username: "u"},
-		"smtp://mail:2525?starttls=none":             {Host: "mail", Port: 2525, TLS: report.TLSNone},
-		"smtp://u:p@mail?starttls=opportunistic":     {Host: "mail", Port: 587, TLS: report.TLSOpportunistic, Username: "u", Password: "p"},
-		"SMTP://mail/?starttls=REQUIRED":             {Host: "mail", Port: 587, TLS: report.TLSRequired},
-		"smtps://ops%40example.com:p%2Fw@[::1]:4650": {Host: "::1", Port: 4650, TLS: report.TLSImplicit, Username: "ops@example.com", Password: "p/w"},
-		"smtps://ops@example.com:secret@mail":        {Host: "mail", Port: 465, TLS: report.TLSImplicit, Username: "ops@example.com", Password: "secret"},
+	ok := map[string]mail.SMTPURL{
+		"smtp://mail.example.com":                    {Host: "mail.example.com", Port: 587, TLS: mail.TLSOpportunistic},
+		"smtp://u:p@mail.example.com:25":             {Host: "mail.example.com", Port: 25, TLS: mail.TLSRequired, Username: "u", Password: "p"},
+		"smtp://u@mail.example.com":                  {Host: "mail.example.com", Port: 587, TLS: mail.TLSOpportunistic, Username: "u"},
+		"smtp://mail:2525?starttls=none":             {Host: "mail", Port: 2525, TLS: mail.TLSNone},
+		"smtp://u:p@mail?starttls=opportunistic":     {Host: "mail", Port: 587, TLS: mail.TLSOpportunistic, Username: "u", Password: "p"},
+		"SMTP://mail/?starttls=REQUIRED":             {Host: "mail", Port: 587, TLS: mail.TLSRequired},
+		"smtps://ops%40example.com:p%2Fw@[::1]:4650": {Host: "::1", Port: 4650, TLS: mail.TLSImplicit, Username: "ops@example.com", Password: "p/w"},
+		"smtps://ops@example.com:secret@mail":        {Host: "mail", Port: 465, TLS: mail.TLSImplicit, Username: "ops@example.com", Password: "secret"},
 	}
 	for in, want := range ok {
-		got, err := report.ParseSMTPURL(in)
+		got, err := mail.ParseSMTPURL(in)
 		if err != nil || got != want {
 			t.Errorf("ParseSMTPURL(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
@@ -32,8 +32,8 @@ func TestParseSMTPURL(t *testing.T) {
 		"smtp://u:hunter2@mail:bad",
 	}
 	for _, in := range bad {
-		_, err := report.ParseSMTPURL(in)
-		if !errors.Is(err, report.ErrSMTPURL) {
+		_, err := mail.ParseSMTPURL(in)
+		if !errors.Is(err, mail.ErrSMTPURL) {
 			t.Errorf("ParseSMTPURL(%q): err %v, want ErrSMTPURL", in, err)
 			continue
 		}
@@ -44,7 +44,7 @@ func TestParseSMTPURL(t *testing.T) {
 }
 
 func TestSMTPURLString(t *testing.T) {
-	u, err := report.ParseSMTPURL("smtp://ops:hunter2@mail:587")
+	u, err := mail.ParseSMTPURL("smtp://ops:hunter2@mail:587")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +64,9 @@ func FuzzParseSMTPURL(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		u, err := report.ParseSMTPURL(raw)
+		u, err := mail.ParseSMTPURL(raw)
 		if err != nil {
-			if !errors.Is(err, report.ErrSMTPURL) {
+			if !errors.Is(err, mail.ErrSMTPURL) {
 				t.Fatalf("error %v is not ErrSMTPURL", err)
 			}
 			return
@@ -75,18 +75,18 @@ func FuzzParseSMTPURL(f *testing.F) {
 			t.Fatalf("%q parsed to %+v", raw, u)
 		}
 		switch u.TLS {
-		case report.TLSImplicit, report.TLSRequired, report.TLSOpportunistic, report.TLSNone:
+		case mail.TLSImplicit, mail.TLSRequired, mail.TLSOpportunistic, mail.TLSNone:
 		default:
 			t.Fatalf("%q: TLS mode %q", raw, u.TLS)
 		}
-		if u.Password != "" && u.TLS == report.TLSOpportunistic && !strings.Contains(strings.ToLower(raw), "starttls=") {
+		if u.Password != "" && u.TLS == mail.TLSOpportunistic && !strings.Contains(strings.ToLower(raw), "starttls=") {
 			t.Fatalf("%q: a password with opportunistic STARTTLS by default", raw)
 		}
 		s := u.String()
 		if u.Password != "" && u.Password != "xxxxx" && strings.Contains(s, ":"+u.Password+"@") {
 			t.Fatalf("String() %q shows the password", s)
 		}
-		again, err := report.ParseSMTPURL(s)
+		again, err := mail.ParseSMTPURL(s)
 		if err != nil {
 			t.Fatalf("String() %q of %q does not parse: %v", s, raw, err)
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,38 +15,17 @@ import (
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/reconcile/rules"
+	"github.com/xuri/excelize/v2"
 )
 
 // TestExceptionsCommand: a person lists the open exceptions, closes one
 // with a note (an unknown ID among them changes nothing and exits 2),
 // snoozes another, and finds them under their own status.
 func TestExceptionsCommand(t *testing.T) {
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "flabsync.db")
-	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := ledger.New(db)
-	fid, _, _ := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p.csv", SHA256: "e"})
-	var bs []ledger.Booking
-	for _, id := range []string{"p:a", "p:b"} {
-		bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: &flabs.BillingRequest{IntegratorID: id}})
-	}
-	l.Admit(ctx, fid, bs, nil)
-	for _, id := range []string{"p:a", "p:b"} {
-		l.Sending(ctx, id, "t")
-		l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Rejected, Error: "400 age"})
-	}
-	if _, err := rules.Run(ctx, db, rules.Config{BillCreatedWithin: time.Hour, BillCompletedWithin: time.Hour}, mapping.NewIndex(nil, nil), time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	files := map[string]string{"flabsync.yaml": "database: " + dsn + "\n"}
-
+	files := seedExceptions(t)
 	list := func(args ...string) []rules.Listed {
 		t.Helper()
-		code, out, errOut := run(t, files, append([]string{"exceptions", "list", "--json"}, args...)...)
+		code, out, errOut := run(t, files, append([]string{"exceptions", "list", "--json", "--category", "submit_failed"}, args...)...)
 		if code != ExitOK {
 			t.Fatalf("list %v: exit %d\n%s", args, code, errOut)
 		}
@@ -86,4 +67,131 @@ func TestExceptionsCommand(t *testing.T) {
 	if code, _, _ := run(t, files, "exceptions", "reopen", "submit_failed:p:a"); code != ExitOK || len(list()) != 1 {
 		t.Errorf("reopen: exit %d", code)
 	}
+}
+
+// seedExceptions makes a database with two submit_failed exceptions
+// (submit_failed:p:a and submit_failed:p:b) and one rejected row, and
+// returns a config for it.
+func seedExceptions(t *testing.T) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "flabsync.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l := ledger.New(db)
+	fid, _, _ := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p.csv", SHA256: "e"})
+	var bs []ledger.Booking
+	for _, id := range []string{"p:a", "p:b"} {
+		bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: &flabs.BillingRequest{IntegratorID: id}})
+	}
+	l.Admit(ctx, fid, bs, []ledger.Row{{Num: 4, Status: ledger.RowRejected, Code: "age", Message: "age is missing", Ref: "R4"}})
+	for _, id := range []string{"p:a", "p:b"} {
+		l.Sending(ctx, id, "t")
+		l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Rejected, Error: "400 age"})
+	}
+	if _, err := rules.Run(ctx, db, rules.Config{BillCreatedWithin: time.Hour, BillCompletedWithin: time.Hour}, mapping.NewIndex(nil, nil), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"flabsync.yaml": fmt.Sprintf("database: %s\nreport: {dir: %s}\n", dsn, filepath.Join(dir, "reports"))}
+}
+
+// TestExceptionsImportWorkbook: people fill the Action and Note columns
+// of the nightly workbook in another program (testdata/workbook/resaved.xlsx
+// went through openpyxl and LibreOffice: shared strings, new styles, an
+// extra sheet) and `exceptions import` applies them. A workbook with a
+// bad action or an unknown ID applies nothing and names every problem by
+// sheet and row.
+func TestExceptionsImportWorkbook(t *testing.T) {
+	files := seedExceptions(t)
+	fixture := filepath.Join(mustGetwd(t), "testdata", "workbook", "resaved.xlsx")
+	byStatus := func(status string) map[string]rules.Listed {
+		t.Helper()
+		code, out, errOut := run(t, files, "exceptions", "list", "--json", "--status", status)
+		if code != ExitOK {
+			t.Fatalf("list: exit %d\n%s", code, errOut)
+		}
+		var l []rules.Listed
+		if err := json.Unmarshal([]byte(out), &l); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]rules.Listed{}
+		for _, e := range l {
+			m[e.ID] = e
+		}
+		return m
+	}
+
+	// A copy with a typo and a row whose ID is unknown.
+	f, err := excelize.OpenFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet := "Submit failed"
+	rows, err := f.GetRows(sheet)
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("fixture sheet %q: %v (%d rows)", sheet, err, len(rows))
+	}
+	f.SetCellValue(sheet, "L2", "clsoe")
+	f.SetCellValue(sheet, "A4", "submit_failed:p:zz")
+	f.SetCellValue(sheet, "L4", "close")
+	f.SetCellValue(sheet, "M4", "gone")
+	bad := filepath.Join(t.TempDir(), "bad.xlsx")
+	if err := f.SaveAs(bad); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	code, _, errOut := run(t, files, "exceptions", "import", bad)
+	if code != ExitUsage {
+		t.Fatalf("bad workbook: exit %d, want %d\n%s", code, ExitUsage, errOut)
+	}
+	for _, want := range []string{`sheet "Submit failed" row 2: action "clsoe"`, "nothing was applied"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("error lacks %q:\n%s", want, errOut)
+		}
+	}
+	if n := len(byStatus("closed")) + len(byStatus("snoozed")); n != 0 {
+		t.Fatalf("a refused workbook changed %d exceptions", n)
+	}
+	// The typo fixed, the unknown ID remains: still nothing applied.
+	f, _ = excelize.OpenFile(bad)
+	f.SetCellValue(sheet, "L2", "close")
+	f.Save()
+	f.Close()
+	if code, _, errOut := run(t, files, "exceptions", "import", bad); code != ExitUsage || !strings.Contains(errOut, `sheet "Submit failed" row 4: exception "submit_failed:p:zz"`) {
+		t.Fatalf("unknown ID: exit %d\n%s", code, errOut)
+	}
+	if n := len(byStatus("closed")); n != 0 {
+		t.Fatalf("a workbook with an unknown ID closed %d", n)
+	}
+
+	code, out, errOut := run(t, files, "exceptions", "import", "--by", "asha", fixture)
+	if code != ExitOK || !strings.Contains(out, "2 closed, 1 snoozed") {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+	}
+	closed, snoozed := byStatus("closed"), byStatus("snoozed")
+	if e := closed["submit_failed:p:a"]; e.Note != "booked by phone" || e.ClosedBy != "asha" {
+		t.Errorf("p:a: %+v", e)
+	}
+	if e := closed["rejected_row:p:e::4"]; e.Note != "clinic resent the row" {
+		t.Errorf("rejected row: %+v", e)
+	}
+	if e, ok := snoozed["submit_failed:p:b"]; !ok || e.SnoozedUntil == nil || e.SnoozedUntil.Year() != 2099 {
+		t.Errorf("p:b: %+v", e)
+	}
+	if open := byStatus("open"); len(open) != 0 {
+		t.Errorf("still open: %v", open)
+	}
+}
+
+func mustGetwd(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
 }

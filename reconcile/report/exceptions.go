@@ -9,12 +9,20 @@ import (
 	"github.com/flabsync/flabsync/reconcile"
 )
 
-// ExceptionColumns is the header of every category sheet.
+// ExceptionColumns is the header of every category sheet. The last two
+// are a person's: Action (close, snooze YYYY-MM-DD, reopen) and Note,
+// which `flabsync exceptions import` applies (ReadDecisions).
 var ExceptionColumns = []string{"ID", "Status", "Age", "Partner", "File", "Row", "Integrator ID",
-	"First seen", "Last seen", "Detail", "Suggested action"}
+	"First seen", "Last seen", "Detail", "Suggested action", ColumnAction, ColumnNote}
+
+// The columns a person fills in.
+const (
+	ColumnAction = "Action"
+	ColumnNote   = "Note"
+)
 
 // exceptionWidths are the column widths, in characters, of a category sheet.
-var exceptionWidths = []float64{20, 10, 9, 16, 30, 7, 28, 17, 17, 70, 50}
+var exceptionWidths = []float64{20, 10, 9, 16, 30, 7, 28, 17, 17, 70, 50, 20, 40}
 
 // maxDataRows is how many exceptions fit on one sheet under its header.
 var maxDataRows = excelize.TotalRows - 1
@@ -129,6 +137,10 @@ func (cs *categorySheet) add(e reconcile.Exception, loc *time.Location) error {
 	c[6] = e.IntegratorID
 	c[7], c[8] = dateCell(e.FirstSeen, loc, cs.st), dateCell(e.LastSeen, loc, cs.st)
 	c[9], c[10] = e.Detail, e.SuggestedAction
+	c[11], c[12] = nil, nil // Action: a person's to fill in
+	if e.Note != "" {
+		c[12] = e.Note // the earlier note, shown when a closed exception comes back
+	}
 	cs.rows++
 	cell, _ := excelize.CoordinatesToCellName(1, cs.rows+1)
 	if err := cs.sw.SetRow(cell, c); err != nil {

@@ -141,7 +141,7 @@ func sampleData() *report.Data {
 }
 
 // writeSample writes sampleData's workbook to a temp dir.
-func writeSample(t *testing.T) (string, *report.Data, report.WorkbookInfo) {
+func writeSample(t testing.TB) (string, *report.Data, report.WorkbookInfo) {
 	t.Helper()
 	d := sampleData()
 	path := filepath.Join(t.TempDir(), "exceptions_2026-11-25.xlsx")

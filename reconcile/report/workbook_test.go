@@ -92,7 +92,7 @@ func TestWriteWorkbook(t *testing.T) {
 				}
 				want := []string{e.ID, e.Status, e.AgeBucket, e.Partner, e.File, row, e.IntegratorID,
 					e.FirstSeen.In(ist).Format("2006-01-02 15:04"), e.LastSeen.In(ist).Format("2006-01-02 15:04"),
-					e.Detail, e.SuggestedAction}
+					e.Detail, e.SuggestedAction, "", e.Note}
 				if diff := cmp.Diff(want, r); diff != "" {
 					t.Errorf("%s row %d (-want +got):\n%s", s.Name, i+2, diff)
 				}
@@ -117,7 +117,7 @@ func TestWriteWorkbook(t *testing.T) {
 				t.Errorf("%s: ID column %v wide", s.Name, w)
 			}
 			sheetXML := xml[sheetPart(t, f, s.Name)]
-			wantFilter := fmt.Sprintf(`<autoFilter ref="$A$1:$K$%d"`, s.Rows+1)
+			wantFilter := fmt.Sprintf(`<autoFilter ref="$A$1:$M$%d"`, s.Rows+1)
 			if !strings.Contains(sheetXML, wantFilter) {
 				t.Errorf("%s: no %s in the sheet", s.Name, wantFilter)
 			}

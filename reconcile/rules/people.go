@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,57 +21,105 @@ var ErrNoException = errors.New("no such exception")
 // while their facts (detail) stay the same, and come back as new, with
 // the note, when they change. All or nothing: an unknown ID changes none.
 func Close(ctx context.Context, db *store.DB, ids []string, by, note string, now time.Time) error {
-	return settle(ctx, db, ids, func(tx *sqlx.Tx, id string) error {
-		q := tx.Rebind(`UPDATE exceptions SET status = ?, closed_by = ?, closed_at = ?, note = ?, closed_detail = detail,
-	snoozed_until = NULL WHERE id = ?`)
-		_, err := tx.ExecContext(ctx, q, reconcile.StatusClosed, by, store.T(now), note, id)
-		return err
-	})
+	return Apply(ctx, db, decisions(ids, reconcile.Decision{Action: reconcile.ActionClose, Note: note}), by, now)
 }
 
 // Snooze hides the exceptions until until; then they are open again. All
 // or nothing.
 func Snooze(ctx context.Context, db *store.DB, ids []string, until time.Time, by, note string, now time.Time) error {
-	if !until.After(now) {
-		return fmt.Errorf("snooze until %s: that is not in the future", until.Format(time.DateOnly))
-	}
-	return settle(ctx, db, ids, func(tx *sqlx.Tx, id string) error {
-		q := tx.Rebind(`UPDATE exceptions SET status = ?, snoozed_until = ?, closed_by = ?, closed_at = ?, note = ? WHERE id = ?`)
-		_, err := tx.ExecContext(ctx, q, reconcile.StatusSnoozed, store.T(until), by, store.T(now), note, id)
-		return err
-	})
+	return Apply(ctx, db, decisions(ids, reconcile.Decision{Action: reconcile.ActionSnooze, Until: until, Note: note}), by, now)
 }
 
 // Reopen undoes a close or a snooze: the exceptions are open again (the
 // note is kept). All or nothing.
 func Reopen(ctx context.Context, db *store.DB, ids []string) error {
-	return settle(ctx, db, ids, func(tx *sqlx.Tx, id string) error {
-		q := tx.Rebind(`UPDATE exceptions SET status = ?, snoozed_until = NULL, closed_detail = '' WHERE id = ?`)
-		_, err := tx.ExecContext(ctx, q, reconcile.StatusOpen, id)
-		return err
-	})
+	return Apply(ctx, db, decisions(ids, reconcile.Decision{Action: reconcile.ActionReopen}), "", time.Now())
 }
 
-func settle(ctx context.Context, db *store.DB, ids []string, fn func(*sqlx.Tx, string) error) error {
-	if len(ids) == 0 {
+func decisions(ids []string, d reconcile.Decision) []reconcile.Decision {
+	out := make([]reconcile.Decision, len(ids))
+	for i, id := range ids {
+		out[i] = d
+		out[i].ID = id
+	}
+	return out
+}
+
+// Apply carries out a person's decisions in one transaction: all or
+// nothing. Every problem is found before anything changes, and the error
+// names each by its Where: an unknown ID (ErrNoException), a close or
+// snooze without a note, a snooze not in the future, a decision on facts
+// that changed since the person saw them (Decision.Detail).
+func Apply(ctx context.Context, db *store.DB, ds []reconcile.Decision, by string, now time.Time) error {
+	if len(ds) == 0 {
 		return errors.New("name at least one exception ID")
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		for _, id := range ids {
-			var status string
-			err := tx.GetContext(ctx, &status, tx.Rebind(`SELECT status FROM exceptions WHERE id = ?`), id)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("exception %q: %w (nothing was changed)", id, ErrNoException)
+		var problems []error
+		for _, d := range ds {
+			if err := check(ctx, tx, d, now); err != nil {
+				problems = append(problems, err)
 			}
-			if err != nil {
-				return fmt.Errorf("exception %q: %w", id, err)
-			}
-			if err := fn(tx, id); err != nil {
-				return fmt.Errorf("exception %q: %w", id, err)
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("%w (nothing was changed)", errors.Join(problems...))
+		}
+		for _, d := range ds {
+			if err := applyDecision(ctx, tx, d, by, now); err != nil {
+				return fmt.Errorf("%sexception %q: %w", where(d), d.ID, err)
 			}
 		}
 		return nil
 	})
+}
+
+func where(d reconcile.Decision) string {
+	if d.Where == "" {
+		return ""
+	}
+	return d.Where + ": "
+}
+
+// check finds what would make d wrong to apply.
+func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time) error {
+	var cur struct {
+		Status string `db:"status"`
+		Detail string `db:"detail"`
+	}
+	err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, detail FROM exceptions WHERE id = ?`), d.ID)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%sexception %q: %w", where(d), d.ID, ErrNoException)
+	case err != nil:
+		return fmt.Errorf("%sexception %q: %w", where(d), d.ID, err)
+	case d.Action != reconcile.ActionReopen && strings.TrimSpace(d.Note) == "":
+		return fmt.Errorf("%s%s %q needs a note saying why", where(d), d.Action, d.ID)
+	case d.Action == reconcile.ActionSnooze && !d.Until.After(now):
+		return fmt.Errorf("%ssnooze %q until %s: that is not in the future", where(d), d.ID, d.Until.Format(time.DateOnly))
+	case d.Detail != "" && sameText(d.Detail) != sameText(cur.Detail):
+		return fmt.Errorf("%sexception %q has changed since this was written (now: %s); decide on the latest workbook", where(d), d.ID, cur.Detail)
+	}
+	return nil
+}
+
+func applyDecision(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, by string, now time.Time) error {
+	var q string
+	var args []any
+	switch d.Action {
+	case reconcile.ActionClose:
+		q = `UPDATE exceptions SET status = ?, closed_by = ?, closed_at = ?, note = ?, closed_detail = detail, snoozed_until = NULL WHERE id = ?`
+		args = []any{reconcile.StatusClosed, by, store.T(now), d.Note, d.ID}
+	case reconcile.ActionSnooze:
+		q = `UPDATE exceptions SET status = ?, snoozed_until = ?, closed_by = ?, closed_at = ?, note = ? WHERE id = ?`
+		args = []any{reconcile.StatusSnoozed, store.T(d.Until), by, store.T(now), d.Note, d.ID}
+	case reconcile.ActionReopen:
+		q = `UPDATE exceptions SET status = ?, snoozed_until = NULL, closed_detail = '' WHERE id = ?`
+		args = []any{reconcile.StatusOpen, d.ID}
+	default:
+		return fmt.Errorf("unknown action %q", d.Action)
+	}
+	_, err := tx.ExecContext(ctx, tx.Rebind(q), args...)
+	return err
 }
 
 // Listed is an exception as `flabsync exceptions list` shows it.
@@ -107,4 +156,10 @@ func List(ctx context.Context, db *store.DB, status, category string) ([]Listed,
 		return nil, fmt.Errorf("reconcile: list exceptions: %w", err)
 	}
 	return out, nil
+}
+
+// sameText is text as a spreadsheet program may give it back: line
+// endings and surrounding space may differ.
+func sameText(s string) string {
+	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 }

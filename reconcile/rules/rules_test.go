@@ -3,6 +3,7 @@ package rules_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -422,6 +423,49 @@ func TestPeopleCloseAndSnooze(t *testing.T) {
 		}
 		if l, _ := rules.List(ctx, db, "closed", ""); len(l) != 0 {
 			t.Errorf("still closed after reopen: %+v", l)
+		}
+	})
+}
+
+// TestApplyRefusesStaleOrIncompleteDecisions: a decision taken on facts
+// that have changed since (an old workbook), a close without a note or a
+// snooze into the past is refused with where it came from, and nothing of
+// the batch is applied.
+func TestApplyRefusesStaleOrIncompleteDecisions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		scenario(t, db)
+		at := time.Now().Add(7 * time.Hour)
+		openIDs(t, db, at)
+		detail := map[string]string{}
+		l, _ := rules.List(ctx, db, "open", "")
+		for _, e := range l {
+			detail[e.ID] = e.Detail
+		}
+		good := reconcile.Decision{ID: "no_bill:sunrise:fresh", Action: reconcile.ActionClose, Note: "booked by phone", Where: `sheet "No bill" row 2`, Detail: detail["no_bill:sunrise:fresh"] + "\r\n"}
+		for name, c := range map[string]struct {
+			d    reconcile.Decision
+			want string
+		}{
+			"Stale": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionClose, Note: "x", Where: `sheet "Submit failed" row 3`,
+				Detail: "Flabs refused it: something it no longer says"}, `sheet "Submit failed" row 3: exception "submit_failed:sunrise:refused" has changed`},
+			"NoNote": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionClose, Where: "row 9"}, "row 9: close \"submit_failed:sunrise:refused\" needs a note"},
+			"Past": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionSnooze, Note: "x", Until: at.Add(-time.Hour)},
+				"not in the future"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				err := rules.Apply(ctx, db, []reconcile.Decision{good, c.d}, "asha", at)
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("err = %v, want %q", err, c.want)
+				}
+				if l, _ := rules.List(ctx, db, "closed", ""); len(l) != 0 {
+					t.Fatalf("a refused batch closed %d", len(l))
+				}
+			})
+		}
+		// With the detail as it is now, the close goes through.
+		if err := rules.Apply(ctx, db, []reconcile.Decision{good}, "asha", at); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -1,0 +1,49 @@
+package reconcile
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The actions a person can take on an exception.
+const (
+	ActionClose  = "close"  // settled: stays closed while its facts stay the same
+	ActionSnooze = "snooze" // hidden until a day
+	ActionReopen = "reopen" // open again
+)
+
+// Decision is a person's action on one exception, from the command line
+// or from the Action and Note columns of a workbook.
+type Decision struct {
+	ID     string
+	Action string    // ActionClose, ActionSnooze or ActionReopen
+	Until  time.Time // snooze: the day it comes back
+	Note   string    // why (required to close or snooze)
+	// Where names its source for errors: `sheet "Rejected row" row 14`.
+	Where string
+	// Detail, when set, is the exception's detail as the person saw it
+	// (the workbook's Detail cell): a decision on facts that have changed
+	// since is refused.
+	Detail string
+}
+
+// ParseAction reads an Action cell: "close", "snooze YYYY-MM-DD" or
+// "reopen" (any case, spaces trimmed); "" is no action (ok false). The
+// date is a day in loc.
+func ParseAction(cell string, loc *time.Location) (d Decision, ok bool, err error) {
+	f := strings.Fields(strings.ToLower(cell))
+	switch {
+	case len(f) == 0:
+		return d, false, nil
+	case len(f) == 1 && (f[0] == ActionClose || f[0] == ActionReopen):
+		return Decision{Action: f[0]}, true, nil
+	case f[0] == ActionSnooze && len(f) == 2:
+		until, err := time.ParseInLocation(time.DateOnly, f[1], loc)
+		if err != nil {
+			return d, false, fmt.Errorf("action %q: snooze needs a day, YYYY-MM-DD", cell)
+		}
+		return Decision{Action: ActionSnooze, Until: until}, true, nil
+	}
+	return d, false, fmt.Errorf("action %q: want close, snooze YYYY-MM-DD, reopen or nothing", cell)
+}

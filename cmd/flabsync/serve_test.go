@@ -92,7 +92,21 @@ log: {level: warn}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d files archived in 4 min\nserve a:\n%s\nserve b:\n%s", len(archived), files, logs[0], logs[1])
+			// Where the rest are, and what each process was doing: a
+			// SIGQUIT makes a Go program print every goroutine's stack.
+			var where []string
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && !strings.Contains(p, string(filepath.Separator)+"archive"+string(filepath.Separator)) {
+					rel, _ := filepath.Rel(dir, p)
+					where = append(where, rel)
+				}
+				return nil
+			})
+			for _, p := range procs {
+				p.Process.Signal(syscall.SIGQUIT)
+			}
+			time.Sleep(2 * time.Second)
+			t.Fatalf("%d of %d files archived in 4 min; other files: %v\nserve a:\n%s\nserve b:\n%s", len(archived), files, where, logs[0], logs[1])
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -56,8 +56,11 @@ func (in *Inbox) Drain(ctx context.Context, h Handler, pause time.Duration) (han
 		return 0, err
 	}
 	for _, f := range files {
-		if err := in.Handle(ctx, f, h); err != nil && ctx.Err() != nil {
-			return handled, err
+		if err := in.Handle(ctx, f, h); err != nil {
+			if ctx.Err() != nil {
+				return handled, err
+			}
+			in.log.Error("inbox: could not file the file away; it stays in the processing folder until the next start", logging.KeyFile, f.Rel, logging.Err(err))
 		}
 		handled++
 	}
@@ -121,8 +124,11 @@ func (in *Inbox) Watch(ctx context.Context, h Handler) error {
 			in.log.Error("inbox: scan", logging.Err(err))
 		}
 		for _, f := range files {
-			if err := in.Handle(ctx, f, h); err != nil && ctx.Err() != nil {
-				return nil
+			if err := in.Handle(ctx, f, h); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				in.log.Error("inbox: could not file the file away; it stays in the processing folder until the next start", logging.KeyFile, f.Rel, logging.Err(err))
 			}
 		}
 	}

@@ -233,7 +233,10 @@ func (s *Submitter) dispatch(ctx context.Context) {
 func (s *Submitter) worker(ctx context.Context) {
 	for t := range s.work {
 		if err := s.lim.Wait(ctx); err != nil {
-			continue // stopping: t was never sent and stays pending
+			// Stopping: t was never sent and stays pending in the ledger;
+			// whoever waits on it hears so rather than wait on.
+			s.finish(t, ledger.Result{State: ledger.Pending, Error: "not sent: " + err.Error()})
+			continue
 		}
 		s.send(ctx, t)
 	}

@@ -57,10 +57,13 @@ WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?
 		AND g.created_at > f.created_at AND g.created_at <= ?)
 GROUP BY f.partner, f.sha256, r.sheet, r.row_num`, []any{t(cfg.RejectsFor), now, now}},
 
+		// Open until a good file of the partner replaces it (or a person
+		// closes it), however long that takes.
 		{reconcile.CategoryFileRefused, `SELECT 'file_refused:' || CAST(f.id AS TEXT) AS id, 'file_refused' AS category, '' AS integrator_id,
 	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
 	'the file is in ' || f.path || ' with a note saying why; ask ' || f.partner || ' for a corrected file' AS suggested_action
-FROM files f WHERE f.status IN ('refused', 'failed') AND f.created_at >= ? AND f.created_at <= ?`, []any{t(cfg.RejectsFor), now}},
+FROM files f WHERE f.status IN ('refused', 'failed') AND f.created_at <= ?
+	AND NOT EXISTS (` + replacement + `)`, []any{now, now}},
 
 		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,

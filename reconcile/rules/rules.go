@@ -80,7 +80,7 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 		if _, err := tx.ExecContext(ctx, q, store.T(at), store.T(at), reconcile.CategoryMissingDrop); err != nil {
 			return fmt.Errorf("resolve exceptions: %w", err)
 		}
-		return nil
+		return noteCorrections(ctx, tx, at)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)

@@ -354,6 +354,10 @@ func TestRejectedRowsOnceAndCorrected(t *testing.T) {
 		if len(rf) != 0 {
 			t.Errorf("reject files after the correction: %+v", rf)
 		}
+		resolved, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryRejectedRow)
+		if len(resolved) != 1 || !strings.HasSuffix(resolved[0].Detail, "; corrected by p_bbbb.csv row 7") {
+			t.Errorf("the resolved rejected row does not name its correction: %+v", resolved)
+		}
 	})
 }
 
@@ -466,6 +470,51 @@ func TestApplyRefusesStaleOrIncompleteDecisions(t *testing.T) {
 		// With the detail as it is now, the close goes through.
 		if err := rules.Apply(ctx, db, []reconcile.Decision{good}, "asha", at); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestRefusedFileOpenUntilReplaced: a refused file stays an exception
+// past every window until a good file of the same partner comes; then it
+// resolves and says which file replaced it.
+func TestRefusedFileOpenUntilReplaced(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		if err := l.RecordRefused(ctx, "p", "p_broken.csv", "/errors/p_broken.csv", "the file is empty (0 bytes)"); err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(10 * 24 * time.Hour)
+		refused := func(at time.Time) []string {
+			var ids []string
+			for id, c := range openIDs(t, db, at) {
+				if c == reconcile.CategoryFileRefused {
+					ids = append(ids, id)
+				}
+			}
+			return ids
+		}
+		if ids := refused(later); len(ids) != 1 {
+			t.Fatalf("refused file after 10 days: %v, want still open", ids)
+		}
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p_fixed.csv", SHA256: "fixed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := "p:R1"
+		l.Admit(ctx, fid, []ledger.Booking{{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: &flabs.BillingRequest{IntegratorID: id}}},
+			[]ledger.Row{{Num: 2, Status: ledger.RowAccepted, IntegratorID: id}})
+		l.Sending(ctx, id, "t")
+		l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Submitted, PreBookingID: "pb1"})
+		if _, err := l.FinishFile(ctx, fid, 1); err != nil {
+			t.Fatal(err)
+		}
+		if ids := refused(later.Add(time.Second)); len(ids) != 0 {
+			t.Fatalf("still open after a good file came: %v", ids)
+		}
+		resolved, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryFileRefused)
+		if len(resolved) != 1 || !strings.HasSuffix(resolved[0].Detail, "; replaced by p_fixed.csv") {
+			t.Errorf("resolved: %+v", resolved)
 		}
 	})
 }

@@ -88,9 +88,17 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	if err != nil {
 		return nil, err
 	}
+	trend, err := rules.Trend(ctx, db, at, 7)
+	if err != nil {
+		return nil, err
+	}
+	oldest, err := rules.Oldest(ctx, db, at, 5)
+	if err != nil {
+		return nil, err
+	}
 	data := &report.Data{At: at, Counts: res.Counts, New: res.New, Open: res.Open, Resolved: res.Resolved, WalkInBills: res.WalkInBills,
 		Exceptions: rules.Exceptions(ctx, db, at), Files: files, Unmapped: mapping.Review(ix, unmapped), Rejects: rejects,
-		Location: loc}
+		Trend: trend, Oldest: oldest, Location: loc}
 	if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("reconcile: report.dir: %w", err)
 	}

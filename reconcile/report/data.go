@@ -38,6 +38,10 @@ type Data struct {
 	Files               []FileCheck
 	Unmapped            []mapping.ReviewRow
 	Rejects             []reconcile.RejectFile
+	// Trend is the open exceptions per category of the last runs, oldest
+	// first (this one last); Oldest the longest-open exceptions.
+	Trend  []reconcile.TrendPoint
+	Oldest []reconcile.Exception
 
 	// Location is the time zone dates are shown in (Excel cells carry
 	// none); nil means time.Local.

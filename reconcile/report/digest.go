@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // Digest is the email's body: the Summary sheet's figures, in plain text
@@ -26,6 +28,26 @@ type Digest struct {
 	Rejected            int      // rows in the partner reject files
 	WalkInBills         int      // bills made inside Flabs, counted not listed
 	NotAttached         string   // set when the workbook was too large to attach: where it is
+	// TrendDays are the last runs' days, oldest first, and Trend each
+	// category's open exceptions on them (categories open on none left
+	// out): whether the report converges.
+	TrendDays []string
+	Trend     []TrendLine
+	Oldest    []OldestLine // the longest-open exceptions, oldest first
+}
+
+// TrendLine is one category's open exceptions over the last runs.
+type TrendLine struct {
+	Title string
+	Open  []int
+}
+
+// OldestLine is one long-open exception: its ID, category, partner and
+// since when (never its detail, which may quote a sheet's cells).
+type OldestLine struct {
+	ID, Title, Partner string
+	Since              time.Time
+	Days               int
 }
 
 // CategoryLine is one category with exceptions: Open counts new and still
@@ -54,6 +76,11 @@ func NewDigest(d *Data, info WorkbookInfo) Digest {
 		Rejected: rejectedRows(d.Rejects),
 	}
 	dg.WalkInBills = d.WalkInBills
+	dg.TrendDays, dg.Trend = trendLines(d.Trend, d.location())
+	for _, e := range d.Oldest {
+		dg.Oldest = append(dg.Oldest, OldestLine{ID: e.ID, Title: Title(e.Category), Partner: partnerLabel(e.Partner),
+			Since: e.FirstSeen.In(d.location()), Days: int(d.At.Sub(e.FirstSeen).Hours() / 24)})
+	}
 	w := &workbook{info: info}
 	for _, cat := range w.categories() {
 		n := 0
@@ -77,6 +104,28 @@ func NewDigest(d *Data, info WorkbookInfo) Digest {
 		}
 	}
 	return dg
+}
+
+// trendLines lays the trend out by category, in the categories' order.
+func trendLines(points []reconcile.TrendPoint, loc *time.Location) (days []string, lines []TrendLine) {
+	if len(points) == 0 {
+		return nil, nil
+	}
+	for _, p := range points {
+		days = append(days, p.At.In(loc).Format("01-02"))
+	}
+	for _, c := range reconcile.Categories {
+		l := TrendLine{Title: Title(c)}
+		seen := false
+		for _, p := range points {
+			l.Open = append(l.Open, p.Open[c])
+			seen = seen || p.Open[c] > 0
+		}
+		if seen {
+			lines = append(lines, l)
+		}
+	}
+	return days, lines
 }
 
 // Total is every exception that needs a person: new plus still open.
@@ -125,6 +174,30 @@ func (dg Digest) Text() string {
 			fmt.Fprintf(&b, "  %-*s %6d\n", w-2, p.Partner, p.Open)
 		}
 	}
+	if len(dg.Trend) > 0 {
+		w := len("Open, last runs")
+		for _, l := range dg.Trend {
+			w = max(w, utf8.RuneCountInString(l.Title)+2)
+		}
+		fmt.Fprintf(&b, "\n%-*s", w, "Open, last runs")
+		for _, d := range dg.TrendDays {
+			fmt.Fprintf(&b, " %6s", d)
+		}
+		b.WriteString("\n")
+		for _, l := range dg.Trend {
+			fmt.Fprintf(&b, "  %-*s", w-2, l.Title)
+			for _, n := range l.Open {
+				fmt.Fprintf(&b, " %6d", n)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(dg.Oldest) > 0 {
+		b.WriteString("\nOpen longest:\n")
+		for _, o := range dg.Oldest {
+			fmt.Fprintf(&b, "  %s (%s, %s) open since %s, %d %s\n", o.ID, o.Title, o.Partner, o.Since.Format("2006-01-02"), o.Days, plural(o.Days, "day", "days"))
+		}
+	}
 	fmt.Fprintf(&b, "\nFiles checked: %d", dg.Files)
 	if n := len(dg.UnbalancedFiles); n > 0 {
 		fmt.Fprintf(&b, "; %d %s NOT BALANCE: %s", n, plural(n, "DOES", "DO"), strings.Join(dg.UnbalancedFiles, ", "))
@@ -146,6 +219,7 @@ func (dg Digest) Text() string {
 var htmlDigest = template.Must(template.New("digest").Funcs(template.FuncMap{
 	"join": strings.Join,
 	"does": func(n int) string { return plural(n, "DOES", "DO") },
+	"days": func(n int) string { return plural(n, "day", "days") },
 }).Parse(`<!DOCTYPE html>
 <html><body style="font-family: sans-serif">
 <h2>flabsync exception report, {{.At.Format "2006-01-02 15:04 MST"}}</h2>
@@ -165,6 +239,22 @@ var htmlDigest = template.Must(template.New("digest").Funcs(template.FuncMap{
 <tr><td>{{.Partner}}</td><td align="right">{{.Open}}</td></tr>
 {{- end}}
 </table>
+{{- end}}
+{{- if .Trend}}
+<table cellpadding="4" style="border-collapse: collapse">
+<tr><th align="left">Open, last runs</th>{{range .TrendDays}}<th align="right">{{.}}</th>{{end}}</tr>
+{{- range .Trend}}
+<tr><td>{{.Title}}</td>{{range .Open}}<td align="right">{{.}}</td>{{end}}</tr>
+{{- end}}
+</table>
+{{- end}}
+{{- if .Oldest}}
+<p>Open longest:</p>
+<ul>
+{{- range .Oldest}}
+<li>{{.ID}} ({{.Title}}, {{.Partner}}) open since {{.Since.Format "2006-01-02"}}, {{.Days}} {{days .Days}}</li>
+{{- end}}
+</ul>
 {{- end}}
 <p>Files checked: {{.Files}}
 {{- if .UnbalancedFiles}}; <b style="color: #c00000">{{len .UnbalancedFiles}} {{does (len .UnbalancedFiles)}} NOT BALANCE: {{join .UnbalancedFiles ", "}}</b>

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -173,5 +174,53 @@ func TestDigestQuietDay(t *testing.T) {
 	dt := readDigestText(t, dg.Text())
 	if dt.Total != 0 || len(dt.ByCategory) != 0 || dt.Files != 0 {
 		t.Errorf("quiet digest %+v", dt)
+	}
+}
+
+// TestDigestTrendAndOldest: the digest shows each category's open
+// exceptions over the last runs (oldest run first, categories never open
+// left out) and the longest-open exceptions with how long, never their
+// detail.
+func TestDigestTrendAndOldest(t *testing.T) {
+	day := func(n int) time.Time { return runAt.Add(time.Duration(n-7) * 24 * time.Hour) }
+	var trend []reconcile.TrendPoint
+	for i, n := range []int{9, 8, 6, 5, 3, 2, 1} {
+		trend = append(trend, reconcile.TrendPoint{At: day(i + 1), Open: map[string]int{reconcile.CategoryRejectedRow: n, reconcile.CategoryNoBill: 7 - i}})
+	}
+	d := &report.Data{At: runAt, Location: ist, Trend: trend, Oldest: []reconcile.Exception{
+		{ID: "no_bill:sunrise:S-1", Category: reconcile.CategoryNoBill, Partner: "sunrise", FirstSeen: runAt.Add(-12 * 24 * time.Hour), Detail: "Asha Rao, 34 Y"},
+	}}
+	info, err := report.WriteWorkbook(t.TempDir()+"/w.xlsx", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dg := report.NewDigest(d, info)
+	text := dg.Text()
+	rows := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 7 {
+			rows[strings.Join(f[:len(f)-7], " ")] = strings.Join(f[len(f)-7:], " ")
+		}
+	}
+	if got := rows[report.Title(reconcile.CategoryRejectedRow)]; got != "9 8 6 5 3 2 1" {
+		t.Errorf("rejected rows trend %q\n%s", got, text)
+	}
+	if got := rows[report.Title(reconcile.CategoryNoBill)]; got != "7 6 5 4 3 2 1" {
+		t.Errorf("no bill trend %q\n%s", got, text)
+	}
+	if strings.Contains(text, report.Title(reconcile.CategoryBillDeleted)) {
+		t.Errorf("a category never open is in the trend:\n%s", text)
+	}
+	if !strings.Contains(text, "no_bill:sunrise:S-1 ("+report.Title(reconcile.CategoryNoBill)+", sunrise) open since 2026-11-13, 12 days") {
+		t.Errorf("oldest line missing:\n%s", text)
+	}
+	for _, body := range []string{text, dg.HTML()} {
+		if strings.Contains(body, "Asha") {
+			t.Errorf("an exception's detail (which may quote a sheet) is in the digest:\n%s", body)
+		}
+	}
+	if html := dg.HTML(); !strings.Contains(html, "<td align=\"right\">9</td>") || !strings.Contains(html, "no_bill:sunrise:S-1") {
+		t.Errorf("HTML lacks the trend or the oldest:\n%s", html)
 	}
 }

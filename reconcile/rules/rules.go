@@ -89,6 +89,9 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 	if err != nil {
 		return nil, err
 	}
+	if err := recordRun(ctx, db, res); err != nil {
+		return nil, err
+	}
 	q := db.Rebind(`SELECT COUNT(DISTINCT e.bill_id) FROM webhook_events e
 WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?`)
 	if err := db.GetContext(ctx, &res.WalkInBills, q, true, store.T(at.Add(-cfg.RejectsFor))); err != nil {

@@ -518,3 +518,48 @@ func TestRefusedFileOpenUntilReplaced(t *testing.T) {
 		}
 	})
 }
+
+// TestTrendAndOldest: every run keeps its open exceptions per category;
+// Trend gives the last runs up to a time, oldest first, and Oldest the
+// longest-open exceptions first.
+func TestTrendAndOldest(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		scenario(t, db)
+		at := time.Now().Add(7 * time.Hour).UTC().Truncate(time.Second)
+		var results []*rules.Result
+		for i := range 3 {
+			res, err := rules.Run(ctx, db, cfg, mapping.NewIndex(nil, nil), at.Add(time.Duration(i)*24*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			results = append(results, res)
+		}
+		tr, err := rules.Trend(ctx, db, at.Add(30*time.Hour), 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tr) != 2 || !tr[0].At.Equal(at) || !tr[1].At.Equal(at.Add(24*time.Hour)) {
+			t.Fatalf("trend up to the second run: %+v", tr)
+		}
+		for i, p := range tr {
+			for _, c := range reconcile.Categories {
+				if p.Open[c] != results[i].Total(c) {
+					t.Errorf("run %d %s: trend %d, run said %d", i, c, p.Open[c], results[i].Total(c))
+				}
+			}
+		}
+		if tr, _ := rules.Trend(ctx, db, at.Add(72*time.Hour), 2); len(tr) != 2 || !tr[1].At.Equal(at.Add(48*time.Hour)) {
+			t.Errorf("the last two runs: %+v", tr)
+		}
+		old, err := rules.Oldest(ctx, db, at.Add(48*time.Hour), 3)
+		if err != nil || len(old) == 0 || len(old) > 3 {
+			t.Fatalf("oldest: %v %v", old, err)
+		}
+		for i := 1; i < len(old); i++ {
+			if old[i].FirstSeen.Before(old[i-1].FirstSeen) || !old[i].Open() {
+				t.Errorf("oldest not in order: %+v", old)
+			}
+		}
+	})
+}

@@ -210,6 +210,18 @@ log: {level: warn}
 	if dataRows != sum(rep.Summary) {
 		t.Errorf("category sheets hold %d rows, summary %d", dataRows, sum(rep.Summary))
 	}
+	// The first run, three days after the files came, checks every file
+	// received since (not only the last day's).
+	summaryRows, _ := f.GetRows("Summary")
+	var summaryText strings.Builder
+	for _, r := range summaryRows {
+		summaryText.WriteString(strings.Join(r, "|") + "\n")
+	}
+	for _, name := range []string{"stuck_2026.csv", "hung_2026.csv", "hung_2026-b.csv"} {
+		if !strings.Contains(summaryText.String(), name) {
+			t.Errorf("the Summary's file table lacks %s:\n%s", name, summaryText.String())
+		}
+	}
 	unmapped, _ := f.GetRows("Unmapped")
 	if len(unmapped) < 2 || !strings.Contains(strings.Join(unmapped[1], "|"), "Trop T") {
 		t.Errorf("Unmapped sheet: %v", unmapped)

@@ -69,12 +69,20 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	} else if n > 0 {
 		log.Info("unconfirmed bookings confirmed by their bill events", "bookings", n)
 	}
+	// The files checked are those received since the previous run (the
+	// first run looks back as far as rejected rows are kept).
+	since := at.Add(-max(rc.RejectsFor, 24*time.Hour))
+	if prev, ok, err := rules.PreviousRun(ctx, db, at); err != nil {
+		return nil, err
+	} else if ok {
+		since = prev
+	}
 	res, err := rules.Run(ctx, db, rc, ix, at)
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{At: at, Result: res}
-	files, err := fileChecks(ctx, db, at)
+	files, err := fileChecks(ctx, db, since, at)
 	if err != nil {
 		return nil, err
 	}
@@ -136,10 +144,10 @@ func RulesConfig(cfg *config.Config) rules.Config {
 		RejectsFor: cfg.Reconcile.RejectsFor, ListWalkInBills: cfg.Reconcile.ListWalkInBills}
 }
 
-// fileChecks are the conservation checks of the files received in the
-// day before at.
-func fileChecks(ctx context.Context, db *store.DB, at time.Time) ([]report.FileCheck, error) {
-	files, err := ledger.New(db).FilesReceived(ctx, at.Add(-24*time.Hour), at)
+// fileChecks are the conservation checks of the files received from
+// since to at.
+func fileChecks(ctx context.Context, db *store.DB, since, at time.Time) ([]report.FileCheck, error) {
+	files, err := ledger.New(db).FilesReceived(ctx, since, at)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}

@@ -61,3 +61,13 @@ func Oldest(ctx context.Context, db *store.DB, at time.Time, n int) ([]reconcile
 	}
 	return out, nil
 }
+
+// PreviousRun is the time of the last run before at (ok false: none).
+func PreviousRun(ctx context.Context, db *store.DB, at time.Time) (prev time.Time, ok bool, err error) {
+	var t store.Time
+	q := db.Rebind(`SELECT MAX(at) FROM reconcile_runs WHERE at < ?`)
+	if err := db.GetContext(ctx, &t, q, store.T(at.UTC().Truncate(time.Microsecond))); err != nil {
+		return time.Time{}, false, fmt.Errorf("reconcile: the previous run: %w", err)
+	}
+	return t.Time, !t.IsZero(), nil
+}

@@ -28,6 +28,13 @@ type Ledger struct {
 // New returns the ledger in db.
 func New(db *store.DB) *Ledger { return &Ledger{db: db, now: time.Now} }
 
+// WithClock makes the ledger stamp its records with now instead of the
+// wall clock (a month of nights in a test) and returns it.
+func (l *Ledger) WithClock(now func() time.Time) *Ledger {
+	l.now = now
+	return l
+}
+
 // File is a file as the ledger records it.
 type File struct {
 	Partner string

@@ -36,7 +36,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // TestThirtyDays runs a month of nights on an injected clock, through
@@ -59,7 +59,9 @@ func TestThirtyDays(t *testing.T) {
 	dir := t.TempDir()
 	base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	clk := &clock{t: base}
-	day := func(d, hour int) time.Time { return base.Add(time.Duration(d-1)*24*time.Hour + time.Duration(hour)*time.Hour) }
+	day := func(d, hour int) time.Time {
+		return base.Add(time.Duration(d-1)*24*time.Hour + time.Duration(hour)*time.Hour)
+	}
 
 	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "flabsync.db"))
 	if err != nil {

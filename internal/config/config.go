@@ -29,6 +29,7 @@ type Config struct {
 	Report            Report             `yaml:"report"`
 	Mail              Mail               `yaml:"mail"`
 	Reconcile         Reconcile          `yaml:"reconcile"`
+	Retention         Retention          `yaml:"retention"`
 	Partners          map[string]Partner `yaml:"partners"`
 	DefaultLeadSource string             `yaml:"default_lead_source"`
 	Log               Log                `yaml:"log"`
@@ -36,7 +37,7 @@ type Config struct {
 	// Local).
 	Timezone string `yaml:"timezone"`
 	// Schedules overrides the default schedule of a job (import,
-	// mapping-sync, reconcile, expected-drops): a cron spec, "@every 5m",
+	// mapping-sync, reconcile, expected-drops, prune): a cron spec, "@every 5m",
 	// or "off".
 	Schedules map[string]string `yaml:"schedules"`
 	Serve     Serve             `yaml:"serve"`
@@ -132,6 +133,25 @@ type Reconcile struct {
 	ListWalkInBills bool `yaml:"list_walk_in_bills"`
 }
 
+// DefaultPatientDataDays is retention.patient_data_days's default.
+const DefaultPatientDataDays = 90
+
+// Retention says how long patient data is kept.
+type Retention struct {
+	// PatientDataDays is how many days patient data is kept (default 90):
+	// then the prune job erases it from the ledger's stored requests and
+	// rows, from raw webhook bodies, and deletes archived and refused
+	// sheets, their notes and reject files. IDs, states and counts stay.
+	// It must be at least 1 and longer than reconcile.rejects_for; there is
+	// no "keep forever".
+	PatientDataDays int `yaml:"patient_data_days"`
+}
+
+// PatientData is PatientDataDays as a duration.
+func (r Retention) PatientData() time.Duration {
+	return time.Duration(r.PatientDataDays) * 24 * time.Hour
+}
+
 // Partner is one clinic's settings, keyed by the partner name that prefixes
 // its inbox files and integrator IDs.
 type Partner struct {
@@ -149,6 +169,19 @@ type Partner struct {
 	// partner normally sends a file; the expected-drops job reports a day
 	// that passes it without one. Empty: no expectation.
 	ExpectBy string `yaml:"expect_by"`
+	// Email is where the clinic's receipts go: a list, or one
+	// comma-separated string ("a@x, b@y"). Empty: no receipts.
+	Email StringList `yaml:"email"`
+	// Receipts, when mail is configured, sends the clinic a receipt for
+	// each file processed or refused. Unset means on when Email is set;
+	// false turns receipts off.
+	Receipts *bool `yaml:"receipts"`
+}
+
+// WantsReceipts reports whether the partner gets a receipt for each file:
+// it has an email address and has not set receipts: false.
+func (p Partner) WantsReceipts() bool {
+	return len(p.Email) > 0 && (p.Receipts == nil || *p.Receipts)
 }
 
 // Log configures the structured log on stderr.
@@ -195,6 +228,7 @@ func Default() Config {
 			BillCompletedWithin: 72 * time.Hour,
 			RejectsFor:          7 * 24 * time.Hour,
 		},
+		Retention:         Retention{PatientDataDays: DefaultPatientDataDays},
 		DefaultLeadSource: "",
 		Log:               Log{Level: "info", Format: "text"},
 		Timezone:          "Local",

@@ -148,6 +148,10 @@ func TestLoadErrorsNameKeyAndValue(t *testing.T) {
 		{"bad column field", "partners:\n  sunrise:\n    columns:\n      colour: [Hue]\n", []string{"partners.sunrise.columns.colour", "known: name"}},
 		{"bad log level", "log:\n  level: loud\n", []string{"log.level", `"loud"`}},
 		{"zero window", "reconcile:\n  bill_created_within: 0s\n", []string{"reconcile.bill_created_within", `"0s"`}},
+		{"zero retention", "retention:\n  patient_data_days: 0\n", []string{"retention.patient_data_days", `"0"`, "at least 1"}},
+		{"negative retention", "retention:\n  patient_data_days: -5\n", []string{"retention.patient_data_days", `"-5"`}},
+		{"retention inside rejects_for", "retention:\n  patient_data_days: 7\n", []string{"retention.patient_data_days", `"7"`, "reconcile.rejects_for"}},
+		{"prune schedule typo", "schedules:\n  prnue: '@daily'\n", []string{"schedules.prnue", "prune"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -336,6 +336,8 @@ func typeName(t reflect.Type) string {
 		return "a list of text"
 	}
 	switch t.Kind() {
+	case reflect.Pointer: // an optional value (partners.<name>.receipts)
+		return typeName(t.Elem())
 	case reflect.Int, reflect.Int64, reflect.Int32:
 		return "a whole number"
 	case reflect.Float64, reflect.Float32:

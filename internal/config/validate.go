@@ -29,7 +29,7 @@ func (e *FieldError) Error() string {
 }
 
 // Jobs are the scheduled jobs `schedules` may set.
-var Jobs = []string{"import", "mapping-sync", "reconcile", "expected-drops"}
+var Jobs = []string{"import", "mapping-sync", "reconcile", "expected-drops", "prune"}
 
 // Validate checks every key and returns all problems at once, each a
 // *FieldError, joined with errors.Join.
@@ -131,6 +131,12 @@ func (c *Config) Validate() error {
 		bad("reconcile.bill_completed_within", c.Reconcile.BillCompletedWithin.String(), "must be more than 0")
 	}
 
+	if days := c.Retention.PatientDataDays; days < 1 {
+		bad("retention.patient_data_days", fmt.Sprint(days), "must be at least 1 (days); patient data is not kept forever")
+	} else if c.Retention.PatientData() <= c.Reconcile.RejectsFor {
+		bad("retention.patient_data_days", fmt.Sprint(days), "must be longer than reconcile.rejects_for (%s): rows still reported need their text", c.Reconcile.RejectsFor)
+	}
+
 	for _, name := range sortedKeys(c.Partners) {
 		p := c.Partners[name]
 		if !ValidPartner(name) {
@@ -145,6 +151,14 @@ func (c *Config) Validate() error {
 			if _, err := time.Parse("15:04", p.ExpectBy); err != nil {
 				bad("partners."+name+".expect_by", p.ExpectBy, "must be a time of day like 10:30")
 			}
+		}
+		for _, addr := range p.Email {
+			if _, err := mail.ParseAddress(addr); err != nil {
+				bad("partners."+name+".email", addr, "is not an email address (write a list, or one comma-separated string)")
+			}
+		}
+		if p.Receipts != nil && *p.Receipts && len(p.Email) == 0 {
+			bad("partners."+name+".receipts", "true", "needs partners.%s.email: where would the receipts go?", name)
 		}
 		for _, field := range sortedKeys(p.Columns) {
 			if !slices.Contains(ColumnFields, field) {

@@ -13,6 +13,7 @@ import (
 	"github.com/gocarina/gocsv"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/flabsync/flabsync/internal/csvsafe"
 	"github.com/flabsync/flabsync/internal/sheet"
 )
 
@@ -114,7 +115,7 @@ func (t *table) add(r sheet.GridRow) {
 		}
 		// A NUL is never part of a name, and written back it would make
 		// the table read as binary or as UTF-16: drop it.
-		v := unescapeCell(strings.TrimSpace(strings.ReplaceAll(r.Cells[i], "\x00", "")))
+		v := csvsafe.Unescape(strings.TrimSpace(strings.ReplaceAll(r.Cells[i], "\x00", "")))
 		if v == "" {
 			continue
 		}
@@ -206,8 +207,8 @@ func WriteTableFile(path string, lines []Line) error {
 func WriteTable(w io.Writer, lines []Line) error {
 	out := make([]Line, len(lines))
 	for i, l := range lines {
-		out[i] = Line{Partner: escapeCell(l.Partner), Kind: l.Kind, LocalName: escapeCell(l.LocalName),
-			ID: escapeCell(l.ID), FlabsID: escapeCell(l.FlabsID)}
+		out[i] = Line{Partner: csvsafe.Escape(l.Partner), Kind: l.Kind, LocalName: csvsafe.Escape(l.LocalName),
+			ID: csvsafe.Escape(l.ID), FlabsID: csvsafe.Escape(l.FlabsID)}
 	}
 	if len(out) == 0 { // gocsv writes no header for an empty slice
 		cw := csv.NewWriter(w)
@@ -250,20 +251,4 @@ func writeTableXLSX(w io.Writer, lines []Line) error {
 	}
 	_, err = f.WriteTo(w)
 	return err
-}
-
-// escapeCell keeps a spreadsheet from reading a CSV cell as a formula: a
-// leading = + - @ gets an apostrophe, which unescapeCell takes off again.
-func escapeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-func unescapeCell(s string) string {
-	if len(s) > 1 && s[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(s[1])) {
-		return s[1:]
-	}
-	return s
 }

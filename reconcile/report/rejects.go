@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flabsync/flabsync/internal/csvsafe"
 	"github.com/flabsync/flabsync/reconcile"
 )
 
@@ -26,7 +27,7 @@ const (
 // cells, then the reason, the source file and its row, so that the
 // partner can fix the rows and send them again. Rows from files with the
 // same header go in one file; a different header starts another file
-// (…_2.csv). Every cell is formula-escaped (EscapeCSV). Files are UTF-8
+// (…_2.csv). Every cell is formula-escaped (csvsafe.Escape). Files are UTF-8
 // with a BOM (Excel reads it right), written beside and renamed into
 // place. It returns the paths written, sorted.
 func WriteRejects(dir string, d *Data) ([]string, error) {
@@ -100,7 +101,7 @@ func writeRejectFile(path string, g *rejectGroup) (err error) {
 		for i := range width {
 			rec[i] = ""
 			if i < len(cells) {
-				rec[i] = EscapeCSV(cells[i])
+				rec[i] = csvsafe.Escape(cells[i])
 			}
 		}
 	}
@@ -112,7 +113,7 @@ func writeRejectFile(path string, g *rejectGroup) (err error) {
 	for _, f := range g.files {
 		for _, r := range f.Rows {
 			fill(r.Cells)
-			rec[width], rec[width+1] = EscapeCSV(r.Reason), EscapeCSV(f.File)
+			rec[width], rec[width+1] = csvsafe.Escape(r.Reason), csvsafe.Escape(f.File)
 			rec[width+2] = ""
 			if r.Row > 0 {
 				rec[width+2] = strconv.Itoa(r.Row)

@@ -115,14 +115,3 @@ func TestWriteRejectsMissingDir(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the file", err)
 	}
 }
-
-func TestEscapeCSV(t *testing.T) {
-	for in, want := range map[string]string{
-		"": "", "abc": "abc", "=1": "'=1", "+1": "'+1", "-1": "'-1", "@a": "'@a", "\tx": "'\tx", "\rx": "'\rx",
-		"a=1": "a=1", "'=1": "'=1",
-	} {
-		if got := report.EscapeCSV(in); got != want {
-			t.Errorf("EscapeCSV(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
@@ -12,6 +13,7 @@ import (
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/pipeline/receipt"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
 
@@ -33,7 +35,15 @@ type Run struct {
 	Logger  *slog.Logger
 	// Progress, when set, hears of bookings admitted and settled.
 	Progress func(admitted, done int, r *ledger.Result)
+	// Receipts is where each file's receipt to its clinic goes
+	// (partners.<name>.email); nil: by email when mail.smtp_url is set.
+	// Do waits up to ReceiptWait for them to go.
+	Receipts receipt.Sender
 }
+
+// ReceiptWait is how long a hand-run import waits, once its files are
+// done, for their receipts to be sent; those left are logged as not sent.
+const ReceiptWait = 30 * time.Second
 
 // RunResult is what a Run came to.
 type RunResult struct {
@@ -84,6 +94,7 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 	})
 	stopRun()
 	out.Auth = <-runErr
+	r.sendReceipts(ctx, led, log, out.Files)
 	for _, o := range out.Files {
 		bad := o.Err != nil
 		if o.In != nil {
@@ -96,4 +107,41 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 		}
 	}
 	return out, nil
+}
+
+// sendReceipts sends each file's clinic its receipt and waits up to
+// ReceiptWait for them to go. A file the run stopped in the middle of gets
+// none (its rows go with the next run); mail trouble is logged, never
+// returned.
+func (r *Run) sendReceipts(ctx context.Context, led *ledger.Ledger, log *slog.Logger, files []FileOutcome) {
+	send := r.Receipts
+	if send == nil {
+		var err error
+		if send, err = receipt.MailerFor(r.Config, log); err != nil {
+			log.Error("no receipts sent", logging.Err(err))
+			return
+		}
+	}
+	rc := receipt.New(r.Config, send, led, log)
+	if rc == nil {
+		return
+	}
+	for _, o := range files {
+		if errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded) {
+			continue
+		}
+		out := receipt.Outcome{Partner: r.Partner, Name: filepath.Base(o.Path), Err: o.Err}
+		if out.Partner == "" {
+			out.Partner = PartnerOf(o.Path)
+		}
+		if o.In != nil {
+			out.FileID, out.Partner = o.In.FileID, o.In.Result.Partner
+		}
+		rc.Processed(ctx, out)
+	}
+	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReceiptWait)
+	defer cancel()
+	if err := rc.Close(wait); err != nil {
+		log.Warn("receipts: not every clinic was sent its receipt", logging.Err(err))
+	}
 }

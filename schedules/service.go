@@ -21,6 +21,7 @@ import (
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/inbox"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/pipeline/receipt"
 	"github.com/flabsync/flabsync/pipeline/submit"
 	"github.com/flabsync/flabsync/reconcile/webhook"
 )
@@ -45,6 +46,9 @@ type Service struct {
 
 	// Ready, if set, is called once the service listens.
 	Ready func(Addrs)
+	// Receipts is where clinics' receipts go (partners.<name>.email);
+	// nil: by email when mail.smtp_url is set, else none.
+	Receipts receipt.Sender
 }
 
 // ErrCredentials ends Run when Flabs refuses the credentials, at start or
@@ -79,6 +83,8 @@ func (s *Service) Run(ctx context.Context) error {
 	met := newMetrics()
 	ms := mapping.NewStore(db)
 	led := ledger.New(db)
+	rx := newInboxReceipts(cfg, s.Receipts, led, log)
+	defer rx.close(cfg.Serve.ShutdownTimeout) // after every part has stopped, before the database closes
 	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	sub := submit.New(s.Client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})
@@ -96,6 +102,7 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := led.RecordRefused(context.WithoutCancel(ctx), f.Partner, f.Name, dest, reason); err != nil {
 				log.Error("ledger: record a refused file", logging.KeyFile, f.Rel, logging.Err(err))
 			}
+			rx.refused(ctx, f, dest, reason)
 		}})
 	if err != nil {
 		return err
@@ -110,7 +117,7 @@ func (s *Service) Run(ctx context.Context) error {
 	} else if n > 0 {
 		log.Info("inbox: files left mid-way by the last run are back in the inbox", "files", n)
 	}
-	handle := fileHandler(cfg, ms, ing, met)
+	handle := fileHandler(cfg, ms, ing, met, rx)
 	resume := func(ctx context.Context) (int, error) { return resumeUnsettled(ctx, led, sub, s.Name, holder) }
 
 	sched := New(db, loc, holder, log.With(logging.KeyComponent, "schedules"))
@@ -247,7 +254,7 @@ func (s *Service) checkCredentials(ctx context.Context, log *slog.Logger) error 
 // fileHandler is what the inbox does with a claimed file: ingest it (a
 // file whose bytes were processed before is recorded as a duplicate and
 // archived; the Ingester sees to that).
-func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics) inbox.Handler {
+func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics, rx *inboxReceipts) inbox.Handler {
 	return func(ctx context.Context, f inbox.File) error {
 		ix, err := ms.Index(ctx)
 		if err != nil {
@@ -256,6 +263,7 @@ func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, 
 		opts := pipeline.OptionsFor(cfg, f.Partner, time.Now())
 		opts.Mapper = ix
 		res, err := ing.Ingest(ctx, f.Path, opts)
+		rx.processed(ctx, f, res, err)
 		switch {
 		case res != nil && res.Duplicate:
 			met.files.WithLabelValues("duplicate").Inc()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/pipeline/receipt"
 	"github.com/flabsync/flabsync/reconcile/nightly"
 	"github.com/flabsync/flabsync/schedules"
 )
@@ -33,7 +35,8 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 			"daemon (inbox watcher, submitter, webhook receiver), the sample partner sheets dropped into\n"+
 			"the inbox, Flabs' webhooks on an accelerated clock (ten hours a second, some lost, late,\n"+
 			"deleted or stalled), then the reconciliation: the exception workbook, the partners' reject\n"+
-			"files and the email (written to DIR/outbox). DIR (default ./demo) is made afresh each run.")
+			"files, the email and the clinics' receipts (written to DIR/outbox). DIR (default ./demo) is\n"+
+			"made afresh each run.")
 	dir := fset.String("dir", "demo", "workspace directory (recreated)")
 	if err := parse(fset, args); err != nil {
 		return err
@@ -84,6 +87,12 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	cfg.DefaultLeadSource = "partner-sheet"
 	cfg.Schedules = map[string]string{"import": "@every 2s", "mapping-sync": "off", "reconcile": "off", "expected-drops": "off"}
 	cfg.Log.Level = "warn"
+	// Each clinic gets a receipt per file; the demo's go to DIR/outbox.
+	cfg.Partners = map[string]config.Partner{}
+	for _, p := range []string{"apollo", "cityclinic", "greenleaf", "hillside", "lakeview", "metro", "sunrise"} {
+		cfg.Partners[p] = config.Partner{Email: config.StringList{"frontdesk@" + p + ".example"}}
+	}
+	outbox := filepath.Join(*dir, "outbox")
 
 	db, err := openStore(ctx, &cfg)
 	if err != nil {
@@ -116,7 +125,9 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	ready := make(chan schedules.Addrs, 1)
 	daemonDone := make(chan error, 1)
 	quiet := &Main{Stdout: m.Stdout, Stderr: io.Discard, Stdin: m.Stdin}
-	go func() { daemonDone <- serveDaemon(dctx, quiet, &cfg, "demo", func(a schedules.Addrs) { ready <- a }) }()
+	svc := &schedules.Service{Config: &cfg, Client: client, Name: "demo", Logger: quiet.logger(&cfg).With("process", "demo"),
+		Receipts: receipt.NewOutbox(outbox), Ready: func(a schedules.Addrs) { ready <- a }}
+	go func() { daemonDone <- svc.Run(dctx) }()
 	var info schedules.Addrs
 	select {
 	case info = <-ready:
@@ -174,9 +185,10 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 	os.WriteFile(filepath.Join(*dir, "outbox", "digest.html"), []byte(r.Digest.HTML()), 0o644)
 
 	stopDaemon()
-	if err := <-daemonDone; err != nil {
+	if err := <-daemonDone; err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("demo: daemon: %w", err)
 	}
+	receipts, _ := filepath.Glob(filepath.Join(outbox, "receipt-*.txt"))
 	fmt.Fprintf(out, "\nDone in %s. Where to look:\n", time.Since(start).Round(100*time.Millisecond))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  %s\tthe exception workbook (Summary, a sheet per problem, Unmapped to fill in)\n", r.Workbook)
@@ -184,6 +196,10 @@ func runDemo(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintf(tw, "  %s\trows sent back to the clinic, with the reason\n", p)
 	}
 	fmt.Fprintf(tw, "  %s\tthe email ops would get (with --email and mail.* set)\n", mailFile)
+	if len(receipts) > 0 {
+		fmt.Fprintf(tw, "  %s\t%d receipts the clinics would get (partners.<name>.email), rejected rows attached\n",
+			filepath.Join(outbox, "receipt-*"), len(receipts))
+	}
 	fmt.Fprintf(tw, "  %s\tfiles done (and %s: refused, each with a .error.txt)\n", cfg.Inbox.ArchiveDir, cfg.Inbox.ErrorDir)
 	statusCfg := filepath.Join(*dir, "flabsync.yaml")
 	os.WriteFile(statusCfg, []byte("# the demo's database, for `flabsync status --config "+statusCfg+"`\ndatabase: "+cfg.Database+"\n"), 0o644)

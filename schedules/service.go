@@ -130,6 +130,7 @@ func (s *Service) Run(ctx context.Context) error {
 		JobMappingSync:   MappingSyncJob(ms, s.Client, cfg.Flabs.LabID, nil),
 		JobReconcile:     ReconcileJob(cfg, db, log),
 		JobExpectedDrops: ExpectedDropsJob(cfg, db, loc),
+		JobPrune:         PruneJob(cfg, db, log),
 	}
 	for job, spec := range specs {
 		fn, ok := jobs[job]

@@ -59,6 +59,7 @@ func commands() []command {
 		{"sim", "run the built-in Flabs simulator on a local address", runSim},
 		{"webhooks", "Flabs webhooks: subscribe, listen (the receiver alone), replay stored bodies", runWebhooks},
 		{"status", "check the database answers; show job runs and leases", runStatus},
+		{"prune", "erase patient data past retention.patient_data_days (--dry-run: count it)", runPrune},
 		{"config", "print an example config (example) or check the one in force (check)", runConfig},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {
 			fmt.Fprintln(m.Stdout, "flabsync", Version)

@@ -108,8 +108,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// Every connection gets the same pragmas. Transactions take the write
 	// lock up front (_txlock=immediate) so two writers queue on
 	// busy_timeout instead of failing with SQLITE_BUSY half-way.
+	// secure_delete overwrites deleted and updated content with zeros, so
+	// patient data erased by a prune leaves no copy in the file's free
+	// space (the WAL is truncated after a prune for the same reason).
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "secure_delete(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -235,7 +235,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	d.PreBookingID = cur.PreBook
 	replace := func(status BookingState, resetAttempts bool) error {
-		q := `UPDATE bookings SET status = ?, request = ?, file_id = ?, first_row = ?, last_error = ?, claimed_by = ?, updated_at = ?`
+		q := `UPDATE bookings SET status = ?, request = ?, file_id = ?, first_row = ?, last_error = ?, claimed_by = ?, updated_at = ?, pruned_at = NULL`
 		if resetAttempts {
 			q += `, attempts = 0`
 		}

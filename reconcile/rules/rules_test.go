@@ -358,6 +358,22 @@ func TestRejectedRowsOnceAndCorrected(t *testing.T) {
 		if len(resolved) != 1 || !strings.HasSuffix(resolved[0].Detail, "; corrected by p_bbbb.csv row 7") {
 			t.Errorf("the resolved rejected row does not name its correction: %+v", resolved)
 		}
+		// Past retention, the detail (which may quote the sheet) is cut to
+		// its code, once.
+		before := time.Now().Add(time.Hour)
+		if n, err := rules.PruneDetails(ctx, db, before, true); err != nil || n != 1 {
+			t.Errorf("dry run: %d, %v; want 1", n, err)
+		}
+		if n, err := rules.PruneDetails(ctx, db, before, false); err != nil || n != 1 {
+			t.Errorf("prune: %d, %v; want 1", n, err)
+		}
+		if n, _ := rules.PruneDetails(ctx, db, before, false); n != 0 {
+			t.Errorf("a second prune erased %d", n)
+		}
+		resolved, _ = rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryRejectedRow)
+		if len(resolved) != 1 || resolved[0].Detail != "missing_age (detail erased: past retention.patient_data_days)" {
+			t.Errorf("after prune: %+v", resolved)
+		}
 	})
 }
 

@@ -48,6 +48,9 @@ func runConfig(ctx context.Context, m *Main, args []string) error {
 		if err := cfg.RequireWebhookAuth(); err != nil {
 			fmt.Fprintf(m.Stdout, "# warning: serve and webhooks listen will refuse to start: %v\n", err)
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(m.Stdout, "# warning: %s\n", w)
+		}
 		return nil
 	default:
 		return usageErrorf("config: unknown subcommand %q", sub).hint("say example or check")

@@ -61,6 +61,7 @@ func commands() []command {
 		{"status", "check the database answers; show job runs and leases", runStatus},
 		{"prune", "erase patient data past retention.patient_data_days (--dry-run: count it)", runPrune},
 		{"config", "print an example config (example) or check the one in force (check)", runConfig},
+		{"doctor", "check a setup works before going live: config, database, Flabs, mail, inbox, webhooks", runDoctor},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {
 			fmt.Fprintln(m.Stdout, "flabsync", Version)
 			return nil

@@ -1,5 +1,5 @@
 // Package flabstest is a faithful simulator of the Flabs LIS client API,
-// built from shared/flabs-api.md: every documented endpoint, validating
+// built from internal/flabs/flabs-api.md: every documented endpoint, validating
 // requests exactly as documented, with the undocumented behaviours
 // (duplicate integrator_id, error bodies, rate limits, token lifetime)
 // configurable and defaulting to that document's suggestions. It injects

@@ -43,12 +43,16 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if fs.NArg() == 0 {
 		return usageErrorf("import: name at least one file").hint("flabsync import --dry-run fixtures/sheets/sunrise_2026-11-24.csv")
 	}
+	paths, err := filesOf(fs.Args())
+	if err != nil {
+		return err
+	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
 	if !*dry {
-		return runSend(ctx, m, cfg, fs.Args(), *partner, *asJSON, !*noProgress)
+		return runSend(ctx, m, cfg, paths, *partner, *asJSON, !*noProgress)
 	}
 	ix, note, err := dryRunIndex(ctx, cfg)
 	if err != nil {
@@ -58,7 +62,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stderr, "note:", note)
 	}
 	failed := 0
-	for _, path := range fs.Args() {
+	for _, path := range paths {
 		p := *partner
 		if p == "" {
 			p = pipeline.PartnerOf(path)
@@ -96,7 +100,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		printDryRun(m.Stdout, res, accepted)
 	}
 	if failed > 0 {
-		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, fs.NArg())}
+		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, len(paths))}
 	}
 	return nil
 }
@@ -175,4 +179,31 @@ func dryRunIndex(ctx context.Context, cfg *config.Config) (*mapping.Index, strin
 	}
 	defer db.Close()
 	return mappingIndex(ctx, cfg, mapping.NewStore(db))
+}
+
+// filesOf is the files named: a folder stands for the files directly in
+// it (not hidden ones, not its subfolders), in name order.
+func filesOf(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			out = append(out, a) // a missing file is reported with the others
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			return nil, usageErrorf("import: %v", err)
+		}
+		n := len(out)
+		for _, e := range entries {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				out = append(out, filepath.Join(a, e.Name()))
+			}
+		}
+		if len(out) == n {
+			return nil, usageErrorf("import: folder %s holds no file", a)
+		}
+	}
+	return out, nil
 }

@@ -88,36 +88,46 @@ func (f FileRecord) Balanced() bool {
 	return c.Balanced()
 }
 
+// fileRow is a files row as FilesReceived and FileByID read it.
+type fileRow struct {
+	ID            int64      `db:"id"`
+	Name          string     `db:"name"`
+	Partner       string     `db:"partner"`
+	Status        FileStatus `db:"status"`
+	Created       store.Time `db:"created_at"`
+	Total         int        `db:"rows_total"`
+	Submitted     int        `db:"rows_submitted"`
+	Rejected      int        `db:"rows_rejected"`
+	RejectedFlabs int        `db:"rows_rejected_flabs"`
+	Duplicate     int        `db:"rows_duplicate"`
+	Failed        int        `db:"rows_failed"`
+	Held          int        `db:"rows_held"`
+	Skipped       int        `db:"rows_skipped"`
+	Unconfirmed   int        `db:"rows_unconfirmed"`
+}
+
+// selectFile is the SELECT that reads fileRow.
+const selectFile = `SELECT id, name, partner, status, created_at, rows_total, rows_submitted, rows_rejected, rows_rejected_flabs,
+	rows_duplicate, rows_failed, rows_held, rows_skipped, rows_unconfirmed FROM files `
+
+func (r fileRow) record() FileRecord {
+	c := Counts{RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs,
+		Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped, Unconfirmed: r.Unconfirmed}
+	// The files table keeps no unfinished count: it is what is left.
+	c.Unfinished = max(0, c.RowsIn-c.Outcomes())
+	return FileRecord{ID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, ReceivedAt: r.Created.Time, Counts: c}
+}
+
 // FilesReceived returns the files received in (from, to], oldest first.
 func (l *Ledger) FilesReceived(ctx context.Context, from, to time.Time) ([]FileRecord, error) {
-	var rows []struct {
-		ID            int64      `db:"id"`
-		Name          string     `db:"name"`
-		Partner       string     `db:"partner"`
-		Status        FileStatus `db:"status"`
-		Created       store.Time `db:"created_at"`
-		Total         int        `db:"rows_total"`
-		Submitted     int        `db:"rows_submitted"`
-		Rejected      int        `db:"rows_rejected"`
-		RejectedFlabs int        `db:"rows_rejected_flabs"`
-		Duplicate     int        `db:"rows_duplicate"`
-		Failed        int        `db:"rows_failed"`
-		Held          int        `db:"rows_held"`
-		Skipped       int        `db:"rows_skipped"`
-		Unconfirmed   int        `db:"rows_unconfirmed"`
-	}
-	q := l.db.Rebind(`SELECT id, name, partner, status, created_at, rows_total, rows_submitted, rows_rejected, rows_rejected_flabs,
-	rows_duplicate, rows_failed, rows_held, rows_skipped, rows_unconfirmed FROM files WHERE created_at > ? AND created_at <= ? ORDER BY id`)
+	var rows []fileRow
+	q := l.db.Rebind(selectFile + `WHERE created_at > ? AND created_at <= ? ORDER BY id`)
 	if err := l.db.SelectContext(ctx, &rows, q, store.T(from), store.T(to)); err != nil {
 		return nil, fmt.Errorf("ledger: read files: %w", err)
 	}
 	out := make([]FileRecord, 0, len(rows))
 	for _, r := range rows {
-		c := Counts{RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs,
-			Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped, Unconfirmed: r.Unconfirmed}
-		// The files table keeps no unfinished count: it is what is left.
-		c.Unfinished = max(0, c.RowsIn-c.Outcomes())
-		out = append(out, FileRecord{ID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, ReceivedAt: r.Created.Time, Counts: c})
+		out = append(out, r.record())
 	}
 	return out, nil
 }

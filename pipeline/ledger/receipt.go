@@ -8,30 +8,11 @@ import (
 // FileByID returns the ledger's entry for one file, with its accounting
 // (an error wrapping sql.ErrNoRows when there is none).
 func (l *Ledger) FileByID(ctx context.Context, id int64) (FileRecord, error) {
-	var r struct {
-		ID            int64      `db:"id"`
-		Name          string     `db:"name"`
-		Partner       string     `db:"partner"`
-		Status        FileStatus `db:"status"`
-		Total         int        `db:"rows_total"`
-		Submitted     int        `db:"rows_submitted"`
-		Rejected      int        `db:"rows_rejected"`
-		RejectedFlabs int        `db:"rows_rejected_flabs"`
-		Duplicate     int        `db:"rows_duplicate"`
-		Failed        int        `db:"rows_failed"`
-		Held          int        `db:"rows_held"`
-		Skipped       int        `db:"rows_skipped"`
-		Unconfirmed   int        `db:"rows_unconfirmed"`
-	}
-	q := l.db.Rebind(`SELECT id, name, partner, status, rows_total, rows_submitted, rows_rejected, rows_rejected_flabs,
-	rows_duplicate, rows_failed, rows_held, rows_skipped, rows_unconfirmed FROM files WHERE id = ?`)
-	if err := l.db.GetContext(ctx, &r, q, id); err != nil {
+	var r fileRow
+	if err := l.db.GetContext(ctx, &r, l.db.Rebind(selectFile+`WHERE id = ?`), id); err != nil {
 		return FileRecord{}, fmt.Errorf("ledger: read file %d: %w", id, err)
 	}
-	c := Counts{RowsIn: r.Total, Submitted: r.Submitted, Rejected: r.Rejected, RejectedFlabs: r.RejectedFlabs,
-		Duplicate: r.Duplicate, Failed: r.Failed, Held: r.Held, Skipped: r.Skipped, Unconfirmed: r.Unconfirmed}
-	c.Unfinished = max(0, c.RowsIn-c.Outcomes())
-	return FileRecord{ID: r.ID, Name: r.Name, Partner: r.Partner, Status: r.Status, Counts: c}, nil
+	return r.record(), nil
 }
 
 // ReturnedRow is a row of a file that the clinic must correct: it failed

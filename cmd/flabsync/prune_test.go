@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,5 +84,86 @@ func TestPruneCommand(t *testing.T) {
 		if code, _, errOut := run(t, tt.files, tt.args...); code != ExitUsage || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%s: exit %d, want %d naming %s\n%s", tt.name, code, ExitUsage, tt.want, errOut)
 		}
+	}
+}
+
+// TestPruneKill9: a prune killed with SIGKILL half-way leaves every
+// booking either erased and marked or untouched (never half), and the
+// next prune finishes the work; a third finds nothing.
+func TestPruneKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as a child process")
+	}
+	dir := t.TempDir()
+	dsn := "sqlite:" + filepath.Join(dir, "flabsync.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fid, _, err := ledger.New(db).StartFile(ctx, ledger.File{Partner: "p", Name: "p.csv", SHA256: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60000 // twelve batches of 5,000
+	old := store.T(time.Now().Add(-100 * 24 * time.Hour))
+	if _, err := db.ExecContext(ctx, `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?)
+INSERT INTO bookings (integrator_id, partner, file_id, first_row, status, request, last_error, claimed_by, created_at, updated_at)
+SELECT 'p:' || i, 'p', ?, i, 'submitted',
+	'{"integratorID":"p:' || i || '","patient_details":{"first_name":"Quixotefield","mobile":"98765' || i || '"}}', '', 't', ?, ? FROM k`,
+		n, fid, old, old); err != nil {
+		t.Fatal(err)
+	}
+	conf := "database: " + dsn + "\ninbox:\n  archive_dir: " + filepath.Join(dir, "a") + "\n  error_dir: " + filepath.Join(dir, "e") +
+		"\nreport:\n  dir: " + filepath.Join(dir, "r") + "\nlog: {level: warn}\n"
+	if err := os.WriteFile(filepath.Join(dir, "flabsync.yaml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pruned := func() int {
+		var k int
+		if err := db.GetContext(ctx, &k, `SELECT COUNT(*) FROM bookings WHERE pruned_at IS NOT NULL`); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	cmd := child(t, dir, "prune")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for pruned() == 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	at := pruned()
+	t.Logf("killed with %d of %d bookings pruned", at, n)
+
+	// Never half: erased exactly when marked.
+	var half int
+	if err := db.GetContext(ctx, &half, `SELECT COUNT(*) FROM bookings
+WHERE (pruned_at IS NULL) <> (request LIKE '%Quixotefield%')`); err != nil {
+		t.Fatal(err)
+	}
+	if half != 0 {
+		t.Fatalf("%d bookings half pruned after a kill -9", half)
+	}
+	files := map[string]string{"flabsync.yaml": conf}
+	if code, _, errOut := run(t, files, "prune"); code != ExitOK {
+		t.Fatalf("the prune after the kill: exit %d\n%s", code, errOut)
+	}
+	if got := pruned(); got != n {
+		t.Fatalf("%d of %d pruned after the second run", got, n)
+	}
+	code, out, _ := run(t, files, "prune", "--json")
+	var r retention.Report
+	if json.Unmarshal([]byte(out), &r); code != ExitOK || r.Bookings != 0 {
+		t.Errorf("a third prune: exit %d, %d bookings; want nothing left", code, r.Bookings)
+	}
+	var left int
+	db.GetContext(ctx, &left, `SELECT COUNT(*) FROM bookings WHERE request LIKE '%Quixotefield%' OR request LIKE '%98765%'`)
+	if left != 0 {
+		t.Errorf("%d requests still hold patient data", left)
 	}
 }

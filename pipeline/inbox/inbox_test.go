@@ -270,3 +270,32 @@ func TestRecoverPutsClaimedFilesBack(t *testing.T) {
 		t.Fatal("unreachable")
 	}
 }
+
+// TestDrainHandlesWhatItsFirstLookClaims: in serve, the watcher and the
+// import job look at the same inbox. A file the watcher has seen once is
+// settled by the import job's first look, which claims it: the job must
+// handle it, not leave it in the processing folder (CI once found every
+// file of a two-process run stuck there, the watcher idle).
+func TestDrainHandlesWhatItsFirstLookClaims(t *testing.T) {
+	in, root, c := newInbox(t)
+	ctx := context.Background()
+	path := filepath.Join(root, "inbox", "sunrise_2026-11-25.csv")
+	drop(t, path, "Patient Name,Age\nA,3\n", c.Now().Add(-time.Minute))
+	if got, err := in.Take(ctx); err != nil || len(got) != 0 { // the watcher's look: first sight
+		t.Fatalf("first sight took %v (%v)", names(got), err)
+	}
+	var handled []string
+	n, err := in.Drain(ctx, func(_ context.Context, f inbox.File) error {
+		handled = append(handled, f.Name)
+		return nil
+	}, time.Millisecond)
+	if err != nil || n != 1 || len(handled) != 1 {
+		t.Fatalf("drain handled %d %v (%v); want the file its first look claimed", n, handled, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(in.Config().ProcessingDir, "*", "*")); len(left) != 0 {
+		t.Errorf("left in the processing folder: %v", left)
+	}
+	if archived, _ := filepath.Glob(filepath.Join(root, "archive", "*", "*.csv")); len(archived) != 1 {
+		t.Errorf("archived: %v", archived)
+	}
+}

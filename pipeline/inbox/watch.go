@@ -27,9 +27,7 @@ func (in *Inbox) Handle(ctx context.Context, f File, h Handler) error {
 		_, aerr := in.Archive(f)
 		return aerr
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		if rerr := os.Rename(f.Path, filepath.Join(in.cfg.Dir, f.Rel)); rerr != nil {
-			in.log.Error("inbox: put back after stop", logging.KeyFile, f.Rel, logging.Err(rerr))
-		}
+		in.putBack(f)
 		return err
 	default:
 		_, rerr := in.Refuse(f, err)
@@ -39,20 +37,28 @@ func (in *Inbox) Handle(ctx context.Context, f File, h Handler) error {
 
 // Drain takes every settled file (looking twice, a short pause apart, so
 // that a file being written is not taken) and handles them one by one.
-// It is the `import` job's body.
+// It is the `import` job's body. The first look claims too: a file the
+// watcher of the same process had already looked at has settled by then,
+// and is handled with the rest (a claimed file left unhandled would sit
+// in the processing folder until the next start).
 func (in *Inbox) Drain(ctx context.Context, h Handler, pause time.Duration) (handled int, err error) {
-	if _, err := in.Take(ctx); err != nil { // the first look
+	files, err := in.Take(ctx) // the first look
+	if err != nil {
 		return 0, err
 	}
 	t := time.NewTimer(pause)
 	select {
 	case <-ctx.Done():
 		t.Stop()
+		for _, f := range files {
+			in.putBack(f)
+		}
 		return 0, ctx.Err()
 	case <-t.C:
 	}
-	files, err := in.Take(ctx)
-	if err != nil {
+	more, err := in.Take(ctx)
+	files = append(files, more...)
+	if err != nil && len(files) == 0 {
 		return 0, err
 	}
 	for _, f := range files {
@@ -64,7 +70,14 @@ func (in *Inbox) Drain(ctx context.Context, h Handler, pause time.Duration) (han
 		}
 		handled++
 	}
-	return handled, nil
+	return handled, err
+}
+
+// putBack returns a claimed file to the inbox, to be taken again.
+func (in *Inbox) putBack(f File) {
+	if err := os.Rename(f.Path, filepath.Join(in.cfg.Dir, f.Rel)); err != nil {
+		in.log.Error("inbox: put back after stop", logging.KeyFile, f.Rel, logging.Err(err))
+	}
 }
 
 // Watch handles files as they settle until ctx ends: fsnotify events on

@@ -82,9 +82,9 @@ log: {level: warn}
 		os.WriteFile(tmp, []byte(b.String()), 0o644)
 		os.Rename(tmp, filepath.Join(inboxDir, fmt.Sprintf("clinic%d_2026-%02d.csv", i%3, i)))
 	}
-	// A guard against a hang, not a speed test: alone this takes seconds,
-	// but two race-built serve processes on a loaded 2-core machine (other
-	// packages' tests beside them) once took over a minute.
+	// A guard against a hang, not a speed test: this takes seconds. (It
+	// caught the import job claiming files and never handling them; the
+	// diagnostics below are what found it.)
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		archived, _ := filepath.Glob(filepath.Join(dir, "archive", "*", "*.csv"))

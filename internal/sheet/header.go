@@ -134,6 +134,34 @@ func (l *layout) score() int {
 
 func (l *layout) has(f Field) bool { return len(l.cols[f]) > 0 }
 
+// named returns the header cells recognised as a field's name, in column
+// order, and how many other non-empty cells the row has.
+func (l *layout) named() (known []string, others int) {
+	used := map[int]bool{}
+	for _, cs := range l.cols {
+		for _, c := range cs {
+			used[c] = true
+		}
+	}
+	for i, c := range l.headers {
+		switch {
+		case c == "":
+		case used[i]:
+			known = append(known, c)
+		default:
+			others++
+		}
+	}
+	return known, others
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // requirement is one thing a booking needs, satisfied by any of its fields.
 type requirement struct {
 	fields []Field
@@ -211,14 +239,21 @@ func width(cells []string) int {
 	return 0
 }
 
-// failure explains why no header was found. It quotes the cells of a row
-// only when the row is a header that lacks columns (its cells are
-// headers); of rows that look like no header it says how many there were
-// and how wide, never what they hold.
+// failure explains why no header was found. Of a row that is a header
+// lacking columns it quotes the cells it recognised as header names and
+// only counts the others (they may be a patient's details: the message
+// goes into the ledger, the exception report and the clinic's receipt);
+// of rows that look like no header it says how many there were and how
+// wide, never what they hold.
 func (h *headerFinder) failure() error {
-	if h.best != nil {
-		return fmt.Errorf("%w: the header on row %d has %s but lacks %s; name the columns in partners.<name>.columns if they are called something else",
-			ErrNoHeader, h.best.row, quoteList(nonEmpty(h.best.headers)), strings.Join(h.best.missing(), ", "))
+	if b := h.best; b != nil {
+		known, others := b.named()
+		rest := ""
+		if others > 0 {
+			rest = fmt.Sprintf(" (and %d other %s)", others, plural(others, "column", "columns"))
+		}
+		return fmt.Errorf("%w: the header on row %d has %s%s but lacks %s; name the columns in partners.<name>.columns if they are called something else",
+			ErrNoHeader, b.row, quoteList(known), rest, strings.Join(b.missing(), ", "))
 	}
 	if h.rows == 0 {
 		return fmt.Errorf("%w: the sheet has no data", ErrNoHeader)

@@ -293,6 +293,24 @@ func TestNoHeaderQuotesNoCell(t *testing.T) {
 	}
 }
 
+// A row that is half a header (some cells name columns, others hold a
+// patient's details) is reported by the names it has; the rest are only
+// counted.
+func TestHalfHeaderQuotesOnlyNames(t *testing.T) {
+	data := "Name,Age,Asha Rao,9876543210\nRavi,40,M,CBC\n"
+	_, err := recordsOf(t, writeFile(t, "p.csv", []byte(data)), sheet.Options{})
+	if !errors.Is(err, sheet.ErrNoHeader) {
+		t.Fatalf("err = %v, want ErrNoHeader", err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "Asha") || strings.Contains(msg, "98765") {
+		t.Errorf("the message quotes a patient's cell: %s", msg)
+	}
+	if !strings.Contains(msg, `has ["Name", "Age"] (and 2 other columns) but lacks gender`) {
+		t.Errorf("the message does not name what the header has: %s", msg)
+	}
+}
+
 // Texts quoted in messages are cut on a character boundary.
 func TestExcerpt(t *testing.T) {
 	for _, tt := range []struct {

@@ -195,3 +195,32 @@ func mustGetwd(t *testing.T) string {
 	}
 	return wd
 }
+
+// TestReconcileByHandIsRecorded: `reconcile` as of now is the nightly run
+// done by hand and is recorded like it (status and the reconcile alert
+// see it); `reconcile --at` is a look and is not.
+func TestReconcileByHandIsRecorded(t *testing.T) {
+	files := seedExceptions(t)
+	if code, _, errOut := run(t, files, "reconcile", "--at", time.Now().Add(time.Hour).Format(time.RFC3339)); code != ExitOK {
+		t.Fatalf("reconcile --at: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := run(t, files, "reconcile"); code != ExitOK {
+		t.Fatalf("reconcile: exit %d\n%s", code, errOut)
+	}
+	dsn := strings.TrimSpace(strings.SplitN(strings.TrimPrefix(files["flabsync.yaml"], "database: "), "\n", 2)[0])
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var runs []struct {
+		Status  string `db:"status"`
+		Summary string `db:"summary"`
+	}
+	if err := db.Select(&runs, `SELECT status, summary FROM job_runs WHERE job = 'reconcile'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].Status != "ok" || !strings.HasPrefix(runs[0].Summary, "by hand: ") {
+		t.Errorf("reconcile runs recorded: %+v; want the one run as of now, ok", runs)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/reconcile/nightly"
+	"github.com/flabsync/flabsync/schedules"
 )
 
 func runReconcile(ctx context.Context, m *Main, args []string) error {
@@ -47,8 +48,27 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	r, err := nightly.Run(ctx, cfg, db, at, nightly.Options{Email: *email, Logger: m.logger(cfg)})
-	if err != nil {
+	var r *nightly.Outcome
+	run := func(ctx context.Context) (string, error) {
+		var err error
+		if r, err = nightly.Run(ctx, cfg, db, at, nightly.Options{Email: *email, Logger: m.logger(cfg)}); err != nil {
+			return "", err
+		}
+		s := fmt.Sprintf("by hand: %d new, %d open, %d resolved; %s", r.Result.New, r.Result.Open, r.Result.Resolved, r.Workbook)
+		if r.MailErr != nil {
+			return s, fmt.Errorf("email not sent (%v): %w", r.MailErr, schedules.ErrPartial)
+		}
+		return s, nil
+	}
+	if *atFlag == "" {
+		// A run as of now is the nightly run done by hand (after a failed
+		// one, say): recorded like it, so status and the reconcile alert
+		// see it. A run as of another time is a look, not recorded.
+		_, err = schedules.Record(ctx, db, schedules.JobReconcile, holder(), nil, run)
+	} else {
+		_, err = run(ctx)
+	}
+	if r == nil {
 		return err
 	}
 	if *asJSON {

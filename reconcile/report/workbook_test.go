@@ -92,7 +92,7 @@ func TestWriteWorkbook(t *testing.T) {
 				}
 				want := []string{e.ID, e.Status, e.AgeBucket, e.Partner, e.File, row, e.IntegratorID,
 					e.FirstSeen.In(ist).Format("2006-01-02 15:04"), e.LastSeen.In(ist).Format("2006-01-02 15:04"),
-					e.Detail, e.SuggestedAction, "", e.Note}
+					reconcile.ShownDetail(e.Category, e.Detail), e.SuggestedAction, "", e.Note}
 				if diff := cmp.Diff(want, r); diff != "" {
 					t.Errorf("%s row %d (-want +got):\n%s", s.Name, i+2, diff)
 				}
@@ -415,3 +415,30 @@ func TestTitle(t *testing.T) {
 // The iterator is consumed once, front to back, and stopping it early is
 // not needed: WriteWorkbook reads it to the end.
 var _ iter.Seq2[reconcile.Exception, error] = exceptionsOf(nil)
+
+// TestWorkbookHoldsNoPatientCell: a rejected row's detail quotes the
+// partner's cell (here a name in the age column, a date of birth); the
+// workbook, which is mailed and kept, shows "…" in its place.
+func TestWorkbookHoldsNoPatientCell(t *testing.T) {
+	es := []reconcile.Exception{
+		{ID: "rejected_row:p:1", Category: reconcile.CategoryRejectedRow, Status: reconcile.StatusNew, Partner: "p", Row: 4,
+			Detail: `bad_age: age "Asha Quixotefield" is not a number`, FirstSeen: runAt, LastSeen: runAt},
+		{ID: "rejected_row:p:2", Category: reconcile.CategoryRejectedRow, Status: reconcile.StatusNew, Partner: "p", Row: 5,
+			Detail: `bad_date: date "31/02/1961" is not a real date`, FirstSeen: runAt, LastSeen: runAt},
+	}
+	path := filepath.Join(t.TempDir(), "w.xlsx")
+	if _, err := report.WriteWorkbook(path, &report.Data{At: runAt, Location: ist, Exceptions: exceptionsOf(es)}); err != nil {
+		t.Fatal(err)
+	}
+	for part, text := range zipText(t, path) {
+		for _, cell := range []string{"Quixotefield", "1961"} {
+			if strings.Contains(text, cell) {
+				t.Errorf("%s holds %q", part, cell)
+			}
+		}
+	}
+	rows := rowsOf(t, openWorkbook(t, path), report.Title(reconcile.CategoryRejectedRow))
+	if len(rows) != 3 || rows[1][9] != `bad_age: age "…" is not a number` {
+		t.Errorf("rows: %q", rows)
+	}
+}

@@ -83,10 +83,11 @@ func where(d reconcile.Decision) string {
 // check finds what would make d wrong to apply.
 func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time) error {
 	var cur struct {
-		Status string `db:"status"`
-		Detail string `db:"detail"`
+		Category string `db:"category"`
+		Status   string `db:"status"`
+		Detail   string `db:"detail"`
 	}
-	err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, detail FROM exceptions WHERE id = ?`), d.ID)
+	err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT category, status, detail FROM exceptions WHERE id = ?`), d.ID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%sexception %q: %w", where(d), d.ID, ErrNoException)
@@ -96,7 +97,7 @@ func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time
 		return fmt.Errorf("%s%s %q needs a note saying why", where(d), d.Action, d.ID)
 	case d.Action == reconcile.ActionSnooze && !d.Until.After(now):
 		return fmt.Errorf("%ssnooze %q until %s: that is not in the future", where(d), d.ID, d.Until.Format(time.DateOnly))
-	case d.Detail != "" && sameText(d.Detail) != sameText(cur.Detail):
+	case d.Detail != "" && sameText(d.Detail) != sameText(cur.Detail) && sameText(d.Detail) != sameText(reconcile.ShownDetail(cur.Category, cur.Detail)):
 		return fmt.Errorf("%sexception %q has changed since this was written (now: %s); decide on the latest workbook", where(d), d.ID, cur.Detail)
 	}
 	return nil

@@ -579,3 +579,32 @@ func TestTrendAndOldest(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyTakesTheWorkbooksDetail: the workbook shows a rejected row's
+// detail with the partner's cells elided; a decision carrying that
+// detail is not taken for one on changed facts.
+func TestApplyTakesTheWorkbooksDetail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p.csv", SHA256: "cafe"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Admit(ctx, fid, nil, []ledger.Row{{Num: 3, Status: ledger.RowRejected, Code: "bad_age", Message: `age "Asha" is not a number`}})
+		openIDs(t, db, time.Now())
+		l2, _ := rules.List(ctx, db, "open", reconcile.CategoryRejectedRow)
+		if len(l2) != 1 {
+			t.Fatalf("rejected rows: %+v", l2)
+		}
+		e := l2[0]
+		stale := reconcile.Decision{ID: e.ID, Action: reconcile.ActionClose, Note: "x", Detail: `bad_age: age "…" is not a date`}
+		if err := rules.Apply(ctx, db, []reconcile.Decision{stale}, "ops", time.Now()); err == nil || !strings.Contains(err.Error(), "has changed") {
+			t.Errorf("another detail: %v", err)
+		}
+		shown := reconcile.Decision{ID: e.ID, Action: reconcile.ActionClose, Note: "x", Detail: reconcile.ShownDetail(e.Category, e.Detail)}
+		if err := rules.Apply(ctx, db, []reconcile.Decision{shown}, "ops", time.Now()); err != nil {
+			t.Errorf("the workbook's own detail: %v", err)
+		}
+	})
+}

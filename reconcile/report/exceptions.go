@@ -137,7 +137,7 @@ func (cs *categorySheet) add(e reconcile.Exception, loc *time.Location) error {
 	c[6] = e.IntegratorID
 	c[7], c[8] = dateCell(e.FirstSeen, loc, cs.st), dateCell(e.LastSeen, loc, cs.st)
 	c[9], c[10] = reconcile.ShownDetail(e.Category, e.Detail), e.SuggestedAction // no patient's cell in a mailed workbook
-	c[11], c[12] = nil, nil // Action: a person's to fill in
+	c[11], c[12] = nil, nil                                                      // Action: a person's to fill in
 	if e.Note != "" {
 		c[12] = e.Note // the earlier note, shown when a closed exception comes back
 	}

@@ -207,3 +207,50 @@ func TestBadBytesNeverFailAFile(t *testing.T) {
 		}
 	})
 }
+
+// TestConfirmBilledMovesTheFilesAccount: a booking left unconfirmed that
+// a bill event names is submitted, and its file's account says so.
+func TestConfirmBilledMovesTheFilesAccount(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "f.csv", SHA256: "cb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bs []ledger.Booking
+		var rows []ledger.Row
+		for i, id := range []string{"p:billed", "p:silent"} {
+			bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "p", FirstRow: i + 2, Rows: []int{i + 2}, Request: request(id)})
+			rows = append(rows, ledger.Row{Num: i + 2, Status: ledger.RowAccepted, IntegratorID: id})
+		}
+		if _, err := l.Admit(ctx, fid, bs, rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"p:billed", "p:silent"} {
+			l.Sending(ctx, id, "t")
+			l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Unconfirmed, Error: "409"})
+		}
+		if c, err := l.FinishFile(ctx, fid, 2); err != nil || c.Unconfirmed != 2 {
+			t.Fatalf("finish: %+v, %v", c, err)
+		}
+		if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO booking_state (integrator_id, state, updated_at) VALUES (?, 'created', ?)`),
+			"p:billed", store.T(time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		n, err := l.ConfirmBilled(ctx, time.Now())
+		if err != nil || n != 1 {
+			t.Fatalf("confirmed %d, %v; want 1", n, err)
+		}
+		files, err := l.FilesReceived(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("files: %+v, %v", files, err)
+		}
+		if c := files[0].Counts; c.Submitted != 1 || c.Unconfirmed != 1 || !c.Balanced() {
+			t.Errorf("the file's account after the bill event: %+v; want 1 submitted, 1 unconfirmed, balanced", c)
+		}
+		if n, _ := l.ConfirmBilled(ctx, time.Now()); n != 0 {
+			t.Errorf("a second confirm moved %d", n)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/jmoiron/sqlx"
 )
 
 // Tally is the ledger at a glance, for `flabsync status`.
@@ -178,14 +179,40 @@ ORDER BY f.partner, f.id, r.row_num`)
 // ConfirmBilled settles the unconfirmed bookings Flabs has since sent a
 // bill event for: they are booked. It returns how many.
 func (l *Ledger) ConfirmBilled(ctx context.Context, now time.Time) (int64, error) {
-	q := l.db.Rebind(`UPDATE bookings SET status = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
+	const billed = `b.status = ? AND b.integrator_id IN (SELECT s.integrator_id FROM booking_state s WHERE s.state <> 'none')`
+	var n int64
+	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		// The files' accounts move with them: each row of a confirmed
+		// booking counts as submitted, no longer unconfirmed.
+		var moved []struct {
+			FileID int64 `db:"file_id"`
+			N      int   `db:"n"`
+		}
+		q := tx.Rebind(`SELECT r.file_id, COUNT(*) AS n FROM sheet_rows r JOIN bookings b ON b.integrator_id = r.integrator_id
+WHERE r.status = ? AND ` + billed + ` GROUP BY r.file_id`)
+		if err := tx.SelectContext(ctx, &moved, q, RowAccepted, Unconfirmed); err != nil {
+			return err
+		}
+		q = tx.Rebind(`UPDATE bookings SET status = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
 	last_error = 'confirmed by a bill event from Flabs: ' || last_error
-WHERE status = ? AND integrator_id IN (SELECT s.integrator_id FROM booking_state s WHERE s.state <> 'none')`)
-	res, err := l.db.ExecContext(ctx, q, Submitted, store.T(now), store.T(now), Unconfirmed)
+WHERE integrator_id IN (SELECT b.integrator_id FROM bookings b WHERE ` + billed + `)`)
+		res, err := tx.ExecContext(ctx, q, Submitted, store.T(now), store.T(now), Unconfirmed)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		fq := tx.Rebind(`UPDATE files SET rows_unconfirmed = rows_unconfirmed - ?, rows_submitted = rows_submitted + ?, updated_at = ?
+WHERE id = ? AND rows_unconfirmed >= ?`)
+		for _, m := range moved {
+			if _, err := tx.ExecContext(ctx, fq, m.N, m.N, store.T(now), m.FileID, m.N); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("ledger: confirm billed bookings: %w", err)
 	}
-	n, _ := res.RowsAffected()
 	return n, nil
 }
 

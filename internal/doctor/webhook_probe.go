@@ -2,8 +2,6 @@ package doctor
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"io"
 	"net"
@@ -13,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/flabs"
 )
 
 // throughDoctor serves a stand-in receiver on ln (webhook.listen, with
@@ -85,7 +84,7 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody))
 	if strings.Contains(string(body), s.nonce) {
 		s.mu.Lock()
-		s.got = &arrived{path: r.URL.Path, tokenOK: tokenOK(r.Header.Get(s.cfg.AuthHeader), s.cfg.AuthToken)}
+		s.got = &arrived{path: r.URL.Path, tokenOK: flabs.NewTokenCheck(s.cfg.AuthToken).OK(r.Header.Get(s.cfg.AuthHeader))}
 		s.mu.Unlock()
 	}
 	switch {
@@ -94,7 +93,7 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, `{"error": "use POST"}`, http.StatusMethodNotAllowed)
-	case !tokenOK(r.Header.Get(s.cfg.AuthHeader), s.cfg.AuthToken):
+	case !flabs.NewTokenCheck(s.cfg.AuthToken).OK(r.Header.Get(s.cfg.AuthHeader)):
 		http.Error(w, `{"error": "missing or wrong token"}`, http.StatusUnauthorized)
 	default:
 		w.Header().Set("Content-Type", "application/json")
@@ -109,21 +108,6 @@ func (s *standIn) arrival() (arrived, bool) {
 		return arrived{}, false
 	}
 	return *s.got, true
-}
-
-// tokenOK is the receiver's token rule: the header holds "Bearer <token>"
-// (any case) or the bare token; no token configured accepts anything.
-// Compared in constant time, both sides hashed.
-func tokenOK(header, token string) bool {
-	if token == "" {
-		return true
-	}
-	v := strings.TrimSpace(header)
-	if scheme, rest, found := strings.Cut(v, " "); found && strings.EqualFold(scheme, "Bearer") {
-		v = strings.TrimSpace(rest)
-	}
-	got, want := sha256.Sum256([]byte(v)), sha256.Sum256([]byte(token))
-	return v != "" && subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 var _ http.Handler = (*standIn)(nil)

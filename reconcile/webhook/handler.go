@@ -33,7 +33,7 @@ func (r *Receiver) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(w, http.StatusMethodNotAllowed, ReasonMethod, "use POST")
 		return
 	}
-	if !r.token.ok(req.Header.Get(r.cfg.AuthHeader)) {
+	if !r.token.OK(req.Header.Get(r.cfg.AuthHeader)) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flabsync webhooks"`)
 		r.noisy.unauthorized.Do(func() {
 			r.log.Warn("webhook refused: missing or wrong token (logged at most every 10s)", "remote", req.RemoteAddr, "header", r.cfg.AuthHeader)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/store"
 )
@@ -48,7 +49,7 @@ type Receiver struct {
 	cfg   config.Webhook
 	opts  Options
 	log   *slog.Logger
-	token tokenCheck
+	token flabs.TokenCheck
 	stats counters
 	noisy struct{ unauthorized, invalid, orphan rate.Sometimes } // refusals anyone can cause, and orphans: logged sparingly
 	// orphans not yet in a log line, and since when (guarded by its own mu)
@@ -113,7 +114,7 @@ func NewWithOptions(db *store.DB, cfg config.Webhook, logger *slog.Logger, opts 
 		cfg:    cfg,
 		opts:   opts,
 		log:    logger,
-		token:  newTokenCheck(cfg.AuthToken),
+		token:  flabs.NewTokenCheck(cfg.AuthToken),
 		queue:  make(chan *delivery, 4*opts.MaxBatch*opts.Writers),
 		ctx:    ctx,
 		cancel: cancel,

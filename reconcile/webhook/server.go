@@ -58,7 +58,7 @@ func (r *Receiver) Serve(ctx context.Context, ln net.Listener) error {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 		scheme = "https"
 	}
-	if r.token.off {
+	if r.cfg.AuthToken == "" {
 		r.log.Warn("webhook.auth_token is empty: deliveries are accepted without a token")
 	}
 	r.log.Info("webhook receiver listening", "url", scheme+"://"+ln.Addr().String()+r.cfg.Path)

@@ -114,15 +114,11 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 // none (its rows go with the next run); mail trouble is logged, never
 // returned.
 func (r *Run) sendReceipts(ctx context.Context, led *ledger.Ledger, log *slog.Logger, files []FileOutcome) {
-	send := r.Receipts
-	if send == nil {
-		var err error
-		if send, err = receipt.MailerFor(r.Config, log); err != nil {
-			log.Error("no receipts sent", logging.Err(err))
-			return
-		}
+	rc, err := receipt.Open(r.Config, r.Receipts, led, log)
+	if err != nil {
+		log.Error("no receipts sent", logging.Err(err))
+		return
 	}
-	rc := receipt.New(r.Config, send, led, log)
 	if rc == nil {
 		return
 	}
@@ -139,9 +135,5 @@ func (r *Run) sendReceipts(ctx context.Context, led *ledger.Ledger, log *slog.Lo
 		}
 		rc.Processed(ctx, out)
 	}
-	wait, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReceiptWait)
-	defer cancel()
-	if err := rc.Close(wait); err != nil {
-		log.Warn("receipts: not every clinic was sent its receipt", logging.Err(err))
-	}
+	rc.CloseWithin(ReceiptWait)
 }

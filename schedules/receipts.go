@@ -20,8 +20,7 @@ import (
 // refused before it was handled from the inbox's Refused callback; never
 // both. A nil *inboxReceipts (no mail) does nothing.
 type inboxReceipts struct {
-	r   *receipt.Receipts
-	log *slog.Logger
+	r *receipt.Receipts
 
 	mu     sync.Mutex
 	queued map[string]bool // processing paths of failed files whose receipt the handler queued
@@ -30,18 +29,14 @@ type inboxReceipts struct {
 // newInboxReceipts returns the service's receipts, sent by send, else by
 // email when mail.smtp_url is set; nil when neither.
 func newInboxReceipts(cfg *config.Config, send receipt.Sender, led *ledger.Ledger, log *slog.Logger) *inboxReceipts {
-	if send == nil {
-		var err error
-		if send, err = receipt.MailerFor(cfg, log); err != nil {
-			log.Error("no receipts will be sent", logging.Err(err))
-			return nil
-		}
+	r, err := receipt.Open(cfg, send, led, log)
+	if err != nil {
+		log.Error("no receipts will be sent", logging.Err(err))
 	}
-	r := receipt.New(cfg, send, led, log)
 	if r == nil {
 		return nil
 	}
-	return &inboxReceipts{r: r, log: log, queued: map[string]bool{}}
+	return &inboxReceipts{r: r, queued: map[string]bool{}}
 }
 
 // processed queues the receipt of a file the handler ingested (in may be
@@ -86,12 +81,7 @@ func (x *inboxReceipts) refused(ctx context.Context, f inbox.File, dest, reason 
 
 // close waits up to d for the queued receipts to be sent.
 func (x *inboxReceipts) close(d time.Duration) {
-	if x == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := x.r.Close(ctx); err != nil {
-		x.log.Warn("receipts: not every clinic was sent its receipt", logging.Err(err))
+	if x != nil {
+		x.r.CloseWithin(d)
 	}
 }

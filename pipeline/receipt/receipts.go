@@ -158,6 +158,18 @@ func (r *Receipts) Close(ctx context.Context) error {
 	return fmt.Errorf("receipts: %d not sent before the deadline: %w", left, ctx.Err())
 }
 
+// CloseWithin is Close with d to wait, logging what was not sent.
+func (r *Receipts) CloseWithin(d time.Duration) {
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := r.Close(ctx); err != nil {
+		r.log.Warn("receipts: not every clinic was sent its receipt", logging.Err(err))
+	}
+}
+
 // closeGrace is how long Close waits, once its context has ended, for the
 // send in progress to notice the cancel.
 const closeGrace = 250 * time.Millisecond

@@ -34,7 +34,10 @@ type Ingester struct {
 	// Duplicate). Off, such a file is read again and its rows count as
 	// duplicates of what was sent.
 	SkipProcessed bool
-	Logger        *slog.Logger // never given patient data
+	// ListNotThrough fills Ingested.NotThrough (a person reads it: the
+	// hand-run import); serve, which prints no account, skips the query.
+	ListNotThrough bool
+	Logger         *slog.Logger // never given patient data
 	// Progress, when set, hears of each booking admitted for sending
 	// (admitted) and each one settled (done).
 	Progress func(admitted, done int, r *ledger.Result)
@@ -51,7 +54,7 @@ type Ingested struct {
 	Counts     ledger.Counts
 	States     map[string]ledger.BookingRecord // by integrator ID, for the accepted bookings
 	Verdict    map[string]string               // with Detail, by integrator ID: how the ledger admitted it (sent, duplicate, held, rejected)
-	NotThrough []ledger.Unsent                 // bookings of the file not submitted (refused, failed, held, unconfirmed, pending), by row; at most 1,000
+	NotThrough []ledger.Unsent                 // with ListNotThrough: bookings of the file not submitted (refused, failed, held, unconfirmed, pending), by row; at most 1,000
 }
 
 // admitBatch is how many bookings go to the ledger per transaction (and
@@ -237,8 +240,10 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if err != nil {
 		return out, err
 	}
-	if out.NotThrough, err = in.Ledger.NotThrough(keep, fileID, 1000); err != nil {
-		return out, err
+	if in.ListNotThrough {
+		if out.NotThrough, err = in.Ledger.NotThrough(keep, fileID, 1000); err != nil {
+			return out, err
+		}
 	}
 	if in.Detail {
 		ids := make([]string, 0, len(out.Result.Accepted))

@@ -80,15 +80,11 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 	defer stopRun()
 	runErr := make(chan error, 1)
 	go func() { runErr <- sub.Run(runCtx) }()
-	ing := &Ingester{Ledger: led, Submitter: sub, Holder: r.Holder, Detail: r.Detail,
+	ing := &Ingester{Ledger: led, Submitter: sub, Holder: r.Holder, Detail: r.Detail, ListNotThrough: true,
 		Logger: log.With(logging.KeyComponent, "pipeline"), Progress: r.Progress}
 	out := &RunResult{}
 	out.Files = ing.IngestFiles(ctx, paths, func(path string) ReadOptions {
-		p := r.Partner
-		if p == "" {
-			p = PartnerOf(path)
-		}
-		opts := OptionsFor(cfg, p, time.Now())
+		opts := OptionsFor(cfg, partnerOr(r.Partner, path), time.Now())
 		opts.Mapper = ix
 		return opts
 	})
@@ -126,10 +122,7 @@ func (r *Run) sendReceipts(ctx context.Context, led *ledger.Ledger, log *slog.Lo
 		if errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded) {
 			continue
 		}
-		out := receipt.Outcome{Partner: r.Partner, Name: filepath.Base(o.Path), Err: o.Err}
-		if out.Partner == "" {
-			out.Partner = PartnerOf(o.Path)
-		}
+		out := receipt.Outcome{Partner: partnerOr(r.Partner, o.Path), Name: filepath.Base(o.Path), Err: o.Err}
 		if o.In != nil {
 			out.FileID, out.Partner = o.In.FileID, o.In.Result.Partner
 		}

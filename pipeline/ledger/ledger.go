@@ -336,7 +336,7 @@ RETURNING attempts, maybe_booked`)
 		if err := l.db.GetContext(ctx, &st, l.db.Rebind(`SELECT status FROM bookings WHERE integrator_id = ?`), integratorID); err != nil {
 			return a, fmt.Errorf("ledger: mark %s in flight: %w", integratorID, err)
 		}
-		if st != Pending && st != Retry && st != InFlight {
+		if st.Final() {
 			return a, &SettledError{State: st}
 		}
 		return a, fmt.Errorf("ledger: %s: %w", integratorID, ErrClaimed)
@@ -353,7 +353,7 @@ func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int,
 	return a.N, err
 }
 
-// ErrClaimed is Sending's error for a booking another process holds.
+// ErrClaimed is Begin's (and Sending's) error for a booking another process holds.
 var ErrClaimed = errors.New("another process holds this booking")
 
 // Settle records an answer.

@@ -34,10 +34,6 @@ func (s BookingState) Final() bool {
 	return false
 }
 
-// Unsettled are the states of a booking whose run has not ended: sent
-// again by the next run.
-var Unsettled = []BookingState{Pending, InFlight, Retry}
-
 // RowStatus is what became of one sheet row.
 type RowStatus string
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/reconcile"
 )
 
@@ -52,9 +53,7 @@ func baseRules(cfg Config, at time.Time, t func(time.Duration) store.Time) []rul
 	'ask ' || f.partner || ' to correct row ' || CAST(r.row_num AS TEXT) || ' of ' || MIN(f.name) || ' and send the file again (rows already sent are not sent twice)' AS suggested_action
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
 WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?
-	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id
-		WHERE r.ref <> '' AND c.ref = r.ref AND g.partner = f.partner AND c.status IN ('accepted', 'duplicate')
-		AND g.created_at > f.created_at AND g.created_at <= ?)
+	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id WHERE ` + ledger.CorrectedBy + `)
 GROUP BY f.partner, f.sha256, r.sheet, r.row_num`, []any{t(cfg.RejectsFor), now, now}},
 
 		// Open until a good file of the partner replaces it (or a person

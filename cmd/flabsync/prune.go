@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/flabsync/flabsync/internal/retention"
 )
@@ -30,14 +29,9 @@ func runPrune(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	at := time.Now()
-	if *atFlag != "" {
-		loc, _ := time.LoadLocation(cfg.Timezone) // Validate checked it
-		if at, err = time.Parse(time.RFC3339, *atFlag); err != nil {
-			if at, err = time.ParseInLocation("2006-01-02 15:04", *atFlag, loc); err != nil {
-				return usageErrorf(`prune: --at %q: want RFC 3339 (2026-11-25T02:00:00+05:30) or "2006-01-02 15:04"`, *atFlag)
-			}
-		}
+	at, err := parseAt("prune", *atFlag, cfg.Timezone)
+	if err != nil {
+		return err
 	}
 	r, err := retention.Run(ctx, db, cfg, at, retention.Options{DryRun: *dryRun, Logger: m.logger(cfg)})
 	if *asJSON {

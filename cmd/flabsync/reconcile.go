@@ -28,17 +28,9 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	at := time.Now()
-	if *atFlag != "" {
-		loc, err := time.LoadLocation(cfg.Timezone)
-		if err != nil {
-			return &configError{err: err}
-		}
-		if at, err = time.Parse(time.RFC3339, *atFlag); err != nil {
-			if at, err = time.ParseInLocation("2006-01-02 15:04", *atFlag, loc); err != nil {
-				return usageErrorf(`reconcile: --at %q: want RFC 3339 (2026-11-25T02:00:00+05:30) or "2006-01-02 15:04"`, *atFlag)
-			}
-		}
+	at, err := parseAt("reconcile", *atFlag, cfg.Timezone)
+	if err != nil {
+		return err
 	}
 	if *email && (cfg.Mail.SMTPURL == "" || len(cfg.Mail.To) == 0) {
 		return &configError{err: fmt.Errorf("--email needs mail.smtp_url, mail.from and mail.to")}
@@ -89,4 +81,23 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 		return &partialError{msg: fmt.Sprintf("reconcile: the email was not sent: %v (the workbook is at %s)", r.MailErr, r.Workbook)}
 	}
 	return nil
+}
+
+// parseAt reads an --at flag: RFC 3339, or "2006-01-02 15:04" in the
+// config's timezone; empty is now.
+func parseAt(cmd, flag, timezone string) (time.Time, error) {
+	if flag == "" {
+		return time.Now(), nil
+	}
+	loc, err := time.LoadLocation(timezone)
+	if err != nil {
+		return time.Time{}, &configError{err: err}
+	}
+	if at, err := time.Parse(time.RFC3339, flag); err == nil {
+		return at, nil
+	}
+	if at, err := time.ParseInLocation("2006-01-02 15:04", flag, loc); err == nil {
+		return at, nil
+	}
+	return time.Time{}, usageErrorf(`%s: --at %q: want RFC 3339 (2026-11-25T02:00:00+05:30) or "2006-01-02 15:04"`, cmd, flag)
 }

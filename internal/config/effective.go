@@ -16,7 +16,7 @@ var example string
 func Example() string { return example }
 
 // Masked is what a secret is printed as.
-const Masked = "xxxxx"
+const Masked = redact.Mask
 
 // Effective renders the configuration as YAML with every secret masked, for
 // `flabsync config check`.

@@ -16,6 +16,15 @@ const testsSent = `(SELECT COUNT(*) FROM booking_tests t WHERE t.integrator_id =
 // to expect is unknown (their member tests are not listed).
 const pkgsSent = `(SELECT COUNT(*) FROM booking_tests t WHERE t.integrator_id = b.integrator_id AND t.kind = 'package')`
 
+// walkIn selects the events e of bills made inside Flabs (no integrator
+// ID: walk-in patients) received since a time; its parameters are true
+// and that time.
+const walkIn = `e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?`
+
+// notSentWithin is how long a booking may stay pending, in flight or
+// waiting to retry before it is a not_sent exception.
+const notSentWithin = time.Hour
+
 // hours writes a window for people: "6 h", "72 h", "90 min".
 func hours(d time.Duration) string {
 	if d%time.Hour == 0 {
@@ -33,7 +42,7 @@ func ruleSet(cfg Config, at time.Time) []rule {
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
 	'events for bill ' || e.bill_id || ' carry no integrator ID: most likely a bill made inside Flabs' AS detail,
 	'check the bill does not duplicate a partner booking' AS suggested_action
-FROM webhook_events e WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?
+FROM webhook_events e WHERE ` + walkIn + `
 GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}})
 	}
 	return rs
@@ -88,10 +97,10 @@ WHERE b.status = 'unconfirmed' AND b.updated_at < ? AND (s.integrator_id IS NULL
 
 		{reconcile.CategoryNotSent, `SELECT 'not_sent:' || b.integrator_id AS id, 'not_sent' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
-	b.status || ' for over ` + hours(cfg.NotSentWithin) + `: admitted from its file but not yet answered by Flabs' ||
+	b.status || ' for over ` + hours(notSentWithin) + `: admitted from its file but not yet answered by Flabs' ||
 	CASE WHEN b.last_error <> '' THEN ' (last: ' || b.last_error || ')' ELSE '' END AS detail,
 	'flabsync serve sends it by itself: check that serve runs and that Flabs accepts the credentials (flabsync status)' AS suggested_action
-FROM bookings b WHERE b.status IN ('pending', 'in_flight', 'retry') AND b.updated_at < ?`, []any{t(cfg.NotSentWithin)}},
+FROM bookings b WHERE b.status IN ('pending', 'in_flight', 'retry') AND b.updated_at < ?`, []any{t(notSentWithin)}},
 
 		{reconcile.CategoryNotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, 'not_completed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,

@@ -31,9 +31,6 @@ type Config struct {
 	// integrator ID) as orphan_event exceptions; off, they are only
 	// counted (Result.WalkInBills).
 	ListWalkInBills bool
-	// NotSentWithin is how long a booking may stay pending, in flight or
-	// waiting to retry before it is an exception (default 1 hour).
-	NotSentWithin time.Duration
 }
 
 // Result is what a run found.
@@ -61,9 +58,6 @@ type Result struct {
 func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at time.Time) (*Result, error) {
 	if cfg.RejectsFor <= 0 {
 		cfg.RejectsFor = 7 * 24 * time.Hour
-	}
-	if cfg.NotSentWithin <= 0 {
-		cfg.NotSentWithin = time.Hour
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -93,7 +87,7 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 		return nil, err
 	}
 	q := db.Rebind(`SELECT COUNT(DISTINCT e.bill_id) FROM webhook_events e
-WHERE e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?`)
+WHERE ` + walkIn)
 	if err := db.GetContext(ctx, &res.WalkInBills, q, true, store.T(at.Add(-cfg.RejectsFor))); err != nil {
 		return nil, fmt.Errorf("reconcile: count bills made in Flabs: %w", err)
 	}

@@ -49,7 +49,7 @@ func splitName(name string) (x, y string, ok bool) {
 // capsQualifiers are specimens that, even in capitals, qualify a test
 // rather than abbreviate it, besides the qualifiers suggestions know
 // (SERUM, URINE, TOTAL, FREE, AM, PP …).
-var capsQualifiers = map[string]bool{"edta": true, "csf": true, "bal": true}
+var capsQualifiers = map[string]bool{"edta": true, "bal": true}
 
 // isAbbreviation reports whether y, written after x (whose key is xk), is
 // an abbreviation of it rather than a qualifier; rule 1 above.

@@ -113,9 +113,8 @@ func (t *table) add(r sheet.GridRow) {
 		if i >= len(r.Cells) {
 			continue
 		}
-		// A NUL is never part of a name, and written back it would make
-		// the table read as binary or as UTF-16: drop it.
-		v := csvsafe.Unescape(strings.TrimSpace(strings.ReplaceAll(r.Cells[i], "\x00", "")))
+		// (The grid reader has already made a NUL into U+FFFD.)
+		v := csvsafe.Unescape(strings.TrimSpace(r.Cells[i]))
 		if v == "" {
 			continue
 		}

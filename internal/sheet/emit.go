@@ -148,8 +148,8 @@ func (e *emitter) holdsARow(v string) bool {
 	lines := strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' })
 	for _, l := range lines[min(1, len(lines)):] {
 		n := 0
-		for _, sep := range []string{",", ";", "\t", "|"} {
-			n = max(n, strings.Count(l, sep))
+		for _, sep := range delimiters {
+			n = max(n, strings.Count(l, string(sep)))
 		}
 		if n >= max(2, width-2) {
 			return true

@@ -309,28 +309,10 @@ func (h *headerFinder) knownNames() string {
 	return strings.Join(out, "; ")
 }
 
-func joinHints() string {
-	var hs []string
-	for _, r := range requirements {
-		hs = append(hs, r.hint)
-	}
-	return strings.Join(hs, ", ")
-}
-
 func trimAll(cells []string) []string {
 	out := make([]string, len(cells))
 	for i, c := range cells {
 		out[i] = strings.TrimSpace(c)
-	}
-	return out
-}
-
-func nonEmpty(cells []string) []string {
-	var out []string
-	for _, c := range cells {
-		if c != "" {
-			out = append(out, c)
-		}
 	}
 	return out
 }

@@ -65,7 +65,7 @@ func (r *FileResult) Report() FileReport {
 	out := FileReport{File: r.File, Partner: r.Partner, RowsIn: r.RowsIn(),
 		Accepted: []AcceptedReport{}, Rejected: []RejectedReport{}, Skipped: []SkippedReport{}}
 	for _, a := range r.Accepted {
-		out.Accepted = append(out.Accepted, AcceptedReport{Row: a.Booking.Row, Ref: a.Booking.Ref, IntegratorID: a.Booking.IntegratorID, Request: a.Request})
+		out.Accepted = append(out.Accepted, acceptedReport(a))
 	}
 	for _, e := range r.Rejected {
 		out.Rejected = append(out.Rejected, RejectedReport{Row: e.Row, Ref: e.Ref, Code: e.Code, Message: e.Error()})
@@ -74,6 +74,10 @@ func (r *FileResult) Report() FileReport {
 		out.Skipped = append(out.Skipped, SkippedReport{Row: s.Row, Why: s.Why})
 	}
 	return out
+}
+
+func acceptedReport(a Accepted) AcceptedReport {
+	return AcceptedReport{Row: a.Booking.Row, Ref: a.Booking.Ref, IntegratorID: a.Booking.IntegratorID, Request: a.Request}
 }
 
 // Report renders a real import in the dry run's shape, with each
@@ -116,7 +120,7 @@ func WriteReport(ctx context.Context, w io.Writer, path string, opts ReadOptions
 	accepted := 0
 	res, scanErr := Scan(ctx, path, opts, Sink{
 		Accepted: func(a Accepted) error {
-			b, err := marshal(AcceptedReport{Row: a.Booking.Row, Ref: a.Booking.Ref, IntegratorID: a.Booking.IntegratorID, Request: a.Request})
+			b, err := marshal(acceptedReport(a))
 			if err != nil {
 				return err
 			}
@@ -133,25 +137,17 @@ func WriteReport(ctx context.Context, w io.Writer, path string, opts ReadOptions
 			return nil
 		},
 	})
+	if res == nil {
+		res = &FileResult{File: filepath.Base(path), Partner: partnerOr(opts.Partner, path)}
+	}
+	res.Rejected = rejected
+	rep := res.Report() // res holds no accepted bookings: they were streamed
 	tail := struct {
 		Rejected []RejectedReport `json:"rejected"`
 		Skipped  []SkippedReport  `json:"skipped"`
 		RowsIn   int              `json:"rows_in"`
 		Error    string           `json:"error,omitempty"`
-	}{Rejected: make([]RejectedReport, 0, len(rejected)), Skipped: []SkippedReport{}}
-	for _, e := range rejected {
-		tail.Rejected = append(tail.Rejected, RejectedReport{Row: e.Row, Ref: e.Ref, Code: e.Code, Message: e.Error()})
-	}
-	if res == nil {
-		res = &FileResult{File: filepath.Base(path), Partner: partnerOr(opts.Partner, path)}
-	}
-	res.Rejected = rejected
-	{
-		for _, s := range res.Skipped {
-			tail.Skipped = append(tail.Skipped, SkippedReport{Row: s.Row, Why: s.Why})
-		}
-		tail.RowsIn = res.RowsIn()
-	}
+	}{Rejected: rep.Rejected, Skipped: rep.Skipped, RowsIn: rep.RowsIn}
 	if scanErr != nil {
 		tail.Error = scanErr.Error()
 	}

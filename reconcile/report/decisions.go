@@ -1,6 +1,7 @@
 package report
 
 import (
+	"archive/zip"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,6 +25,9 @@ var ErrNoDecisionSheets = errors.New("no sheet with ID and Action columns: is th
 // nothing. Snooze days are read in loc.
 func ReadDecisions(path string, loc *time.Location) ([]reconcile.Decision, error) {
 	f, err := excelize.OpenFile(path)
+	if errors.Is(err, zip.ErrFormat) {
+		return nil, fmt.Errorf("read %s: it is not an .xlsx workbook; save it from Excel or LibreOffice as .xlsx (%w)", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}

@@ -88,6 +88,11 @@ func TestReadDecisionsAllOrNothing(t *testing.T) {
 	if _, err := report.ReadDecisions(other, ist); err == nil || !strings.Contains(err.Error(), "ID and Action") {
 		t.Errorf("a workbook that is not ours: %v", err)
 	}
+	csv := filepath.Join(t.TempDir(), "sheet.xlsx")
+	os.WriteFile(csv, []byte("ID,Action\nx,close\n"), 0o600)
+	if _, err := report.ReadDecisions(csv, ist); err == nil || !strings.Contains(err.Error(), "not an .xlsx workbook") {
+		t.Errorf("a CSV named .xlsx: %v", err)
+	}
 }
 
 // FuzzReadDecisions: whatever bytes arrive as a workbook, reading them

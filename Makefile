@@ -1,11 +1,14 @@
 # flabsync — see README.md. `make help` lists the targets.
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.Version=$(VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+REVISION_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
+MODIFIED ?= $(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo true)
+LDFLAGS := -X main.Version=$(VERSION) -X main.Revision=$(REVISION) -X main.RevisionTime=$(REVISION_TIME) -X main.Modified=$(MODIFIED)
 BIN     := bin/flabsync
 
 .DEFAULT_GOAL := help
-.PHONY: help build test unit fuzz test-short demo bench reliability lint fmt clean
+.PHONY: help build test unit fuzz test-short demo bench reliability lint fmt clean docs
 
 FUZZTIME ?= 3s
 
@@ -40,6 +43,9 @@ RELIABILITY_ROWS ?= 20000
 
 reliability: ## faults + five SIGKILLs during a $(RELIABILITY_ROWS)-row import; prints the accounting (make test runs a short form)
 	FLABSYNC_RELIABILITY_ROWS=$(RELIABILITY_ROWS) $(GO) test -count=1 -timeout 30m -run '^TestReliability$$' -v ./cmd/flabsync | grep -E 'kill|rows |PASS|FAIL|ok|reliability_test'
+
+docs: ## regenerate docs/commands.md and docs/config-keys.md from the code (a test fails when they are stale)
+	$(GO) run ./cmd/flabsync gendocs --dir docs
 
 bench: ## run the benchmarks (figures go in BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -17,7 +17,7 @@ import (
 )
 
 func runImport(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("import", "import [--dry-run] [--partner NAME] [--json] FILE…",
+	fs := m.newFlagSet("import", "import [--dry-run] [--partner NAME] [--json] FILE|FOLDER…",
 		"Reads, validates and maps partner sheets (CSV or XLSX) and submits their bookings to Flabs:\n"+
 			"every row is written to the ledger first, then sent under the rate limit, partners in turn,\n"+
 			"with retries that never book twice. A re-dropped or corrected file sends only what was not\n"+

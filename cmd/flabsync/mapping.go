@@ -200,8 +200,8 @@ type suggestionJSON struct {
 
 func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("mapping lookup", "mapping lookup [--partner P] [--kind test|package] [--json] NAME… (or - to read names from stdin)",
-		"For each name: how it maps (alias, catalogue, abbreviation or none), the Flabs ID sent and under\n"+
-			"which key, and for a name that does not map up to 3 catalogue suggestions with a score and a\n"+
+		"For each name: how it maps (alias, catalogue, abbreviation, name-part or none), the Flabs ID sent\n"+
+			"and under which key, and for a name that does not map up to 3 catalogue suggestions with a score and a\n"+
 			"reason. Suggestions are for people: they are never applied.\n"+
 			"Exit 1 when a name does not map.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
@@ -400,7 +400,7 @@ func runMappingList(ctx context.Context, m *Main, args []string) error {
 }
 
 func runMappingImport(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("mapping import", "mapping import [--dry-run] [--by NAME] FILE",
+	fs := m.newFlagSet("mapping import", "mapping import [--dry-run] [--review] [--by NAME] [--json] FILE",
 		"Reads a mapping table (CSV or XLSX; columns partner,kind,local_name,id,flabs_id in any order,\n"+
 			"other columns ignored — the exception workbook's unmapped sheet imports as it is), checks\n"+
 			"every line against the synced catalogue and the config's partners, and applies it in one\n"+

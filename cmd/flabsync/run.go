@@ -33,6 +33,10 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Stdin  io.Reader
+
+	// flagSetMade, when set, is told of every flag set a command makes
+	// (gendocs reads the commands' own flags through it).
+	flagSetMade func(fs *flag.FlagSet, synopsis, description string)
 }
 
 // NewMain returns a Main on the process's standard streams.
@@ -62,17 +66,14 @@ func commands() []command {
 		{"prune", "erase patient data past retention.patient_data_days (--dry-run: count it)", runPrune},
 		{"config", "print an example config (example) or check the one in force (check)", runConfig},
 		{"doctor", "check a setup works before going live: config, database, Flabs, mail, inbox, webhooks", runDoctor},
-		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {
-			fmt.Fprintln(m.Stdout, "flabsync", Version)
-			return nil
-		}},
+		{"version", "print the version, the commit it was built from and its time (also --version)", runVersion},
 		{"help", "list the commands, or explain one: flabsync help COMMAND", runHelp},
 	}
 }
 
 // Run runs the command named by args[0] and returns the exit code.
 func (m *Main) Run(ctx context.Context, args []string) int {
-	flabs.UserAgent = "flabsync/" + Version
+	flabs.UserAgent = "flabsync/" + currentVersion().Version
 	if len(args) == 0 {
 		m.usage()
 		return ExitUsage
@@ -82,10 +83,16 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		m.usage()
 		return ExitOK
 	}
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
 	for _, c := range commands() {
 		if c.name == name {
 			return m.exit(c.run(ctx, m, args[1:]))
 		}
+	}
+	if name == gendocsCommand { // hidden: make docs
+		return m.exit(runGendocs(ctx, m, args[1:]))
 	}
 	return m.exit(usageErrorf("unknown command %q", name).hint("run 'flabsync help' to list the commands"))
 }
@@ -191,6 +198,9 @@ func (m *Main) newFlagSet(name, synopsis, description string) *flag.FlagSet {
 			fmt.Fprintln(m.Stderr, "\nFlags:")
 			fs.PrintDefaults()
 		}
+	}
+	if m.flagSetMade != nil {
+		m.flagSetMade(fs, synopsis, description)
 	}
 	return fs
 }

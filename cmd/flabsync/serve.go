@@ -14,7 +14,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("serve", "serve [--config FILE] [--name NAME]",
 		"Runs flabsync as a daemon: the inbox watcher (files are taken once they settle and sent),\n"+
 			"the webhook receiver (webhook.listen + webhook.path),\n"+
-			"the scheduled jobs (import, mapping-sync, reconcile, expected-drops; schedules/default.yaml,\n"+
+			"the scheduled jobs (import, mapping-sync, reconcile, expected-drops, prune; schedules/default.yaml,\n"+
 			"overridden by the config's schedules), and /healthz, /readyz and Prometheus /metrics on serve.listen.\n"+
 			"Several serve processes may share one PostgreSQL and one inbox folder: a file is claimed by\n"+
 			"one of them, and each job runs on one at a time. Give each process on one host its own\n"+

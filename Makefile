@@ -21,7 +21,7 @@ build: ## build bin/flabsync with the version stamped in
 test: unit fuzz ## every test with the race detector, then each fuzz target for $(FUZZTIME)
 
 unit: ## the tests alone (PostgreSQL tests need FLABSYNC_TEST_POSTGRES)
-	@if [ -z "$$FLABSYNC_TEST_POSTGRES" ]; then echo "note: FLABSYNC_TEST_POSTGRES unset: PostgreSQL tests will skip (see README, Testing)"; fi
+	@if [ -z "$$FLABSYNC_TEST_POSTGRES" ]; then echo "note: FLABSYNC_TEST_POSTGRES unset: PostgreSQL tests will skip (see docs/testing.md)"; fi
 	$(GO) test -race -count=1 ./...
 
 fuzz: ## run every go test -fuzz target for $(FUZZTIME) (FUZZTIME=1m make fuzz for longer)

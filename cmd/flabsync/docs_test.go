@@ -313,6 +313,7 @@ func TestQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the quick start fails as written: %v\n%s", err, out)
 	}
+	t.Logf("the quick start, as run:\n%s", out)
 	if !regexp.MustCompile(`(?m)^flabsync \S+ \(`).Match(out) {
 		t.Errorf("flabsync version printed no version line:\n%s", out)
 	}

@@ -58,7 +58,7 @@ func commands() []command {
 		{"import", "read, validate and map partner sheets (--dry-run: without sending)", runImport},
 		{"serve", "run as a daemon: inbox watcher, scheduled jobs, /healthz /readyz /metrics", runServe},
 		{"reconcile", "compare sent bookings with Flabs' webhooks; write the exception workbook (--email: mail it)", runReconcile},
-		{"exceptions", "list, close, snooze or reopen the nightly report's exceptions", runExceptions},
+		{"exceptions", "list, close, snooze or reopen the nightly report's exceptions, or import them from a workbook", runExceptions},
 		{"mapping", "the test/package name → Flabs ID table: sync, lookup, suggest, list, import, export", runMapping},
 		{"sim", "run the built-in Flabs simulator on a local address", runSim},
 		{"webhooks", "Flabs webhooks: subscribe, listen (the receiver alone), replay stored bodies", runWebhooks},

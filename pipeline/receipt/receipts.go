@@ -151,10 +151,15 @@ func (c *Courier) Flush(ctx context.Context) (int, error) {
 	if c == nil {
 		return 0, nil
 	}
-	sent := 0
-	defer c.release()
+	sent, claimed := 0, false
+	defer func() {
+		if claimed && ctx.Err() != nil { // a send cut short, a batch not reached
+			c.release()
+		}
+	}()
 	for ctx.Err() == nil {
 		rs, err := c.led.ClaimReceipts(ctx, c.o.Holder, c.o.Now(), c.o.Lease, claimBatch)
+		claimed = claimed || len(rs) > 0
 		if err != nil || len(rs) == 0 {
 			if ctx.Err() != nil {
 				err = nil

@@ -227,7 +227,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if scanErr != nil {
 		// Rows admitted before the failure are in the ledger and were
 		// sent; the file is marked as not fully read.
-		if err := in.Ledger.FailFile(context.WithoutCancel(ctx), fileID, scanErr.Error()); err != nil {
+		if err := in.Ledger.FailFile(context.WithoutCancel(ctx), fileID, scanErr); err != nil {
 			log.Error("ledger: mark file failed", logging.Err(err))
 		}
 		return out, fmt.Errorf("ingest %s: %w", name, scanErr)

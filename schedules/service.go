@@ -82,13 +82,10 @@ func (s *Service) Run(ctx context.Context) error {
 
 	met := newMetrics()
 	ms := mapping.NewStore(db)
-	led := ledger.New(db)
-	rx := newInboxReceipts(cfg, s.Receipts, led, log)
-	defer rx.close(cfg.Serve.ShutdownTimeout) // after every part has stopped, before the database closes
-	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
-	sub := submit.New(s.Client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
-		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})
-	ing := &pipeline.Ingester{Ledger: led, Submitter: sub, Holder: holder, Logger: log.With(logging.KeyComponent, "pipeline"), SkipProcessed: true}
+	parts := Build(cfg, db, s.Client, holder, log, s.Receipts) // the same wiring as import's
+	led, lim, sub, rc := parts.Ledger, parts.Limiter, parts.Submitter, parts.Courier
+	ing := parts.Ingester
+	ing.SkipProcessed = true
 
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
 		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", s.Name), Settle: cfg.Inbox.Settle,
@@ -99,10 +96,9 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		},
 		Refused: func(f inbox.File, dest, reason string) {
-			if err := led.RecordRefused(context.WithoutCancel(ctx), f.Partner, f.Name, dest, reason); err != nil {
+			if err := led.RecordRefusedFile(context.WithoutCancel(ctx), refusedFile(f, dest, reason)); err != nil {
 				log.Error("ledger: record a refused file", logging.KeyFile, f.Rel, logging.Err(err))
 			}
-			rx.refused(ctx, f, dest, reason)
 		}})
 	if err != nil {
 		return err
@@ -117,7 +113,7 @@ func (s *Service) Run(ctx context.Context) error {
 	} else if n > 0 {
 		log.Info("inbox: files left mid-way by the last run are back in the inbox", "files", n)
 	}
-	handle := fileHandler(cfg, ms, ing, met, rx)
+	handle := fileHandler(cfg, ms, ing, met)
 	resume := func(ctx context.Context) (int, error) { return resumeUnsettled(ctx, led, sub, s.Name, holder) }
 
 	sched := New(db, loc, holder, log.With(logging.KeyComponent, "schedules"))
@@ -168,11 +164,25 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopSub()
 	hookCtx, stopHooks := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHooks()
+	rcCtx, stopReceipts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReceipts()
 	watched := make(chan struct{})
 
 	g.Go(func() error {
 		if err := sub.Run(subCtx); err != nil {
 			return fmt.Errorf("serve: %w: %w", ErrCredentials, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		// Receipts go as the ledger queues them, and those any process
+		// left unsent. At a stop, once no file can queue one, what is
+		// due goes within the shutdown timeout; the rest stays queued.
+		rc.Run(rcCtx)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Serve.ShutdownTimeout)
+		defer cancel()
+		if _, err := rc.Flush(fctx); err != nil {
+			log.Error("receipts: read the outbox", logging.Err(err))
 		}
 		return nil
 	})
@@ -216,6 +226,7 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-stopCtx.Done():
 		}
 		stopSub()
+		stopReceipts()
 		stopHooks()
 		return admin.Shutdown(stopCtx)
 	})
@@ -254,8 +265,9 @@ func (s *Service) checkCredentials(ctx context.Context, log *slog.Logger) error 
 
 // fileHandler is what the inbox does with a claimed file: ingest it (a
 // file whose bytes were processed before is recorded as a duplicate and
-// archived; the Ingester sees to that).
-func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics, rx *inboxReceipts) inbox.Handler {
+// archived; the Ingester sees to that). The ledger queues the file's
+// receipt with its final state; nothing here sends it.
+func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics) inbox.Handler {
 	return func(ctx context.Context, f inbox.File) error {
 		ix, err := ms.Index(ctx)
 		if err != nil {
@@ -264,7 +276,6 @@ func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, 
 		opts := pipeline.OptionsFor(cfg, f.Partner, time.Now())
 		opts.Mapper = ix
 		res, err := ing.Ingest(ctx, f.Path, opts)
-		rx.processed(ctx, f, res, err)
 		switch {
 		case res != nil && res.Duplicate:
 			met.files.WithLabelValues("duplicate").Inc()

@@ -24,6 +24,8 @@ type Status struct {
 	Exceptions    map[string]int    `json:"open_exceptions"`
 	Leases        []LeaseStatus     `json:"leases"`
 	Schedules     map[string]string `json:"schedules,omitempty"`
+	// Receipts are the clinics' receipts in the outbox not yet sent.
+	Receipts ledger.ReceiptBacklog `json:"receipts"`
 }
 
 // CatalogueStatus is the synced catalogue and the mapping table size.
@@ -81,6 +83,9 @@ func GatherStatus(ctx context.Context, db *store.DB, cfg *config.Config) (*Statu
 		return nil, err
 	}
 	rep.Files, rep.Rows, rep.Bookings = tally.Files, tally.Rows, tally.Bookings
+	if rep.Receipts, err = ledger.New(db).Receipts(ctx); err != nil {
+		return nil, err
+	}
 	if rep.Exceptions, err = rules.OpenByCategory(ctx, db); err != nil {
 		return nil, err
 	}

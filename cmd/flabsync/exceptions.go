@@ -11,6 +11,7 @@ import (
 	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/report"
 	"github.com/flabsync/flabsync/reconcile/rules"
+	"github.com/flabsync/flabsync/schedules"
 )
 
 func runExceptions(ctx context.Context, m *Main, args []string) error {
@@ -27,7 +28,7 @@ func runExceptions(ctx context.Context, m *Main, args []string) error {
 	category := fs.String("category", "", "list: only this category")
 	asJSON := fs.Bool("json", false, "list: print JSON")
 	note := fs.String("note", "", "close, snooze: why (required)")
-	by := fs.String("by", holder(), "close, snooze, import: who")
+	by := fs.String("by", schedules.Holder(), "close, snooze, import: who")
 	until := fs.String("until", "", "snooze: the day it comes back, YYYY-MM-DD in the config's timezone")
 	if len(args) == 0 {
 		return usageErrorf("exceptions: say list, close, snooze, reopen or import").hint("flabsync exceptions list")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline"
+	"github.com/flabsync/flabsync/schedules"
 )
 
 func runImport(ctx context.Context, m *Main, args []string) error {
@@ -54,7 +53,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if !*dry {
 		return runSend(ctx, m, cfg, paths, *partner, *asJSON, !*noProgress)
 	}
-	ix, note, err := dryRunIndex(ctx, cfg)
+	ix, note, err := schedules.DryRunIndex(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -77,17 +76,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 			}
 			continue
 		}
-		res := &pipeline.FileResult{}
-		accepted := 0
-		scan, err := pipeline.Scan(ctx, path, opts, pipeline.Sink{
-			Accepted: func(a pipeline.Accepted) error {
-				if accepted++; len(res.Accepted) < *sample {
-					res.Accepted = append(res.Accepted, a)
-				}
-				return nil
-			},
-			Rejected: func(e pipeline.RowError) error { res.Rejected = append(res.Rejected, e); return nil },
-		})
+		res, accepted, err := pipeline.ScanSample(ctx, path, opts, *sample)
 		if err != nil {
 			failed++
 			fmt.Fprintf(m.Stdout, "%s  NOT READ: %v\n\n", filepath.Base(path), err)
@@ -96,7 +85,6 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		if len(res.Rejected) > 0 {
 			failed++
 		}
-		res.File, res.Partner, res.Summary, res.Skipped = scan.File, scan.Partner, scan.Summary, scan.Skipped
 		printDryRun(m.Stdout, res, accepted)
 	}
 	if failed > 0 {
@@ -162,23 +150,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// dryRunIndex is the mapping a dry run uses, without writing anything:
-// with no SQLite file yet, none is created (the sample catalogue stands
-// in when no Flabs is configured).
-func dryRunIndex(ctx context.Context, cfg *config.Config) (*mapping.Index, string, error) {
-	if path, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return mappingIndex(ctx, cfg, nil)
-		}
-	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	defer db.Close()
-	return mappingIndex(ctx, cfg, mapping.NewStore(db))
 }
 
 // filesOf is the files named: a folder stands for the files directly in

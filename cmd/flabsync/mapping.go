@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/flabsync/flabsync/fixtures"
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
@@ -73,35 +70,6 @@ func openMapping(ctx context.Context, cfgPath string) (*config.Config, *store.DB
 	return cfg, db, mapping.NewStore(db), nil
 }
 
-// mappingIndex builds the index a run maps with: the stored table and
-// catalogue. With no catalogue synced and no Flabs configured (the demo,
-// a first look), the sample catalogue stands in, and the note says so. A
-// nil ms is a database not created yet: no table, no catalogue.
-func mappingIndex(ctx context.Context, cfg *config.Config, ms *mapping.Store) (*mapping.Index, string, error) {
-	var es []mapping.Entry
-	var cat []mapping.CatalogueItem
-	if ms != nil {
-		var err error
-		if es, err = ms.Entries(ctx); err != nil {
-			return nil, "", err
-		}
-		if cat, err = ms.Catalogue(ctx); err != nil {
-			return nil, "", err
-		}
-	}
-	if len(cat) > 0 {
-		return mapping.NewIndex(es, cat), "", nil
-	}
-	if cfg.Flabs.BaseURL != "" {
-		return mapping.NewIndex(es, nil), "no catalogue synced yet (run 'flabsync mapping sync'): nothing maps, every name would be sent unmapped", nil
-	}
-	sample, err := fixtures.LoadCatalogue()
-	if err != nil {
-		return nil, "", err
-	}
-	return mapping.NewIndex(es, sample.Items()), "no catalogue synced and no flabs.base_url: mapping with the sample catalogue", nil
-}
-
 func runMappingSync(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("mapping sync", "mapping sync [--config FILE] [--json]",
 		"Pulls the labs, tests and packages from Flabs and stores them in one transaction. Entries that\n"+
@@ -128,7 +96,7 @@ func runMappingSync(ctx context.Context, m *Main, args []string) error {
 	}
 	var rep *mapping.SyncReport
 	job := schedules.MappingSyncJob(ms, client, cfg.Flabs.LabID, func(r *mapping.SyncReport) { rep = r })
-	if _, err := schedules.Record(ctx, db, schedules.JobMappingSync, holder(), nil, job); rep == nil {
+	if _, err := schedules.Record(ctx, db, schedules.JobMappingSync, schedules.Holder(), nil, job); rep == nil {
 		return err
 	}
 	if *asJSON {
@@ -236,7 +204,7 @@ func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	ix, note, err := mappingIndex(ctx, cfg, ms)
+	ix, note, err := schedules.MappingIndex(ctx, cfg, ms)
 	if err != nil {
 		return err
 	}
@@ -339,7 +307,7 @@ func runMappingList(ctx context.Context, m *Main, args []string) error {
 		}
 		return tw.Flush()
 	}
-	ix, _, err := mappingIndex(ctx, cfg, ms)
+	ix, _, err := schedules.MappingIndex(ctx, cfg, ms)
 	if err != nil {
 		return err
 	}
@@ -347,27 +315,8 @@ func runMappingList(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		mapping.Entry
-		CatalogueName string `json:"catalogue_name"`
-		Missing       bool   `json:"target_missing"`
-	}
-	var rows []row
-	for _, e := range es {
-		if *partner != "" && e.Scope != "" && e.Scope != *partner {
-			continue
-		}
-		r := row{Entry: e}
-		if mt := ix.Lookup(e.Scope, e.Kind, e.LocalName); mt.How == mapping.MatchAlias && mt.Target == e.Target {
-			r.CatalogueName = mt.Catalogue
-		}
-		r.Missing = !ix.Known(e.Kind, e.Target, e.TargetKey)
-		rows = append(rows, r)
-	}
+	rows := ix.List(es, *partner)
 	if *asJSON {
-		if rows == nil {
-			rows = []row{}
-		}
 		return writeJSON(m.Stdout, rows)
 	}
 	if len(rows) == 0 {
@@ -435,7 +384,7 @@ func runMappingImport(ctx context.Context, m *Main, args []string) error {
 	}
 	opts := mapping.ImportOptions{By: *by, Now: time.Now(), DryRun: *dry}
 	if opts.By == "" {
-		opts.By = holder()
+		opts.By = schedules.Holder()
 	}
 	if *review {
 		opts.Source = mapping.SourceReview
@@ -513,19 +462,6 @@ func runMappingExport(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stderr, "wrote %d entries to %s\n", len(lines), fs.Arg(0))
 	return nil
-}
-
-// holder names this process for job runs and entries: user@host.
-func holder() string {
-	name := "flabsync"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	host, _ := os.Hostname()
-	if host != "" {
-		name += "@" + host
-	}
-	return name
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
+	"github.com/flabsync/flabsync/schedules"
 )
 
 // runSend is `flabsync import` without --dry-run: every file through the
@@ -35,14 +36,13 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		return err
 	}
 	defer db.Close()
-	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
-	bar := newBar(m, progress && !asJSON, lim)
+	bar := newBar(m, progress && !asJSON)
 	start := time.Now()
-	run := &pipeline.Run{Config: cfg, DB: db, Client: client, Limiter: lim, Holder: holder(), Partner: partner, Detail: asJSON,
+	run := &schedules.Import{Config: cfg, DB: db, Client: client, Holder: schedules.Holder(), Partner: partner, Detail: asJSON,
 		Logger: m.logger(cfg), Progress: bar.update}
-	res, err := run.Do(ctx, paths)
+	res, err := run.Run(ctx, paths)
 	bar.finish()
-	if errors.Is(err, pipeline.ErrNoCatalogue) {
+	if errors.Is(err, schedules.ErrNoCatalogue) {
 		return &partialError{msg: err.Error()}
 	} else if err != nil {
 		return err
@@ -50,16 +50,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	total, failed, stopped := res.Total, res.Failed, ctx.Err() != nil
 	for _, o := range res.Files {
 		if asJSON {
-			var rep pipeline.FileReport
-			if o.In != nil {
-				rep = o.In.Report()
-			} else {
-				rep = (&pipeline.FileResult{File: filepath.Base(o.Path), Partner: partner}).Report()
-			}
-			if o.Err != nil {
-				rep.Error = o.Err.Error()
-			}
-			if err := writeJSON(m.Stdout, rep); err != nil {
+			if err := writeJSON(m.Stdout, o.Report(partner)); err != nil {
 				return err
 			}
 			continue
@@ -70,7 +61,11 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		fmt.Fprintf(m.Stdout, "all files: %s\n", countsLine(total))
 	}
 	fmt.Fprintf(m.Stderr, "%d files, %d rows in %s: %s; %d 429s from Flabs\n", len(paths), total.RowsIn,
-		time.Since(start).Round(time.Millisecond), countsLine(total), lim.Throttles())
+		time.Since(start).Round(time.Millisecond), countsLine(total), res.Throttles)
+	if res.ReceiptsQueued > 0 {
+		fmt.Fprintf(m.Stderr, "%d receipts to clinics not sent yet: they stay queued and go with the next serve or import (flabsync status counts them)\n",
+			res.ReceiptsQueued)
+	}
 	switch {
 	case errors.Is(res.Auth, submit.ErrAuth):
 		return &partialError{msg: fmt.Sprintf("import: %v; unsent rows stay pending and go with the next run once the credentials are fixed", res.Auth)}
@@ -132,13 +127,12 @@ func printSent(w io.Writer, path string, in *pipeline.Ingested, err error) {
 // bar is the progress display: a progress bar on a terminal (bookings
 // settled of those admitted, rate, ETA, 429s), nothing otherwise.
 type bar struct {
-	mu  sync.Mutex
-	pb  *progressbar.ProgressBar
-	lim *submit.Limiter
+	mu sync.Mutex
+	pb *progressbar.ProgressBar
 }
 
-func newBar(m *Main, want bool, lim *submit.Limiter) *bar {
-	b := &bar{lim: lim}
+func newBar(m *Main, want bool) *bar {
+	b := &bar{}
 	f, ok := m.Stderr.(*os.File)
 	if !want || !ok || !term.IsTerminal(int(f.Fd())) {
 		return b
@@ -150,14 +144,14 @@ func newBar(m *Main, want bool, lim *submit.Limiter) *bar {
 	return b
 }
 
-func (b *bar) update(admitted, done int, _ *ledger.Result) {
+func (b *bar) update(admitted, done int, throttles int64) {
 	if b.pb == nil {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.pb.ChangeMax(admitted)
-	b.pb.Describe(fmt.Sprintf("sending (%d 429s)", b.lim.Throttles()))
+	b.pb.Describe(fmt.Sprintf("sending (%d 429s)", throttles))
 	b.pb.Set(done)
 }
 

@@ -59,6 +59,14 @@ func printStatus(w io.Writer, r *schedules.Status) {
 	line("rows", r.Rows)
 	line("bookings", r.Bookings)
 	line("exceptions", r.Exceptions)
+	fmt.Fprintf(w, "receipts   %d unsent", r.Receipts.Unsent)
+	if rc := r.Receipts; rc.Unsent > 0 {
+		fmt.Fprintf(w, ", the oldest queued %s ago", time.Since(rc.Oldest).Round(time.Second))
+	}
+	if n := r.Receipts.GivenUp; n > 0 {
+		fmt.Fprintf(w, ", %d given up (every send failed: see the log)", n)
+	}
+	fmt.Fprintln(w)
 	if len(r.Jobs) == 0 {
 		fmt.Fprintln(w, "jobs       none run yet")
 	}

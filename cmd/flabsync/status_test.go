@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/schedules"
 )
 
@@ -62,5 +64,38 @@ func TestStatusShowsEveryJob(t *testing.T) {
 	}
 	if len(rep.Jobs) != len(want) {
 		t.Errorf("%d jobs shown, want one line per job: %v", len(rep.Jobs), got)
+	}
+}
+
+// TestStatusShowsUnsentReceipts: receipts queued and not sent (mail down,
+// or the process that queued them gone) are counted in `status`, with the
+// age of the oldest.
+func TestStatusShowsUnsentReceipts(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "flabsync.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led := ledger.New(db).WithReceipts(ledger.Receipts{Wants: func(string) bool { return true }})
+	for _, name := range []string{"metro_a.csv", "metro_b.csv"} {
+		id, _, err := led.StartFile(ctx, ledger.File{Partner: "metro", Name: name, SHA256: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := led.FinishFile(ctx, id, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	files := map[string]string{"flabsync.yaml": "database: " + dsn + "\n"}
+	code, out, errOut := run(t, files, "status")
+	if code != ExitOK || !strings.Contains(out, "receipts   2 unsent, the oldest queued ") {
+		t.Errorf("status: exit %d, no unsent receipts line\n%s%s", code, out, errOut)
+	}
+	_, out, _ = run(t, files, "status", "--json")
+	var rep schedules.Status
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Receipts.Unsent != 2 || rep.Receipts.Oldest.IsZero() {
+		t.Errorf("status --json receipts = %+v, %v\n%s", rep.Receipts, err, out)
 	}
 }

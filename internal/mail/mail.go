@@ -117,6 +117,10 @@ func (e *SendError) Error() string {
 
 func (e *SendError) Unwrap() error { return e.Err }
 
+// Permanent reports whether the server refused the message for good (a
+// 5xx answer): sending it again later will not help.
+func (e *SendError) Permanent() bool { return permanent(e.Err) }
+
 // Send mails msg. A failed attempt is retried with back-off, up to
 // Attempts in all, unless the server refused for good (a 5xx answer to
 // the message) or ctx ends; then it returns a *SendError.

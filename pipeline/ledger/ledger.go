@@ -21,8 +21,9 @@ import (
 // is written before any request is sent, and each booking is marked in
 // flight before its request and settled after the answer.
 type Ledger struct {
-	db  *store.DB
-	now func() time.Time
+	db       *store.DB
+	now      func() time.Time
+	receipts Receipts // which files' ends queue a receipt (none by default)
 }
 
 // New returns the ledger in db.
@@ -121,16 +122,26 @@ func (l *Ledger) Processed(ctx context.Context, sha256 string) (int64, bool, err
 }
 
 // RecordDuplicate records a file whose content was processed before (as
-// file of): nothing in it is read or sent.
+// file of), with its receipt: nothing in it is read or sent.
 func (l *Ledger) RecordDuplicate(ctx context.Context, f File, of int64) (int64, error) {
 	now := store.T(l.now())
 	var id int64
-	q := l.db.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, reason, duplicate_of, claimed_by, created_at, updated_at, finished_at)
+	var queued bool
+	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		q := tx.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, reason, duplicate_of, claimed_by, created_at, updated_at, finished_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-	reason := fmt.Sprintf("same content as file #%d: nothing sent", of)
-	if err := l.db.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, FileDuplicate, reason, of, f.By, now, now, now).Scan(&id); err != nil {
+		reason := fmt.Sprintf("same content as file #%d: nothing sent", of)
+		if err := tx.QueryRowxContext(ctx, q, f.Partner, f.Name, f.Path, f.SHA256, f.Size, FileDuplicate, reason, of, f.By, now, now, now).Scan(&id); err != nil {
+			return err
+		}
+		var err error
+		queued, err = l.queueReceipt(ctx, tx, id, f.Partner, f.Name, "", now)
+		return err
+	})
+	if err != nil {
 		return 0, fmt.Errorf("ledger: record duplicate file %s: %w", f.Name, err)
 	}
+	l.queued(queued)
 	return id, nil
 }
 
@@ -431,13 +442,28 @@ WHERE r.file_id = ? GROUP BY r.status, b.status`)
 		bad = fmt.Errorf("ledger: file %d: %w: %d rows read, %d recorded (%+v)", fileID, ErrUnbalanced, rowsIn, recorded, c)
 	}
 	now := store.T(l.now())
-	uq := l.db.Rebind(`UPDATE files SET status = ?, rows_total = ?, rows_valid = ?, rows_rejected = ?, rows_duplicate = ?, rows_skipped = ?,
-	rows_submitted = ?, rows_rejected_flabs = ?, rows_failed = ?, rows_held = ?, rows_unconfirmed = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
-	valid := rowsIn - c.Rejected - c.Skipped
-	if _, err := l.db.ExecContext(ctx, uq, status, rowsIn, valid, c.Rejected, c.Duplicate, c.Skipped, c.Submitted, c.RejectedFlabs,
-		c.Failed, c.Held, c.Unconfirmed, now, now, fileID); err != nil {
+	var queued bool
+	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		uq := tx.Rebind(`UPDATE files SET status = ?, rows_total = ?, rows_valid = ?, rows_rejected = ?, rows_duplicate = ?, rows_skipped = ?,
+	rows_submitted = ?, rows_rejected_flabs = ?, rows_failed = ?, rows_held = ?, rows_unconfirmed = ?, updated_at = ?, finished_at = ? WHERE id = ?
+RETURNING partner, name`)
+		valid := rowsIn - c.Rejected - c.Skipped
+		var partner, name string
+		if err := tx.QueryRowxContext(ctx, uq, status, rowsIn, valid, c.Rejected, c.Duplicate, c.Skipped, c.Submitted, c.RejectedFlabs,
+			c.Failed, c.Held, c.Unconfirmed, now, now, fileID).Scan(&partner, &name); err != nil {
+			return err
+		}
+		if status == FileInterrupted { // the run stopped: the file is read again, and its receipt goes then
+			return nil
+		}
+		var err error
+		queued, err = l.queueReceipt(ctx, tx, fileID, partner, name, "", now)
+		return err
+	})
+	if err != nil {
 		return c, fmt.Errorf("ledger: finish file %d: %w", fileID, err)
 	}
+	l.queued(queued)
 	return c, bad
 }
 
@@ -469,13 +495,29 @@ WHERE status = ? AND claimed_by LIKE ?`)
 	return n, nil
 }
 
-// FailFile marks a file that could not be read to its end.
-func (l *Ledger) FailFile(ctx context.Context, fileID int64, reason string) error {
+// FailFile marks a file that could not be read to its end because of
+// cause and queues its receipt, unless cause only says the run stopped
+// (the file is read again, and its receipt goes then).
+func (l *Ledger) FailFile(ctx context.Context, fileID int64, cause error) error {
 	now := store.T(l.now())
-	q := l.db.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
-	if _, err := l.db.ExecContext(ctx, q, FileFailed, clean(reason), now, now, fileID); err != nil {
+	var queued bool
+	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		q := tx.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ? RETURNING partner, name`)
+		var partner, name string
+		if err := tx.QueryRowxContext(ctx, q, FileFailed, clean(cause.Error()), now, now, fileID).Scan(&partner, &name); err != nil {
+			return err
+		}
+		if stopped(cause) {
+			return nil
+		}
+		var err error
+		queued, err = l.queueReceipt(ctx, tx, fileID, partner, name, l.clinicReason(name, cause), now)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("ledger: mark file %d failed: %w", fileID, err)
 	}
+	l.queued(queued)
 	return nil
 }
 

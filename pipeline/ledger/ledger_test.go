@@ -195,7 +195,7 @@ func TestBadBytesNeverFailAFile(t *testing.T) {
 		if _, err := l.Admit(ctx, fid, nil, rows); err != nil {
 			t.Fatalf("admit a row whose message quotes bad bytes: %v", err)
 		}
-		if err := l.FailFile(ctx, fid, "read: cell \x00\xfe"); err != nil {
+		if err := l.FailFile(ctx, fid, errors.New("read: cell \x00\xfe")); err != nil {
 			t.Fatalf("fail a file whose reason quotes bad bytes: %v", err)
 		}
 		var status, reason string

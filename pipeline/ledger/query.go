@@ -267,17 +267,10 @@ WHERE integrator_id = ? AND status IN (?, ?, ?) AND ((claimed_by LIKE ? AND clai
 	return jobs, nil
 }
 
-// RecordRefused records a file the inbox refused, now at path in errors/,
-// unless the ledger already has it there (a file refused while it was
-// being read is recorded by FailFile and moved by Moved).
+// RecordRefused records a file the inbox refused, now at path in errors/:
+// RecordRefusedFile with the clinic told reason.
 func (l *Ledger) RecordRefused(ctx context.Context, partner, name, path, reason string) error {
-	now := store.T(l.now())
-	q := l.db.Rebind(`INSERT INTO files (partner, name, path, sha256, status, reason, created_at, updated_at, finished_at)
-SELECT ?, ?, ?, '', ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE path = ?)`)
-	if _, err := l.db.ExecContext(ctx, q, clean(partner), clean(name), clean(path), FileRefused, clean(reason), now, now, now, path); err != nil {
-		return fmt.Errorf("ledger: record refused file %s: %w", name, err)
-	}
-	return nil
+	return l.RecordRefusedFile(ctx, RefusedFile{Partner: partner, Name: name, Path: path, Reason: reason, Told: reason})
 }
 
 // Unsent is a booking of a file that did not go through: refused by

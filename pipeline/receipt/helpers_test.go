@@ -19,6 +19,7 @@ import (
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/pipeline/receipt"
 )
 
 // patientName is on every booking the tests seed: no receipt may carry it.
@@ -43,6 +44,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // metro (one address).
 type world struct {
 	cfg *config.Config
+	db  *store.DB
 	led *ledger.Ledger
 	log *syncBuffer
 }
@@ -53,8 +55,35 @@ func newWorld(t *testing.T, db *store.DB, smtpURL string) *world {
 		db = storetest.OpenSQLite(t)
 	}
 	w := newConfigWorld(smtpURL)
-	w.led = ledger.New(db)
+	w.db = db
+	w.led = ledger.New(db).WithReceipts(receipt.Rule(w.cfg, nil))
 	return w
+}
+
+// courier is a Courier over w's ledger sending by send, named holder.
+func (w *world) courier(send receipt.Sender, holder string, o receipt.CourierOptions) *receipt.Courier {
+	o.Holder = holder
+	return receipt.NewCourier(w.cfg, send, w.led, w.logger(), o)
+}
+
+// flush sends what is due and fails the test on an outbox error.
+func flush(t *testing.T, c *receipt.Courier) int {
+	t.Helper()
+	n, err := c.Flush(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// backlog is the outbox's state.
+func (w *world) backlog(t *testing.T) ledger.ReceiptBacklog {
+	t.Helper()
+	b, err := w.led.Receipts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // newConfigWorld is a world without a ledger, for receipts of refused

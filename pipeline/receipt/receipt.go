@@ -2,8 +2,11 @@
 // sent: a short plain-text email to partners.<name>.email with the file's
 // rows in, accepted, rejected and duplicate, and the rows to correct
 // attached as CSV; or, for a file that could not be read, why and what to
-// do. Receipts are built from the ledger, sent in the background by a
-// Sender (the Mailer, or an Outbox folder) and never hold up an import.
+// do. A receipt is queued in the ledger's outbox in the same transaction
+// as the file's final state (Rule says for which partners); a Courier,
+// owned by the service, builds it from the ledger and sends it by a
+// Sender (the Mailer, or an Outbox folder), with retries, on whichever
+// process is alive. Nothing of it is on the reading path.
 // They carry row numbers, booking references and reasons, never patient
 // names, and only ever the receiving clinic's own file.
 package receipt
@@ -16,15 +19,6 @@ import (
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 )
-
-// Outcome is what became of one file, as far as its receipt needs: the
-// ledger holds the rest.
-type Outcome struct {
-	Partner string
-	Name    string // the file's name as the clinic sent it
-	FileID  int64  // its ledger entry; 0 when it never got one
-	Err     error  // why it was not taken whole, if it was not
-}
 
 // Receipt is one clinic's receipt for one file, ready to send.
 type Receipt struct {

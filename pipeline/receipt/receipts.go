@@ -2,12 +2,11 @@ package receipt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
@@ -16,257 +15,292 @@ import (
 	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
-// DefaultQueue is how many receipts may wait to be sent; more are dropped
-// (and logged), never waited for.
-const DefaultQueue = 100
+// Courier defaults.
+const (
+	// DefaultLease is how long a Courier holds a receipt it claimed: a
+	// process that dies holding one leaves it to another after this.
+	DefaultLease = 10 * time.Minute
+	// DefaultPoll is how often a Courier looks at the outbox for receipts
+	// queued by other processes or due again after a failure.
+	DefaultPoll = 5 * time.Second
+	// DefaultMaxAttempts is how many sends a receipt gets before it is
+	// given up (each a Mailer.Send, which retries on its own).
+	DefaultMaxAttempts = 8
+	// DefaultBackoff is the wait after a receipt's first failed send;
+	// it doubles each time, up to MaxBackoff.
+	DefaultBackoff = 30 * time.Second
+	// MaxBackoff caps the wait between two sends of a receipt.
+	MaxBackoff = time.Hour
+)
+
+// claimBatch is how many receipts a Courier claims at a time.
+const claimBatch = 20
 
 // buildTimeout bounds the ledger reads that build one receipt.
 const buildTimeout = 30 * time.Second
 
-// Options shape Receipts.
-type Options struct {
-	Queue    int    // receipts waiting at most (DefaultQueue)
-	SpoolDir string // where attachments wait to be sent, each in its own folder removed after (os.TempDir())
+// Rule is the ledger's receipt rule for cfg: partners with an email
+// address (and receipts not turned off) get a receipt for each file; a
+// clinic is told ClinicReason of a file that could not be read; queued,
+// if set, hears of each receipt queued (Courier.Wake).
+func Rule(cfg *config.Config, queued func()) ledger.Receipts {
+	return ledger.Receipts{
+		Wants: func(partner string) bool {
+			p, ok := cfg.Partners[partner]
+			return ok && p.WantsReceipts()
+		},
+		Reason: ClinicReason,
+		Queued: queued,
+	}
 }
 
-// Receipts sends clinics their receipts from one background worker: the
-// importer hands each file over (Processed, Refused) and goes on at once;
-// the worker reads the ledger, writes the CSV, sends (the Mailer retries)
-// and logs the outcome by file and partner. A nil *Receipts does nothing.
-type Receipts struct {
-	cfg   *config.Config
-	send  Sender
-	led   *ledger.Ledger
-	log   *slog.Logger
-	spool string
-
-	ctx    context.Context // the worker's lifetime: cancelled when Close runs out of time
-	cancel context.CancelFunc
-	queue  chan job
-	done   chan struct{}
-
-	mu      sync.RWMutex
-	closed  bool
-	pending atomic.Int64 // queued or being sent
+// CourierOptions shape a Courier.
+type CourierOptions struct {
+	Holder      string           // who claims receipts in the outbox (required)
+	Lease       time.Duration    // DefaultLease
+	Poll        time.Duration    // DefaultPoll
+	MaxAttempts int              // DefaultMaxAttempts
+	Backoff     time.Duration    // DefaultBackoff
+	SpoolDir    string           // where attachments wait to be sent, each in its own folder removed after (os.TempDir())
+	Now         func() time.Time // the clock deciding what is due (time.Now)
 }
 
-// job is one receipt to build and send: a processed file (outcome) or a
-// file refused before it was read (reason).
-type job struct {
-	outcome Outcome
-	refused bool
-	reason  string
+// Courier sends the receipts queued in the ledger's outbox: it claims
+// those due (for Lease, so that two processes never send one twice),
+// builds each from the ledger, sends it by its Sender, and marks it sent;
+// a failed send comes due again after a back-off, until MaxAttempts. It
+// logs by file and partner, never patient data.
+type Courier struct {
+	cfg  *config.Config
+	send Sender
+	led  *ledger.Ledger
+	log  *slog.Logger
+	o    CourierOptions
+	wake chan struct{}
 }
 
-// New returns Receipts sending by send, or nil when send is nil (no mail
-// configured: no receipts).
-func New(cfg *config.Config, send Sender, led *ledger.Ledger, log *slog.Logger) *Receipts {
-	return NewWithOptions(cfg, send, led, log, Options{})
-}
-
-// NewWithOptions is New with a queue size and spool folder.
-func NewWithOptions(cfg *config.Config, send Sender, led *ledger.Ledger, log *slog.Logger, o Options) *Receipts {
+// NewCourier returns a Courier sending by send, or nil when send is nil
+// (no mail configured: no receipts).
+func NewCourier(cfg *config.Config, send Sender, led *ledger.Ledger, log *slog.Logger, o CourierOptions) *Courier {
 	if send == nil {
 		return nil
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if o.Queue <= 0 {
-		o.Queue = DefaultQueue
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = DefaultBackoff
 	}
 	if o.SpoolDir == "" {
 		o.SpoolDir = os.TempDir()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &Receipts{cfg: cfg, send: send, led: led, log: log.With(logging.KeyComponent, "receipts"), spool: o.SpoolDir,
-		ctx: ctx, cancel: cancel, queue: make(chan job, o.Queue), done: make(chan struct{})}
-	go r.work()
-	return r
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Courier{cfg: cfg, send: send, led: led, log: log.With(logging.KeyComponent, "receipts"), o: o,
+		wake: make(chan struct{}, 1)}
 }
 
-// Processed queues the receipt for a file the importer is done with. It
-// never blocks: a receipt the queue has no room for is dropped, with a
-// warning naming the file. Files of partners without receipts are passed
-// over.
-func (r *Receipts) Processed(ctx context.Context, o Outcome) {
-	r.enqueue(ctx, job{outcome: o})
-}
-
-// Refused queues the receipt for a file refused before it was read (empty,
-// a link, a name that hides what it is), saying why. It never blocks.
-func (r *Receipts) Refused(ctx context.Context, partner, name, reason string) {
-	r.enqueue(ctx, job{outcome: Outcome{Partner: partner, Name: name}, refused: true, reason: reason})
-}
-
-func (r *Receipts) enqueue(ctx context.Context, j job) {
-	if r == nil {
+// Wake makes a running Courier look at the outbox now. It never blocks;
+// safe on nil.
+func (c *Courier) Wake() {
+	if c == nil {
 		return
 	}
-	p, ok := r.cfg.Partners[j.outcome.Partner]
-	if !ok || !p.WantsReceipts() {
-		return
-	}
-	log := r.log.With(logging.KeyFile, j.outcome.Name, logging.KeyPartner, j.outcome.Partner)
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.closed {
-		log.WarnContext(ctx, "receipt dropped: receipts are closed")
-		return
-	}
-	r.pending.Add(1)
 	select {
-	case r.queue <- j:
+	case c.wake <- struct{}{}:
 	default:
-		r.pending.Add(-1)
-		log.WarnContext(ctx, "receipt dropped: the queue is full (mail slow or down?); the clinic gets no receipt for this file",
-			"queue", cap(r.queue))
 	}
 }
 
-// Close stops taking receipts and waits, until ctx ends, for those queued
-// to be sent; then it cancels the rest (logged, one by one) and returns,
-// within a moment, an error saying how many were not sent. Safe to
-// call more than once.
-func (r *Receipts) Close(ctx context.Context) error {
-	if r == nil {
-		return nil
-	}
-	r.mu.Lock()
-	if !r.closed {
-		r.closed = true
-		close(r.queue)
-	}
-	r.mu.Unlock()
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-	}
-	left := r.pending.Load()
-	r.cancel()
-	// A send in the middle of an SMTP exchange may not notice the
-	// cancel until its own timeout: Close waits a moment, not for that.
-	select {
-	case <-r.done:
-	case <-time.After(closeGrace):
-		r.log.Warn("receipts: a send still in progress is left to finish on its own")
-	}
-	if left == 0 {
-		return nil
-	}
-	return fmt.Errorf("receipts: %d not sent before the deadline: %w", left, ctx.Err())
-}
-
-// CloseWithin is Close with d to wait, logging what was not sent.
-func (r *Receipts) CloseWithin(d time.Duration) {
-	if r == nil {
+// Run sends receipts as they come due — when woken, and every Poll —
+// until ctx ends. A receipt being sent when ctx ends is released, to be
+// sent by the next Courier to look.
+func (c *Courier) Run(ctx context.Context) {
+	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t := time.NewTicker(c.o.Poll)
+	defer t.Stop()
+	for {
+		if _, err := c.Flush(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("receipts: read the outbox", logging.Err(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// Flush sends the receipts due now, a batch at a time, until none is left
+// or ctx ends, and returns how many it sent. A receipt whose send ctx cut
+// short is released, not counted as a failure.
+func (c *Courier) Flush(ctx context.Context) (int, error) {
+	if c == nil {
+		return 0, nil
+	}
+	sent, claimed := 0, false
+	defer func() {
+		if claimed && ctx.Err() != nil { // a send cut short, a batch not reached
+			c.release()
+		}
+	}()
+	for ctx.Err() == nil {
+		rs, err := c.led.ClaimReceipts(ctx, c.o.Holder, c.o.Now(), c.o.Lease, claimBatch)
+		claimed = claimed || len(rs) > 0
+		if err != nil || len(rs) == 0 {
+			if ctx.Err() != nil {
+				err = nil
+			}
+			return sent, err
+		}
+		for _, r := range rs {
+			if ctx.Err() != nil {
+				break
+			}
+			if c.deliver(ctx, r) {
+				sent++
+			}
+		}
+	}
+	return sent, nil
+}
+
+// release gives back the claims not settled (a send cut short, a batch
+// not reached).
+func (c *Courier) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := r.Close(ctx); err != nil {
-		r.log.Warn("receipts: not every clinic was sent its receipt", logging.Err(err))
+	if err := c.led.ReleaseReceipts(ctx, c.o.Holder); err != nil {
+		c.log.Error("receipts: release claims", logging.Err(err))
 	}
 }
 
-// closeGrace is how long Close waits, once its context has ended, for the
-// send in progress to notice the cancel.
-const closeGrace = 250 * time.Millisecond
+// errGiveUp marks a failure no later attempt can mend.
+var errGiveUp = errors.New("not sendable")
 
-// work sends the queued receipts one at a time until the queue is closed
-// and empty.
-func (r *Receipts) work() {
-	defer close(r.done)
-	defer r.cancel()
-	for j := range r.queue {
-		r.deliver(j)
-		r.pending.Add(-1)
+// deliver builds, sends and settles one claimed receipt, and reports
+// whether it was sent.
+func (c *Courier) deliver(ctx context.Context, q ledger.QueuedReceipt) bool {
+	log := c.log.With(logging.KeyFile, q.Name, logging.KeyPartner, q.Partner, "receipt_id", q.ID, "attempt", q.Attempts)
+	start := time.Now()
+	to, rows, err := c.sendOne(ctx, q)
+	settle := context.WithoutCancel(ctx)
+	if err == nil {
+		if err := c.led.ReceiptSent(settle, q.ID, c.o.Holder); err != nil {
+			log.Error("receipt sent, but not marked sent", logging.Err(err))
+		}
+		log.Info("receipt sent", "recipients", to, "rows_attached", rows, "took", time.Since(start).Round(time.Millisecond))
+		return true
 	}
+	if ctx.Err() != nil {
+		log.Info("receipt not sent: stopping; it stays queued", logging.Err(err))
+		return false // released by Flush
+	}
+	var next time.Time
+	var perm *mail.SendError
+	switch {
+	case errors.Is(err, errGiveUp), errors.As(err, &perm) && perm.Permanent(), q.Attempts >= c.o.MaxAttempts:
+		log.Error("receipt not sent; given up", logging.Err(err))
+	default:
+		next = c.o.Now().Add(c.backoff(q.Attempts))
+		log.Warn("receipt not sent; will try again", "next", next.Format(time.RFC3339), logging.Err(err))
+	}
+	if err := c.led.ReceiptFailed(settle, q.ID, c.o.Holder, err.Error(), next); err != nil {
+		log.Error("receipt: record the failed send", logging.Err(err))
+	}
+	return false
 }
 
-// deliver builds, sends and logs one receipt; it never returns an error
-// (a receipt is not worth stopping for).
-func (r *Receipts) deliver(j job) {
-	log := r.log.With(logging.KeyFile, j.outcome.Name, logging.KeyPartner, j.outcome.Partner)
-	if err := r.ctx.Err(); err != nil {
-		log.Warn("receipt not sent: stopped before its turn")
-		return
+// backoff is the wait after the n-th failed send.
+func (c *Courier) backoff(n int) time.Duration {
+	d := c.o.Backoff
+	for i := 1; i < n && d < MaxBackoff; i++ {
+		d *= 2
 	}
-	p := r.cfg.Partners[j.outcome.Partner]
-	to, err := mail.Addresses("partners."+j.outcome.Partner+".email", p.Email)
-	if err != nil {
-		log.Error("receipt not sent", logging.Err(err))
-		return
+	return min(d, MaxBackoff)
+}
+
+// sendOne builds and sends one receipt and returns how many recipients
+// and attached rows it had.
+func (c *Courier) sendOne(ctx context.Context, q ledger.QueuedReceipt) (recipients, rows int, err error) {
+	p, ok := c.cfg.Partners[q.Partner]
+	if !ok || !p.WantsReceipts() {
+		return 0, 0, fmt.Errorf("%w: partners.%s has no receipts any more", errGiveUp, q.Partner)
 	}
-	rc, err := r.build(j)
+	to, err := mail.Addresses("partners."+q.Partner+".email", p.Email)
 	if err != nil {
-		log.Error("receipt not sent: reading the ledger", logging.Err(err))
-		return
+		return 0, 0, fmt.Errorf("%w: %w", errGiveUp, err)
+	}
+	rc, err := c.build(ctx, q)
+	if err != nil {
+		return len(to), 0, fmt.Errorf("reading the ledger: %w", err)
 	}
 	msg := mail.Message{To: to, Subject: rc.Subject, Text: rc.Text}
 	if len(rc.Rows) > 0 {
-		dir, err := os.MkdirTemp(r.spool, "flabsync-receipt-*")
+		dir, err := os.MkdirTemp(c.o.SpoolDir, "flabsync-receipt-*")
 		if err != nil {
-			log.Error("receipt not sent: spool folder", logging.Err(err))
-			return
+			return len(to), 0, fmt.Errorf("spool folder: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		name := CSVName(rc.File)
 		path := filepath.Join(dir, name)
 		if err := writeCSV(path, rc.Rows); err != nil {
-			log.Error("receipt not sent", logging.Err(err))
-			return
+			return len(to), 0, err
 		}
 		msg.Attachments = []mail.Attachment{{Path: path, Name: name, ContentType: "text/csv"}}
 	}
-	start := time.Now()
-	if ns, ok := r.send.(interface {
+	// A send must end well inside the claim, or another process could
+	// take the receipt while this one is still sending it.
+	sctx, cancel := context.WithTimeout(ctx, c.o.Lease/2)
+	defer cancel()
+	if ns, ok := c.send.(interface {
 		SendAs(context.Context, string, mail.Message) error
 	}); ok {
-		err = ns.SendAs(r.ctx, "receipt-"+rc.File, msg)
+		err = ns.SendAs(sctx, "receipt-"+rc.File, msg)
 	} else {
-		err = r.send.Send(r.ctx, msg)
+		err = c.send.Send(sctx, msg)
 	}
-	if err != nil {
-		log.Error("receipt not sent", "recipients", len(to), logging.Err(err))
-		return
-	}
-	log.Info("receipt sent", "recipients", len(to), "rows_attached", len(rc.Rows), "took", time.Since(start).Round(time.Millisecond))
+	return len(to), len(rc.Rows), err
 }
 
-// build makes the receipt for j from the ledger.
-func (r *Receipts) build(j job) (Receipt, error) {
-	o := j.outcome
-	if j.refused {
-		return Refused(o.Partner, o.Name, j.reason), nil
-	}
-	if o.FileID == 0 {
-		return Refused(o.Partner, o.Name, ClinicReason(o.Name, o.Err)), nil
-	}
-	ctx, cancel := context.WithTimeout(r.ctx, buildTimeout)
+// build makes the receipt for q from the ledger.
+func (c *Courier) build(ctx context.Context, q ledger.QueuedReceipt) (Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	f, err := r.led.FileByID(ctx, o.FileID)
+	f, err := c.led.FileByID(ctx, q.FileID)
 	if err != nil {
 		return Receipt{}, err
 	}
-	if f.Partner != o.Partner {
-		// Never another clinic's file, whatever the caller says.
-		return Receipt{}, fmt.Errorf("file %d belongs to %q, not %q", o.FileID, f.Partner, o.Partner)
+	if f.Partner != q.Partner {
+		// Never another clinic's file, whatever the outbox says.
+		return Receipt{}, fmt.Errorf("%w: file %d belongs to %q, not %q", errGiveUp, q.FileID, f.Partner, q.Partner)
 	}
 	switch f.Status {
 	case ledger.FileFailed, ledger.FileRefused, ledger.FileAbandoned, ledger.FileReading:
-		return Refused(o.Partner, o.Name, ClinicReason(o.Name, o.Err)), nil
+		return Refused(q.Partner, q.Name, q.Reason), nil
 	}
 	var rows []ledger.ReturnedRow
 	all := f.Counts.Rejected + f.Counts.RejectedFlabs
 	if all > 0 {
-		if rows, err = r.led.Returned(ctx, o.FileID, MaxRows); err != nil {
+		if rows, err = c.led.Returned(ctx, q.FileID, MaxRows); err != nil {
 			return Receipt{}, err
 		}
 		if len(rows) > all { // a booking of several rows refused by Flabs lists each row
 			all = len(rows)
 		}
 	}
-	return Processed(f, o.Name, rows, all), nil
+	return Processed(f, q.Name, rows, all), nil
 }

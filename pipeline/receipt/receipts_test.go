@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/internal/mail"
 	"github.com/flabsync/flabsync/internal/mail/mailtest"
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/internal/store"
@@ -27,40 +25,36 @@ func smtpURL(srv *mailtest.Server) string {
 	return fmt.Sprintf("smtp://127.0.0.1:%d?starttls=none", srv.Port)
 }
 
-func closeWithin(t *testing.T, rc *receipt.Receipts, d time.Duration) error {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	return rc.Close(ctx)
-}
-
 // A file with rejected rows: one receipt, to every address of the clinic,
 // with the counts, and the rows to correct (rejected, and refused by
-// Flabs) attached as CSV, formula-escaped; no patient name anywhere.
+// Flabs) attached as CSV, formula-escaped; no patient name anywhere, and
+// nothing of another clinic's file.
 func TestProcessedSendsCountsAndRejectedRows(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		srv := mailtest.Start(t, mailtest.Options{})
 		w := newWorld(t, db, smtpURL(srv))
-		id := w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 3, true,
+		w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 3, true,
 			ledger.Row{Num: 5, Status: ledger.RowRejected, Code: "age", Ref: "=HYPERLINK(\"x\")", Message: `age "abc" is not a number`},
 			ledger.Row{Num: 7, Status: ledger.RowRejected, Code: "name", Ref: "SR-7", Message: "@patient name is empty"})
 		w.seed(t, "metro", "metro_2026-11-24.csv", 1, false,
 			ledger.Row{Num: 3, Status: ledger.RowRejected, Code: "age", Ref: "METRO-3", Message: "metro's own reason"})
 
 		spool := t.TempDir()
-		rc := receipt.NewWithOptions(w.cfg, w.mailer(t, 5*time.Second), w.led, w.logger(), receipt.Options{SpoolDir: spool})
-		rc.Processed(context.Background(), receipt.Outcome{Partner: "sunrise", Name: "sunrise_2026-11-24.csv", FileID: id})
-		if err := closeWithin(t, rc, 10*time.Second); err != nil {
-			t.Fatal(err)
+		if n := flush(t, w.courier(w.mailer(t, 5*time.Second), "p1", receipt.CourierOptions{SpoolDir: spool})); n != 2 {
+			t.Fatalf("sent %d receipts, want 2 (one a file)", n)
 		}
-		if left, _ := os.ReadDir(spool); len(left) > 0 {
+		if left, _ := filepath.Glob(filepath.Join(spool, "*")); len(left) > 0 {
 			t.Errorf("spool not cleaned up after sending: %v", left)
 		}
-
-		msgs := srv.Messages()
+		var msgs []mailtest.Received
+		for _, m := range srv.Messages() {
+			if slices.Contains(m.To, "desk@sunrise.example") {
+				msgs = append(msgs, m)
+			}
+		}
 		if len(msgs) != 1 {
-			t.Fatalf("%d messages, want 1", len(msgs))
+			t.Fatalf("%d messages to sunrise, want 1", len(msgs))
 		}
 		if to := slices.Sorted(slices.Values(msgs[0].To)); !slices.Equal(to, []string{"desk@sunrise.example", "lab@sunrise.example"}) {
 			t.Errorf("sent to %q, want both of sunrise's addresses", to)
@@ -93,6 +87,9 @@ func TestProcessedSendsCountsAndRejectedRows(t *testing.T) {
 			}
 		}
 		logHas(t, w.log.String(), "receipt sent", "file=sunrise_2026-11-24.csv", "partner=sunrise", "rows_attached=3")
+		if b := w.backlog(t); b.Unsent != 0 || b.GivenUp != 0 {
+			t.Errorf("backlog after sending = %+v, want none", b)
+		}
 	})
 }
 
@@ -101,12 +98,8 @@ func TestCleanFileHasNoAttachment(t *testing.T) {
 	t.Parallel()
 	srv := mailtest.Start(t, mailtest.Options{})
 	w := newWorld(t, nil, smtpURL(srv))
-	id := w.seed(t, "metro", "metro_2026-11-24.xlsx", 4, false)
-	rc := receipt.New(w.cfg, w.mailer(t, 5*time.Second), w.led, w.logger())
-	rc.Processed(context.Background(), receipt.Outcome{Partner: "metro", Name: "metro_2026-11-24.xlsx", FileID: id})
-	if err := closeWithin(t, rc, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	w.seed(t, "metro", "metro_2026-11-24.xlsx", 4, false)
+	flush(t, w.courier(w.mailer(t, 5*time.Second), "p1", receipt.CourierOptions{}))
 	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages, want 1", len(msgs))
@@ -123,33 +116,43 @@ func TestCleanFileHasNoAttachment(t *testing.T) {
 
 // A refused file: the receipt says why, in the reader's words when the
 // clinic can act on them; a fault on the lab's side is not the clinic's
-// to fix and its details stay in the lab.
+// to fix and its details stay in the lab. A file the run stopped in the
+// middle of gets none (it is read again).
 func TestRefusedSaysWhy(t *testing.T) {
 	t.Parallel()
 	srv := mailtest.Start(t, mailtest.Options{})
 	w := newWorld(t, nil, smtpURL(srv))
 	ctx := context.Background()
-	xls, _, err := w.led.StartFile(ctx, ledger.File{Partner: "sunrise", Name: "sunrise_old.xls", SHA256: "xls"})
-	if err != nil {
-		t.Fatal(err)
+	start := func(name string) int64 {
+		id, _, err := w.led.StartFile(ctx, ledger.File{Partner: "sunrise", Name: name, SHA256: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
 	}
 	readErr := fmt.Errorf("ingest sunrise_old.xls: read sunrise_old.xls: %w: old binary Excel (.xls) is not read; save it as .xlsx", sheet.ErrRefused)
-	if err := w.led.FailFile(ctx, xls, readErr.Error()); err != nil {
+	if err := w.led.FailFile(ctx, start("sunrise_old.xls"), readErr); err != nil {
 		t.Fatal(err)
 	}
-
-	rc := receipt.New(w.cfg, w.mailer(t, 5*time.Second), w.led, w.logger())
-	rc.Refused(ctx, "sunrise", "sunrise_empty.csv", "the file is empty (0 bytes)")
-	rc.Processed(ctx, receipt.Outcome{Partner: "sunrise", Name: "sunrise_old.xls", FileID: xls, Err: readErr})
-	rc.Processed(ctx, receipt.Outcome{Partner: "sunrise", Name: "sunrise_locked.csv", Err: errors.New("ledger: start file: database is locked")})
-	if err := closeWithin(t, rc, 10*time.Second); err != nil {
+	if err := w.led.FailFile(ctx, start("sunrise_stopped.csv"), fmt.Errorf("ingest: %w", context.Canceled)); err != nil {
 		t.Fatal(err)
 	}
+	if err := w.led.RecordRefused(ctx, "sunrise", "sunrise_empty.csv", "/errors/sunrise_empty.csv", "the file is empty (0 bytes)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.led.RecordRefusedFile(ctx, ledger.RefusedFile{Partner: "sunrise", Name: "sunrise_locked.csv", Path: "/errors/sunrise_locked.csv",
+		Reason: "ledger: start file: database is locked"}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, w.courier(w.mailer(t, 5*time.Second), "p1", receipt.CourierOptions{}))
 
 	got := map[string]mailtest.Parts{}
 	for _, m := range srv.Messages() {
 		p := mailtest.Parse(t, m.Data)
 		got[p.Subject] = p
+	}
+	if len(got) != 3 {
+		t.Errorf("%d receipts, want 3 (none for the file the run stopped in)", len(got))
 	}
 	for _, tt := range []struct {
 		subject string
@@ -162,7 +165,7 @@ func TestRefusedSaysWhy(t *testing.T) {
 	} {
 		p, ok := got[tt.subject]
 		if !ok {
-			t.Errorf("no receipt %q; got %d: %v", tt.subject, len(got), slices.Collect(mapKeys(got)))
+			t.Errorf("no receipt %q", tt.subject)
 			continue
 		}
 		for _, w := range tt.want {
@@ -181,18 +184,9 @@ func TestRefusedSaysWhy(t *testing.T) {
 	}
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-// receipts: false, no email, or no partner entry: nothing is sent (not
-// even a connection made).
+// receipts: false, no email, or no partner entry: no receipt is queued,
+// and nothing is sent (not even a connection made). No sender: no
+// Courier, and a nil one does nothing.
 func TestNoReceiptWhenOffOrNoEmail(t *testing.T) {
 	t.Parallel()
 	srv := mailtest.Start(t, mailtest.Options{})
@@ -200,149 +194,173 @@ func TestNoReceiptWhenOffOrNoEmail(t *testing.T) {
 	off := false
 	w.cfg.Partners["sunrise"] = config.Partner{Email: config.StringList{"desk@sunrise.example"}, Receipts: &off}
 	w.cfg.Partners["metro"] = config.Partner{LeadSource: "Metro"}
-	sunrise := w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 1, false, ledger.Row{Num: 3, Status: ledger.RowRejected, Code: "age", Message: "bad age"})
-	metro := w.seed(t, "metro", "metro_2026-11-24.csv", 1, false)
-
-	rc := receipt.New(w.cfg, w.mailer(t, 5*time.Second), w.led, w.logger())
 	ctx := context.Background()
-	rc.Processed(ctx, receipt.Outcome{Partner: "sunrise", Name: "sunrise_2026-11-24.csv", FileID: sunrise})
-	rc.Refused(ctx, "sunrise", "sunrise_empty.csv", "the file is empty (0 bytes)")
-	rc.Processed(ctx, receipt.Outcome{Partner: "metro", Name: "metro_2026-11-24.csv", FileID: metro})
-	rc.Refused(ctx, "ghost", "ghost_1.csv", "the file is empty (0 bytes)")
-	if err := closeWithin(t, rc, 10*time.Second); err != nil {
-		t.Fatal(err)
+	w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 1, false, ledger.Row{Num: 3, Status: ledger.RowRejected, Code: "age", Message: "bad age"})
+	w.seed(t, "metro", "metro_2026-11-24.csv", 1, false)
+	w.led.RecordRefused(ctx, "sunrise", "sunrise_empty.csv", "/e/sunrise_empty.csv", "the file is empty (0 bytes)")
+	w.led.RecordRefused(ctx, "ghost", "ghost_1.csv", "/e/ghost_1.csv", "the file is empty (0 bytes)")
+	if b := w.backlog(t); b.Unsent != 0 {
+		t.Errorf("%d receipts queued, want none", b.Unsent)
 	}
+	flush(t, w.courier(w.mailer(t, 5*time.Second), "p1", receipt.CourierOptions{}))
 	if n, s := len(srv.Messages()), srv.Sessions.Load(); n != 0 || s != 0 {
 		t.Errorf("%d messages in %d sessions, want none", n, s)
 	}
 
-	// No mail configured: no Receipts at all, and a nil one does nothing.
 	w.cfg.Mail = config.Mail{}
 	send, err := receipt.MailerFor(w.cfg, nil)
 	if err != nil || send != nil {
 		t.Fatalf("MailerFor without smtp_url = %v, %v; want nil, nil", send, err)
 	}
-	nilRC := receipt.New(w.cfg, send, w.led, nil)
-	if nilRC != nil {
-		t.Fatal("New with no sender returned Receipts")
+	none := w.courier(send, "p1", receipt.CourierOptions{})
+	if none != nil {
+		t.Fatal("NewCourier with no sender returned a Courier")
 	}
-	nilRC.Processed(ctx, receipt.Outcome{Partner: "sunrise", Name: "x.csv", FileID: sunrise})
-	if err := nilRC.Close(ctx); err != nil {
-		t.Fatal(err)
+	none.Wake()
+	none.Run(ctx)
+	if n, err := none.Flush(ctx); n != 0 || err != nil {
+		t.Fatalf("nil Courier Flush = %d, %v", n, err)
 	}
 }
 
-// silentSMTP accepts connections and never says a word: a mail server
-// that is down in the worst way.
-func silentSMTP(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// A send the mail server refuses for now is tried again after a
+// back-off, not before, and then goes once; one it refuses for good is
+// given up, and status counts it.
+func TestFailedSendRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t, mailtest.Options{FailData: 1, FailCode: 451})
+	w := newWorld(t, nil, smtpURL(srv))
+	w.seed(t, "metro", "metro_2026-11-24.csv", 1, false)
+	m := w.mailer(t, 5*time.Second)
+	m.Attempts = 1
+	now := time.Now()
+	c := w.courier(m, "p1", receipt.CourierOptions{Backoff: time.Minute, Now: func() time.Time { return now }})
+
+	if n := flush(t, c); n != 0 {
+		t.Fatalf("sent %d while the server refuses", n)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
+	if b := w.backlog(t); b.Unsent != 1 || b.Oldest.IsZero() {
+		t.Fatalf("backlog after a refused send = %+v, want 1 unsent", b)
+	}
+	logHas(t, w.log.String(), "will try again", "file=metro_2026-11-24.csv", "partner=metro")
+	sessions := srv.Sessions.Load()
+	now = now.Add(59 * time.Second)
+	if n := flush(t, c); n != 0 || srv.Sessions.Load() != sessions {
+		t.Fatalf("tried again before the back-off: sent %d, sessions %d → %d", n, sessions, srv.Sessions.Load())
+	}
+	now = now.Add(2 * time.Second)
+	if n := flush(t, c); n != 1 {
+		t.Fatalf("sent %d after the back-off, want 1", n)
+	}
+	if n := flush(t, c); n != 0 || len(srv.Messages()) != 1 {
+		t.Fatalf("sent again: %d now, %d in all", n, len(srv.Messages()))
+	}
+
+	perm := mailtest.Start(t, mailtest.Options{FailData: 1, FailCode: 550})
+	w2 := newWorld(t, nil, smtpURL(perm))
+	w2.seed(t, "metro", "metro_2026-11-24.csv", 1, false)
+	m2 := w2.mailer(t, 5*time.Second)
+	flush(t, w2.courier(m2, "p1", receipt.CourierOptions{}))
+	if b := w2.backlog(t); b.Unsent != 0 || b.GivenUp != 1 {
+		t.Errorf("backlog after a refusal for good = %+v, want 1 given up", b)
+	}
+	logHas(t, w2.log.String(), "given up", "file=metro_2026-11-24.csv")
+}
+
+// A receipt written by a process that died before sending it (or whose
+// sender stopped) is sent by the next one, exactly once; one a dead
+// process had claimed is sent once its claim lapses, not before.
+func TestReceiptLeftByDeadProcessSentOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		srv := mailtest.Start(t, mailtest.Options{})
+		w := newWorld(t, db, smtpURL(srv))
+		w.seed(t, "sunrise", "sunrise_a.csv", 1, false)
+		w.seed(t, "metro", "metro_b.csv", 1, false)
+		w.seed(t, "metro", "metro_c.csv", 1, false)
+		// The dead process had claimed one of them when it was killed.
+		now := time.Now()
+		claimed, err := w.led.ClaimReceipts(context.Background(), "dead", now, time.Minute, 1)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim = %v, %v", claimed, err)
+		}
+
+		c := w.courier(w.mailer(t, 5*time.Second), "alive", receipt.CourierOptions{Now: func() time.Time { return now }})
+		if n := flush(t, c); n != 2 {
+			t.Fatalf("sent %d, want the 2 nobody held", n)
+		}
+		now = now.Add(2 * time.Minute)
+		if n := flush(t, c); n != 1 {
+			t.Fatalf("sent %d once the dead claim lapsed, want 1", n)
+		}
+		again := w.courier(w.mailer(t, 5*time.Second), "restarted", receipt.CourierOptions{Now: func() time.Time { return now }})
+		if n := flush(t, again); n != 0 {
+			t.Fatalf("a new process sent %d more", n)
+		}
+		var subjects []string
+		for _, m := range srv.Messages() {
+			subjects = append(subjects, mailtest.Parse(t, m.Data).Subject)
+		}
+		slices.Sort(subjects)
+		if want := []string{"Receipt for metro_b.csv: 1 of 1 rows accepted", "Receipt for metro_c.csv: 1 of 1 rows accepted",
+			"Receipt for sunrise_a.csv: 1 of 1 rows accepted"}; !slices.Equal(subjects, want) {
+			t.Errorf("sent:\n%q\nwant each once:\n%q", subjects, want)
+		}
+	})
+}
+
+// Two processes on one database (two connections pools, as two serves
+// have) send each receipt once between them.
+func TestTwoCouriersSendEachOnce(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var url string
+			if backend == "sqlite" {
+				url = "sqlite:" + filepath.Join(t.TempDir(), "flabsync.db")
+			} else {
+				url = storetest.PostgresSchemaURL(t)
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return fmt.Sprintf("smtp://%s?starttls=none", l.Addr())
-}
-
-// A mail server that never answers does not hold up the import: handing
-// the file over returns at once while the send is still trying; the
-// failure is logged by file and partner; Close is bounded by its context.
-func TestMailDownDoesNotHoldUpImport(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t, nil, silentSMTP(t))
-	id := w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 1, false, ledger.Row{Num: 3, Status: ledger.RowRejected, Code: "age", Message: "bad age"})
-	ctx := context.Background()
-
-	// Two attempts of 200ms and a 50ms pause: a send takes at least 450ms.
-	rc := receipt.New(w.cfg, w.mailer(t, 200*time.Millisecond), w.led, w.logger())
-	start := time.Now()
-	rc.Processed(ctx, receipt.Outcome{Partner: "sunrise", Name: "sunrise_2026-11-24.csv", FileID: id})
-	if d := time.Since(start); d > 150*time.Millisecond {
-		t.Errorf("Processed took %s with the mail server silent; it must not wait for the send", d)
-	}
-	if err := closeWithin(t, rc, 10*time.Second); err != nil {
-		t.Fatalf("Close: %v (the send should have given up by itself)", err)
-	}
-	if d := time.Since(start); d < 400*time.Millisecond {
-		t.Errorf("the send gave up after %s: it did not retry", d)
-	}
-	logHas(t, w.log.String(), "email attempt failed", "attempt=2")
-	logHas(t, w.log.String(), "receipt not sent", "file=sunrise_2026-11-24.csv", "partner=sunrise")
-
-	// Close gives up when its context ends, and says what was not sent.
-	slow := receipt.New(w.cfg, w.mailer(t, 10*time.Second), w.led, w.logger())
-	slow.Processed(ctx, receipt.Outcome{Partner: "sunrise", Name: "sunrise_2026-11-24.csv", FileID: id})
-	start = time.Now()
-	err := closeWithin(t, slow, 100*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "1 not sent") || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Close past its deadline = %v, want 1 not sent", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Close took %s past a 100ms deadline", d)
-	}
-}
-
-// senderFunc is a Sender made of a function.
-type senderFunc func(context.Context, mail.Message) error
-
-func (f senderFunc) Send(ctx context.Context, m mail.Message) error { return f(ctx, m) }
-
-// A full queue drops the receipt, with a warning naming the file, rather
-// than wait.
-func TestFullQueueDropsWithWarning(t *testing.T) {
-	t.Parallel()
-	w := newConfigWorld("smtp://127.0.0.1:1")
-	entered, release := make(chan string, 3), make(chan struct{})
-	send := senderFunc(func(ctx context.Context, m mail.Message) error {
-		entered <- m.Subject
-		<-release
-		return nil
-	})
-	rc := receipt.NewWithOptions(w.cfg, send, w.led, w.logger(), receipt.Options{Queue: 1})
-	ctx := context.Background()
-	rc.Refused(ctx, "sunrise", "sunrise_1.csv", "empty")
-	<-entered                                            // the worker is sending the first
-	rc.Refused(ctx, "sunrise", "sunrise_2.csv", "empty") // waits in the queue
-	done := make(chan struct{})
-	go func() {
-		rc.Refused(ctx, "sunrise", "sunrise_3.csv", "empty") // no room
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Refused blocked on a full queue")
-	}
-	logHas(t, w.log.String(), "receipt dropped", "queue is full", "file=sunrise_3.csv", "partner=sunrise")
-	close(release)
-	if err := closeWithin(t, rc, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if got := <-entered; !strings.Contains(got, "sunrise_2.csv") {
-		t.Errorf("second receipt sent = %q, want sunrise_2.csv's", got)
-	}
-	if len(entered) != 0 {
-		t.Errorf("the dropped receipt was sent: %q", <-entered)
+			open := func() *store.DB {
+				db, err := store.Open(context.Background(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
+			}
+			srv := mailtest.Start(t, mailtest.Options{})
+			w1, w2 := newWorld(t, open(), smtpURL(srv)), newWorld(t, open(), smtpURL(srv))
+			const files = 50
+			for i := range files {
+				w1.seed(t, "metro", fmt.Sprintf("metro_%02d.csv", i), 1, false)
+			}
+			c1 := w1.courier(w1.mailer(t, 5*time.Second), "serve-1", receipt.CourierOptions{})
+			c2 := w2.courier(w2.mailer(t, 5*time.Second), "serve-2", receipt.CourierOptions{})
+			var wg sync.WaitGroup
+			sent := make([]int, 2)
+			errs := make([]error, 2)
+			for i, c := range []*receipt.Courier{c1, c2} {
+				wg.Go(func() { sent[i], errs[i] = c.Flush(context.Background()) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, m := range srv.Messages() {
+				seen[mailtest.Parse(t, m.Data).Subject]++
+			}
+			if len(seen) != files || sent[0]+sent[1] != files {
+				t.Errorf("%d distinct receipts (%d + %d sent), want %d", len(seen), sent[0], sent[1], files)
+			}
+			for s, n := range seen {
+				if n != 1 {
+					t.Errorf("%q sent %d times", s, n)
+				}
+			}
+			t.Logf("serve-1 sent %d, serve-2 sent %d", sent[0], sent[1])
+		})
 	}
 }
 
@@ -350,13 +368,9 @@ func TestFullQueueDropsWithWarning(t *testing.T) {
 func TestOutboxWritesReceiptAndCSV(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, nil, "")
-	id := w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 1, false, ledger.Row{Num: 3, Status: ledger.RowRejected, Code: "age", Ref: "R3", Message: "bad age"})
+	w.seed(t, "sunrise", "sunrise_2026-11-24.csv", 1, false, ledger.Row{Num: 3, Status: ledger.RowRejected, Code: "age", Ref: "R3", Message: "bad age"})
 	dir := t.TempDir()
-	rc := receipt.New(w.cfg, receipt.NewOutbox(dir), w.led, w.logger())
-	rc.Processed(context.Background(), receipt.Outcome{Partner: "sunrise", Name: "sunrise_2026-11-24.csv", FileID: id})
-	if err := closeWithin(t, rc, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	flush(t, w.courier(receipt.NewOutbox(dir), "p1", receipt.CourierOptions{}))
 	txt, err := readFile(dir, "receipt-sunrise_2026-11-24.csv.txt")
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/mail"
-	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
 // Sender delivers one message. *mail.Mailer sends it over SMTP, retrying
@@ -42,19 +41,6 @@ func MailerFor(cfg *config.Config, log *slog.Logger) (Sender, error) {
 		m.Logger = log.With(logging.KeyComponent, "mail")
 	}
 	return m, nil
-}
-
-// Open returns cfg's receipts, sent by send, else by email when
-// mail.smtp_url is set; nil (no receipts, and nothing to close) when
-// neither.
-func Open(cfg *config.Config, send Sender, led *ledger.Ledger, log *slog.Logger) (*Receipts, error) {
-	if send == nil {
-		var err error
-		if send, err = MailerFor(cfg, log); err != nil {
-			return nil, err
-		}
-	}
-	return New(cfg, send, led, log), nil
 }
 
 // Outbox is a Sender that writes each message into Dir instead of sending

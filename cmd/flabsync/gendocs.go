@@ -233,7 +233,7 @@ func flagDefault(f *flag.Flag) string {
 		return "—"
 	case host != "" && f.DefValue == host:
 		return "this machine's host name"
-	case f.DefValue == holder():
+	case f.DefValue == schedules.Holder():
 		return "the OS user @ host name"
 	}
 	return "`" + f.DefValue + "`"

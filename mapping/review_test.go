@@ -64,7 +64,7 @@ func TestReviewLoop(t *testing.T) {
 	header, _ := f.GetRows("unmapped")
 	idCol := -1
 	for i, h := range header[0] {
-		if h == "id" {
+		if h == "ID" {
 			idCol = i + 1
 		}
 	}
@@ -72,7 +72,7 @@ func TestReviewLoop(t *testing.T) {
 		cell, _ := excelize.CoordinatesToCellName(idCol, r+2)
 		switch row[2] {
 		case "Vitamin D (25-OH)":
-			f.SetCellValue("unmapped", cell, row[7]) // suggestion_1_id
+			f.SetCellValue("unmapped", cell, row[7]) // Suggestion 1 ID
 		case "Wellness Basic":
 			f.SetCellValue("unmapped", cell, "65a000000000000000000002")
 		}

@@ -305,9 +305,16 @@ func decide(t *testing.T, workbook string, db *store.DB, now time.Time) (closed 
 	if err != nil || len(rows) < 4 {
 		t.Fatalf("day 12 has %d no-bill rows (%v); the scenario needs 3", len(rows)-1, err)
 	}
-	for i, action := range []string{"close", "close", "snooze 2026-10-20"} {
-		f.SetCellValue(sheet, fmt.Sprintf("L%d", i+2), action)
-		f.SetCellValue(sheet, fmt.Sprintf("M%d", i+2), "checked in Flabs: booked; the webhook was lost")
+	column := func(name string, row int) string {
+		c, _ := excelize.CoordinatesToCellName(slices.Index(report.ExceptionColumns, name)+1, row)
+		return c
+	}
+	for i, action := range []string{"close", "close", "snooze"} {
+		f.SetCellValue(sheet, column(report.ColumnAction, i+2), action)
+		f.SetCellValue(sheet, column(report.ColumnNote, i+2), "checked in Flabs: booked; the webhook was lost")
+		if action == "snooze" { // the day in its own date cell, as the list has it
+			f.SetCellValue(sheet, column(report.ColumnSnoozeUntil, i+2), time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC))
+		}
 		if action == "close" {
 			closed = append(closed, rows[i+1][0])
 		} else {

@@ -28,7 +28,7 @@ var (
 	reFiles    = regexp.MustCompile(`Files checked: (\d+)(?:; \d+ DOES? NOT BALANCE: (.*?))?(?:, all balanced)?\.\n`)
 	reUnmapped = regexp.MustCompile(`Unmapped names to review: (\d+)`)
 	reRejected = regexp.MustCompile(`Rejected rows sent back to partners: (\d+)\.`)
-	reLine     = regexp.MustCompile(`^\s*(.*?)\s+(\d+)(?:\s+(\d+))?\s*$`)
+	reLine     = regexp.MustCompile(`^\s*(.*?)\s+(\d+)(?:\s+(\d+))?(?:\s+(?:\d{4}-\d\d-\d\d|-))?\s*$`)
 )
 
 func readDigestText(t *testing.T, text string) digestText {

@@ -47,13 +47,13 @@ var exceptionCols = []column{
 	{width: 12, max: 120, fit: true}, // ID
 	{width: 9},                       // Status
 	{width: 8},                       // Age
-	{width: 17},                      // Since
+	{width: 18},                      // Since
 	{width: 10, max: 24, fit: true},  // Partner
 	{width: 8, max: 36, fit: true},   // File
 	{width: 6},                       // Row
 	{width: 15, max: 40, fit: true},  // Integrator ID
 	{width: 48},                      // Detail (wraps)
-	{width: 40},                      // Suggested action (wraps)
+	{width: 42},                      // Suggested action (wraps)
 	{width: 10},                      // Action
 	{width: 13},                      // Snooze until
 	{width: 28},                      // Note (wraps)
@@ -153,7 +153,8 @@ type categorySheet struct {
 	rows           int
 	held           []reconcile.Exception // rows not yet written, while sizing
 	begun          bool
-	cells          []any // reused for every row
+	widths         []float64 // the columns' widths, once begun
+	cells          []any     // reused for every row
 }
 
 func (w *workbook) startSheet(category string) (*categorySheet, error) {
@@ -203,6 +204,7 @@ func (cs *categorySheet) begin() error {
 			widths[i] = max(widths[i], min(exceptionCols[i].max, textWidth(v)))
 		}
 	}
+	cs.widths = widths
 	for i, width := range widths {
 		if err := cs.sw.SetColWidth(i+1, i+1, width); err != nil {
 			return fmt.Errorf("sheet %q: %w", cs.name, err)
@@ -256,11 +258,57 @@ func (cs *categorySheet) write(row int, e reconcile.Exception) error {
 	c[colAction], c[colSnooze] = excelize.Cell{StyleID: st.input}, excelize.Cell{StyleID: st.inputDay}
 	c[colNote] = excelize.Cell{StyleID: st.inputWrap, Value: e.Note}
 	c[colPrint] = excelize.Cell{StyleID: st.text, Value: reconcile.Fingerprint(e.ID, e.Detail)}
+	// The row is as tall as its longest wrapped text: neither Excel nor
+	// every LibreOffice sizes a written row to its wrapped cells.
+	lines := 1
+	for _, i := range []int{colDetail, colSuggested, colNote} {
+		v, _ := c[i].(excelize.Cell).Value.(string)
+		lines = max(lines, wrappedLines(v, cs.widths[i]))
+	}
+	var opts []excelize.RowOpts
+	if lines > 1 {
+		opts = append(opts, excelize.RowOpts{Height: float64(lines) * lineHeight})
+	}
 	cell, _ := excelize.CoordinatesToCellName(1, row)
-	if err := cs.sw.SetRow(cell, c); err != nil {
+	if err := cs.sw.SetRow(cell, c, opts...); err != nil {
 		return fmt.Errorf("sheet %q row %d: %w", cs.name, row, err)
 	}
 	return nil
+}
+
+// lineHeight is the height, in points, of a line of the default font.
+const lineHeight = 15
+
+// wrappedLines is about how many lines s takes in a column width wide,
+// wrapped at spaces (a little more rather than less: a cut line hides
+// words).
+func wrappedLines(s string, width float64) int {
+	if s == "" {
+		return 1
+	}
+	perLine := max(1, int(width)-2)
+	lines := 0
+	for _, para := range strings.Split(s, "\n") {
+		n, at := 1, 0
+		for _, word := range strings.Fields(para) {
+			w := utf8.RuneCountInString(word)
+			switch {
+			case at == 0:
+				at = w
+			case at+1+w <= perLine:
+				at += 1 + w
+			default:
+				n++
+				at = w
+			}
+			for at > perLine { // a word longer than the line
+				n++
+				at -= perLine
+			}
+		}
+		lines += n
+	}
+	return lines
 }
 
 // shownDetail is e's detail as the workbook shows it: a value elided

@@ -68,7 +68,8 @@ func (w *workbook) writeSummary() error {
 	if err := w.summaryRows(r, w.partners()); err != nil {
 		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
 	}
-	for i, wd := range summaryWidths(r.rows, w.st) {
+	widths := summaryWidths(r.rows, w.st)
+	for i, wd := range widths {
 		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
 			return fmt.Errorf("sheet %s: %w", SummarySheet, err)
 		}
@@ -77,8 +78,20 @@ func (w *workbook) writeSummary() error {
 		if cells == nil {
 			continue
 		}
+		// A header row is as tall as its longest wrapped name.
+		lines := 1
+		for j, c := range cells {
+			if cell, ok := c.(excelize.Cell); ok && cell.StyleID == w.st.header && j < len(widths) {
+				v, _ := cell.Value.(string)
+				lines = max(lines, wrappedLines(v, widths[j]))
+			}
+		}
+		var opts []excelize.RowOpts
+		if lines > 1 {
+			opts = append(opts, excelize.RowOpts{Height: float64(lines) * lineHeight})
+		}
 		cell, _ := excelize.CoordinatesToCellName(1, i+1)
-		if err := sw.SetRow(cell, cells); err != nil {
+		if err := sw.SetRow(cell, cells, opts...); err != nil {
 			return fmt.Errorf("sheet %s row %d: %w", SummarySheet, i+1, err)
 		}
 	}
@@ -113,7 +126,7 @@ func summaryWidths(rows [][]any, st styles) []float64 {
 					wd = min(wd, 14)
 				}
 			case time.Time:
-				wd = 17
+				wd = 18
 			case int:
 				wd = float64(len(fmt.Sprint(v))) + 3
 			}

@@ -588,4 +588,3 @@ func TestTrendAndOldest(t *testing.T) {
 		}
 	})
 }
-

@@ -213,6 +213,14 @@ func (cs *categorySheet) begin() error {
 	if err := cs.sw.SetColVisible(colPrint+1, colPrint+1, false); err != nil {
 		return fmt.Errorf("sheet %q: %w", cs.name, err)
 	}
+	// The columns a person fills in are tinted, Snooze until formatted as
+	// a day, Note wrapped: set on the columns, so that the empty cells of
+	// a million rows need not be written one by one.
+	for col, style := range map[int]int{colAction: cs.w.st.input, colSnooze: cs.w.st.inputDay, colNote: cs.w.st.inputWrap} {
+		if err := cs.sw.SetColStyle(col+1, col+1, style); err != nil {
+			return fmt.Errorf("sheet %q: %w", cs.name, err)
+		}
+	}
 	if err := cs.sw.SetPanes(frozenHeader()); err != nil {
 		return fmt.Errorf("sheet %q: %w", cs.name, err)
 	}
@@ -253,16 +261,19 @@ func (cs *categorySheet) write(row int, e reconcile.Exception) error {
 	// and the cell says where they are.
 	c[colDetail] = excelize.Cell{StyleID: st.wrap, Value: cs.w.shownDetail(e)}
 	c[colSuggested] = excelize.Cell{StyleID: st.wrap, Value: e.SuggestedAction}
-	// A person's to fill in; the earlier note is shown when a closed
-	// exception comes back.
-	c[colAction], c[colSnooze] = excelize.Cell{StyleID: st.input}, excelize.Cell{StyleID: st.inputDay}
-	c[colNote] = excelize.Cell{StyleID: st.inputWrap, Value: e.Note}
+	// A person's to fill in (styled by their columns); the earlier note
+	// is shown when a closed exception comes back.
+	c[colAction], c[colSnooze], c[colNote] = nil, nil, nil
+	if e.Note != "" {
+		c[colNote] = excelize.Cell{StyleID: st.inputWrap, Value: e.Note}
+	}
 	c[colPrint] = excelize.Cell{StyleID: st.text, Value: reconcile.Fingerprint(e.ID, e.Detail)}
 	// The row is as tall as its longest wrapped text: neither Excel nor
 	// every LibreOffice sizes a written row to its wrapped cells.
 	lines := 1
 	for _, i := range []int{colDetail, colSuggested, colNote} {
-		v, _ := c[i].(excelize.Cell).Value.(string)
+		cell, _ := c[i].(excelize.Cell)
+		v, _ := cell.Value.(string)
 		lines = max(lines, wrappedLines(v, cs.widths[i]))
 	}
 	var opts []excelize.RowOpts

@@ -129,6 +129,15 @@ func checkLayout(t *testing.T, f *excelize.File, path string, s report.SheetInfo
 		}
 	}
 
+	// A day typed in Snooze until shows as a day; the column is sized.
+	if st, err := f.GetColStyle(s.Name, col(report.ColumnSnoozeUntil)); err != nil {
+		t.Error(err)
+	} else if style, err := f.GetStyle(st); err != nil || style.CustomNumFmt == nil || *style.CustomNumFmt != report.DayFormat {
+		t.Errorf("%s: Snooze until column style %+v, %v; want the day format", s.Name, style, err)
+	}
+	if w, _ := f.GetColWidth(s.Name, col(report.ColumnSnoozeUntil)); w < 12 {
+		t.Errorf("%s: Snooze until %v wide", s.Name, w)
+	}
 	if vis, err := f.GetColVisible(s.Name, col(report.ColumnFingerprint)); err != nil || vis {
 		t.Errorf("%s: Fingerprint column visible %v (%v)", s.Name, vis, err)
 	}

@@ -27,6 +27,7 @@ type Digest struct {
 	Partners            []PartnerLine
 	Files               int
 	UnbalancedFiles     []string // names of the files that do not balance
+	RefusedFiles        []string // names of the files refused (in errors/), as the Summary's Check says
 	Unmapped            int      // names on the Unmapped sheet
 	Rejected            int      // rows in the partner reject files
 	WalkInBills         int      // bills made inside Flabs, counted not listed
@@ -112,7 +113,10 @@ func NewDigest(d *Data, info WorkbookInfo) Digest {
 		dg.Partners = append(dg.Partners, PartnerLine{Partner: partnerLabel(p), Open: n})
 	}
 	for _, f := range d.Files {
-		if !f.Balanced {
+		switch {
+		case f.Refused:
+			dg.RefusedFiles = append(dg.RefusedFiles, f.Name)
+		case !f.Balanced:
 			dg.UnbalancedFiles = append(dg.UnbalancedFiles, f.Name)
 		}
 	}
@@ -191,9 +195,11 @@ func (dg Digest) Text() string {
 	fmt.Fprintf(&b, "\nFiles checked: %d", dg.Files)
 	if n := len(dg.UnbalancedFiles); n > 0 {
 		fmt.Fprintf(&b, "; %d %s NOT BALANCE: %s", n, plural(n, "DOES", "DO"), strings.Join(dg.UnbalancedFiles, ", "))
-	} else if dg.Files > 0 {
-		b.WriteString(", all balanced")
 	}
+	if n := len(dg.RefusedFiles); n > 0 {
+		fmt.Fprintf(&b, "; %d REFUSED (in errors/): %s", n, strings.Join(dg.RefusedFiles, ", "))
+	}
+	b.WriteString(dg.balanced())
 	fmt.Fprintf(&b, ".\nUnmapped names to review: %d (sheet Unmapped; fill in IDs and run `flabsync mapping import --review`).\n", dg.Unmapped)
 	fmt.Fprintf(&b, "Rejected rows sent back to partners: %d.\n", dg.Rejected)
 	if len(dg.Trend) > 0 {
@@ -228,6 +234,22 @@ func (dg Digest) Text() string {
 	}
 	return b.String()
 }
+
+// balanced ends the files' sentence: ", all balanced" when every file
+// read balanced, ", the others balanced" when the only trouble is
+// refused files.
+func (dg Digest) balanced() string {
+	switch {
+	case len(dg.UnbalancedFiles) > 0 || dg.Files == 0 || len(dg.RefusedFiles) >= dg.Files:
+		return ""
+	case len(dg.RefusedFiles) > 0:
+		return ", the others balanced"
+	}
+	return ", all balanced"
+}
+
+// Balanced is balanced for the HTML template.
+func (dg Digest) Balanced() string { return dg.balanced() }
 
 // day is t's day, or "-" for none.
 func day(t time.Time) string {
@@ -267,8 +289,9 @@ var htmlDigest = template.Must(template.New("digest").Funcs(template.FuncMap{
 </table>
 {{- end}}
 <p>Files checked: {{.Files}}
-{{- if .UnbalancedFiles}}; <b style="color: #c00000">{{len .UnbalancedFiles}} {{does (len .UnbalancedFiles)}} NOT BALANCE: {{join .UnbalancedFiles ", "}}</b>
-{{- else if .Files}}, all balanced{{end}}.<br>
+{{- if .UnbalancedFiles}}; <b style="color: #c00000">{{len .UnbalancedFiles}} {{does (len .UnbalancedFiles)}} NOT BALANCE: {{join .UnbalancedFiles ", "}}</b>{{end}}
+{{- if .RefusedFiles}}; <b style="color: #c00000">{{len .RefusedFiles}} REFUSED (in errors/): {{join .RefusedFiles ", "}}</b>{{end}}
+{{- .Balanced}}.<br>
 Unmapped names to review: {{.Unmapped}} (sheet Unmapped; fill in IDs and run <code>flabsync mapping import --review</code>).<br>
 Rejected rows sent back to partners: {{.Rejected}}.</p>
 {{- if .Trend}}

@@ -20,13 +20,13 @@ type digestText struct {
 	ByCategory                 map[string][2]int // category code → {open, new}
 	ByPartner                  map[string]int
 	Files                      int
-	Unbalanced                 []string
+	Unbalanced, Refused        []string
 	Unmapped, Rejected         int
 }
 
 var (
 	reHead     = regexp.MustCompile(`Open exceptions: (\d+) \((\d+) new, (\d+) still open from before\); (\d+) resolved since the last run\.`)
-	reFiles    = regexp.MustCompile(`Files checked: (\d+)(?:; \d+ DOES? NOT BALANCE: (.*?))?(?:, all balanced)?\.\n`)
+	reFiles    = regexp.MustCompile(`Files checked: (\d+)(?:; \d+ DOES? NOT BALANCE: (.*?))?(?:; \d+ REFUSED \(in errors/\): (.*?))?(?:, (?:all|the others) balanced)?\.\n`)
 	reUnmapped = regexp.MustCompile(`Unmapped names to review: (\d+)`)
 	reRejected = regexp.MustCompile(`Rejected rows sent back to partners: (\d+)\.`)
 	reLine     = regexp.MustCompile(`^\s*(.*?)\s+(\d+)(?:\s+(\d+))?(?:\s+(?:\d{4}-\d\d-\d\d|-))?\s*$`)
@@ -57,6 +57,9 @@ func readDigestText(t *testing.T, text string) digestText {
 	d.Files = atoi(m[1])
 	if m[2] != "" {
 		d.Unbalanced = strings.Split(m[2], ", ")
+	}
+	if m[3] != "" {
+		d.Refused = strings.Split(m[3], ", ")
 	}
 	d.Unmapped = atoi(reUnmapped.FindStringSubmatch(text)[1])
 	d.Rejected = atoi(reRejected.FindStringSubmatch(text)[1])
@@ -110,8 +113,9 @@ func checkDigestMatchesSummary(t *testing.T, text string, s summary) {
 	if diff := cmp.Diff(s.ByPartner, dt.ByPartner); diff != "" {
 		t.Errorf("digest partners vs summary (-summary +digest):\n%s", diff)
 	}
-	if dt.Files != s.Balanced+len(s.Unbalanced) || !cmp.Equal(dt.Unbalanced, s.Unbalanced) {
-		t.Errorf("digest files %d unbalanced %q, summary %d balanced, unbalanced %q", dt.Files, dt.Unbalanced, s.Balanced, s.Unbalanced)
+	if dt.Files != s.Balanced+len(s.Unbalanced)+len(s.Refused) || !cmp.Equal(dt.Unbalanced, s.Unbalanced) || !cmp.Equal(dt.Refused, s.Refused) {
+		t.Errorf("digest files %d unbalanced %q refused %q, summary %d balanced, unbalanced %q, refused %q",
+			dt.Files, dt.Unbalanced, dt.Refused, s.Balanced, s.Unbalanced, s.Refused)
 	}
 	if dt.Unmapped != s.Unmapped || dt.Rejected != s.Rejected {
 		t.Errorf("digest unmapped/rejected %d/%d, summary %d/%d", dt.Unmapped, dt.Rejected, s.Unmapped, s.Rejected)
@@ -300,5 +304,23 @@ func TestDigestReadsOnAPhone(t *testing.T) {
 		if n := strings.Count(row, "<td") + strings.Count(row, "<th"); n > 4 {
 			t.Errorf("a table row of %d columns: %s", n, row)
 		}
+	}
+}
+
+// TestDigestSaysRefusedFiles: a file the Summary marks REFUSED is named
+// so in the digest, not counted among the balanced ones.
+func TestDigestSaysRefusedFiles(t *testing.T) {
+	d := sampleData()
+	d.Files = append(d.Files, report.FileCheck{Name: "lakeview_scan.pdf", Partner: "lakeview", Status: "failed", Refused: true, Balanced: true})
+	path := t.TempDir() + "/exceptions_2026-11-25.xlsx"
+	info, err := report.WriteWorkbook(path, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := readSummary(t, openWorkbook(t, path))
+	dg := report.NewDigest(d, info)
+	checkDigestMatchesSummary(t, dg.Text(), s)
+	if !strings.Contains(dg.Text(), "1 REFUSED (in errors/): lakeview_scan.pdf") || !strings.Contains(dg.HTML(), "1 REFUSED (in errors/): lakeview_scan.pdf") {
+		t.Errorf("the refused file is not named:\n%s", dg.Text())
 	}
 }

@@ -205,7 +205,7 @@ type summary struct {
 	ByCategory          map[string][2]int // category → {total, new}
 	ByPartner           map[string]int
 	Total               int
-	Unbalanced          []string
+	Unbalanced, Refused []string
 	Balanced            int
 	Unmapped, Rejected  int
 }
@@ -259,6 +259,8 @@ func readSummary(t testing.TB, f *excelize.File) summary {
 				s.Balanced++
 			case report.NotBalanced:
 				s.Unbalanced = append(s.Unbalanced, r[0])
+			case report.Refused:
+				s.Refused = append(s.Refused, r[0])
 			default:
 				t.Fatalf("file row without a check: %q", r)
 			}

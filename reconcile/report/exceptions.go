@@ -56,7 +56,7 @@ var exceptionCols = []column{
 	{width: 42},                      // Suggested action (wraps)
 	{width: 10},                      // Action
 	{width: 13},                      // Snooze until
-	{width: 28},                      // Note (wraps)
+	{width: 34},                      // Note (wraps)
 	{width: 17},                      // First seen
 	{width: 22},                      // Fingerprint (hidden)
 }

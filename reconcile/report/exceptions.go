@@ -323,11 +323,15 @@ func wrappedLines(s string, width float64) int {
 }
 
 // shownDetail is e's detail as the workbook shows it: a value elided
-// as "…" is said to be in the partner's reject file of the run's day.
+// as "…" is said to be the clinic's, and a rejected row's to be in the
+// partner's reject file of the run's day.
 func (w *workbook) shownDetail(e reconcile.Exception) string {
 	d := reconcile.ShownDetail(e.Category, e.Detail)
 	if d == e.Detail || !strings.Contains(d, "…") {
 		return d
+	}
+	if e.Category != reconcile.CategoryRejectedRow {
+		return d + " (… is the clinic's value, left out of this workbook)"
 	}
 	where := "the partner's reject file"
 	if e.Partner != "" {

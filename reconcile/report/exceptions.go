@@ -200,8 +200,10 @@ func (cs *categorySheet) begin() error {
 		widths[i] = max(c.width, float64(utf8.RuneCountInString(ExceptionColumns[i]))+3)
 	}
 	for _, e := range cs.held {
-		for i, v := range map[int]string{colID: e.ID, colPartner: e.Partner, colFile: e.File, colIntegrator: e.IntegratorID} {
-			widths[i] = max(widths[i], min(exceptionCols[i].max, textWidth(v)))
+		for i, v := range [...]string{colID: e.ID, colPartner: e.Partner, colFile: e.File, colIntegrator: e.IntegratorID} {
+			if exceptionCols[i].fit {
+				widths[i] = max(widths[i], min(exceptionCols[i].max, textWidth(v)))
+			}
 		}
 	}
 	cs.widths = widths

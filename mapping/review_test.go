@@ -3,6 +3,7 @@ package mapping_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestReviewLoop(t *testing.T) {
 	header, _ := f.GetRows("unmapped")
 	idCol := -1
 	for i, h := range header[0] {
-		if h == "id" {
+		if h == "ID" {
 			idCol = i + 1
 		}
 	}
@@ -72,7 +73,7 @@ func TestReviewLoop(t *testing.T) {
 		cell, _ := excelize.CoordinatesToCellName(idCol, r+2)
 		switch row[2] {
 		case "Vitamin D (25-OH)":
-			f.SetCellValue("unmapped", cell, row[7]) // suggestion_1_id
+			f.SetCellValue("unmapped", cell, row[7]) // Suggestion 1 ID
 		case "Wellness Basic":
 			f.SetCellValue("unmapped", cell, "65a000000000000000000002")
 		}
@@ -130,5 +131,34 @@ func TestReviewSheetKeepsFormulasOut(t *testing.T) {
 	value, _ := g.GetCellValue("unmapped", "C2")
 	if formula != "" || !strings.HasPrefix(value, "=HYPERLINK") {
 		t.Errorf("C2: formula %q value %q; want the text as written and no formula", formula, value)
+	}
+}
+
+// TestReviewSheetHeadersOldAndNew: the review sheet's header is in words
+// a person reads; `mapping import --review` reads a sheet with those and
+// one written before, with the table's own names.
+func TestReviewSheetHeadersOldAndNew(t *testing.T) {
+	for name, header := range map[string][]string{
+		"New": mapping.ReviewColumns,
+		"Old": {"partner", "kind", "local_name", "id", "flabs_id", "bookings", "suggestion_1", "suggestion_1_id", "suggestion_1_score", "suggestion_1_reason"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := excelize.NewFile()
+			defer f.Close()
+			row := []any{"sunrise", "test", "Trop T", "64f00000000000000000003e", "", 1, "Troponin I", "64f00000000000000000003e", 0.2, "1 shared word"}
+			f.SetSheetRow("Sheet1", "A1", &header)
+			f.SetSheetRow("Sheet1", "A2", &row)
+			path := filepath.Join(t.TempDir(), "review.xlsx")
+			if err := f.SaveAs(path); err != nil {
+				t.Fatal(err)
+			}
+			lines, err := mapping.ReadTableFile(path)
+			if err != nil || len(lines) != 1 || lines[0].LocalName != "Trop T" || lines[0].ID != "64f00000000000000000003e" || lines[0].Partner != "sunrise" {
+				t.Fatalf("lines %+v, %v", lines, err)
+			}
+		})
+	}
+	if slices.Contains(mapping.ReviewColumns, "local_name") || mapping.ReviewColumns[2] != "Name as written" {
+		t.Errorf("review headers %q: want words a person reads", mapping.ReviewColumns)
 	}
 }

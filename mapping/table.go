@@ -156,12 +156,9 @@ func headerName(s string) string {
 func tableHeader(cells []string) (map[string]int, bool) {
 	at := map[string]int{}
 	for i, c := range cells {
-		h := headerName(c)
-		for _, want := range Columns {
-			if h == want {
-				if _, dup := at[h]; !dup {
-					at[h] = i
-				}
+		if h := columnOf(c); h != "" {
+			if _, dup := at[h]; !dup {
+				at[h] = i
 			}
 		}
 	}

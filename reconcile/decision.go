@@ -22,10 +22,11 @@ type Decision struct {
 	Note   string    // why (required to close or snooze)
 	// Where names its source for errors: `sheet "Rejected row" row 14`.
 	Where string
-	// Detail, when set, is the exception's detail as the person saw it
-	// (the workbook's Detail cell): a decision on facts that have changed
-	// since is refused.
-	Detail string
+	// Fingerprint, when set, is the exception's Fingerprint as the
+	// workbook the person decided in carried it: a decision on facts that
+	// have changed since is refused. Decisions read from a workbook always
+	// carry one (ReadDecisions refuses a row without it).
+	Fingerprint string
 }
 
 // ParseAction reads an Action cell: "close", "snooze YYYY-MM-DD" or

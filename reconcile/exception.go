@@ -40,19 +40,23 @@ const (
 // Exception is one work item: a problem with a stable ID, so the same
 // problem is the same item every night.
 type Exception struct {
-	ID              string    `db:"id" json:"id"`
-	Category        string    `db:"category" json:"category"`
-	Status          string    `db:"status" json:"status"`
-	Partner         string    `db:"partner" json:"partner"`
-	IntegratorID    string    `db:"integrator_id" json:"integrator_id"`
-	File            string    `db:"file" json:"file"`
-	Row             int       `db:"row_num" json:"row"` // sheet row, 0 if none
-	Detail          string    `db:"detail" json:"detail"`
-	SuggestedAction string    `db:"suggested_action" json:"suggested_action"`
-	FirstSeen       time.Time `db:"-" json:"first_seen"`
-	LastSeen        time.Time `db:"-" json:"last_seen"`
-	AgeBucket       string    `db:"-" json:"age_bucket,omitempty"`
-	Note            string    `db:"note" json:"note"` // a person's note: why it was closed or snoozed (kept when it comes back)
+	ID              string `db:"id" json:"id"`
+	Category        string `db:"category" json:"category"`
+	Status          string `db:"status" json:"status"`
+	Partner         string `db:"partner" json:"partner"`
+	IntegratorID    string `db:"integrator_id" json:"integrator_id"`
+	File            string `db:"file" json:"file"`
+	Row             int    `db:"row_num" json:"row"` // sheet row, 0 if none
+	Detail          string `db:"detail" json:"detail"`
+	SuggestedAction string `db:"suggested_action" json:"suggested_action"`
+	// Since is when the thing happened that the exception is about: the
+	// file received, the booking admitted or sent, the bill created or
+	// deleted. Its age counts from here, not from when a run first saw it.
+	Since     time.Time `db:"-" json:"since"`
+	FirstSeen time.Time `db:"-" json:"first_seen"`
+	LastSeen  time.Time `db:"-" json:"last_seen"`
+	AgeBucket string    `db:"-" json:"age_bucket,omitempty"`
+	Note      string    `db:"note" json:"note"` // a person's note: why it was closed or snoozed (kept when it comes back)
 }
 
 // Open reports whether the exception still needs a person: new or open.
@@ -61,10 +65,10 @@ func (e Exception) Open() bool { return e.Status == StatusNew || e.Status == Sta
 // AgeBuckets are the age buckets, youngest first.
 var AgeBuckets = []string{"0-24h", "24-48h", "48-72h", "72h+"}
 
-// AgeBucket names how long an exception first seen at firstSeen has been
-// open at at.
-func AgeBucket(firstSeen, at time.Time) string {
-	switch d := at.Sub(firstSeen); {
+// AgeBucket names how long ago, at at, since was: the age of an
+// exception whose thing happened at since (Exception.Since).
+func AgeBucket(since, at time.Time) string {
+	switch d := at.Sub(since); {
 	case d < 24*time.Hour:
 		return AgeBuckets[0]
 	case d < 48*time.Hour:

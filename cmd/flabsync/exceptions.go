@@ -20,7 +20,8 @@ func runExceptions(ctx context.Context, m *Main, args []string) error {
 			"[--category C] [--json]; close ID… --note TEXT [--by NAME]: it stays closed while its facts\n"+
 			"stay the same, and comes back as new, with the note, when they change; snooze ID… --until\n"+
 			"YYYY-MM-DD --note TEXT: hidden until then; reopen ID…; import FILE.xlsx [--by NAME]: applies the\n"+
-			"Action (close, snooze YYYY-MM-DD, reopen) and Note columns people filled in a nightly workbook.\n"+
+			"Action (close, snooze with its day in Snooze until or as snooze YYYY-MM-DD, reopen) and Note\n"+
+			"columns people filled in a nightly workbook, each checked against its row's hidden Fingerprint.\n"+
 			"close, snooze, reopen and import change everything named or nothing (a problem: exit 2, each\n"+
 			"named). Closed and snoozed ones are not counted open.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile/report"
 	"github.com/flabsync/flabsync/reconcile/rules"
 	"github.com/xuri/excelize/v2"
 )
@@ -135,10 +137,10 @@ func TestExceptionsImportWorkbook(t *testing.T) {
 	if err != nil || len(rows) < 3 {
 		t.Fatalf("fixture sheet %q: %v (%d rows)", sheet, err, len(rows))
 	}
-	f.SetCellValue(sheet, "L2", "clsoe")
+	f.SetCellValue(sheet, workbookCell(report.ColumnAction, 2), "clsoe")
 	f.SetCellValue(sheet, "A4", "submit_failed:p:zz")
-	f.SetCellValue(sheet, "L4", "close")
-	f.SetCellValue(sheet, "M4", "gone")
+	f.SetCellValue(sheet, workbookCell(report.ColumnAction, 4), "close")
+	f.SetCellValue(sheet, workbookCell(report.ColumnNote, 4), "gone")
 	bad := filepath.Join(t.TempDir(), "bad.xlsx")
 	if err := f.SaveAs(bad); err != nil {
 		t.Fatal(err)
@@ -158,7 +160,7 @@ func TestExceptionsImportWorkbook(t *testing.T) {
 	}
 	// The typo fixed, the unknown ID remains: still nothing applied.
 	f, _ = excelize.OpenFile(bad)
-	f.SetCellValue(sheet, "L2", "close")
+	f.SetCellValue(sheet, workbookCell(report.ColumnAction, 2), "close")
 	f.Save()
 	f.Close()
 	if code, _, errOut := run(t, files, "exceptions", "import", bad); code != ExitUsage || !strings.Contains(errOut, `sheet "Submit failed" row 4: exception "submit_failed:p:zz"`) {
@@ -176,7 +178,7 @@ func TestExceptionsImportWorkbook(t *testing.T) {
 	if e := closed["submit_failed:p:a"]; e.Note != "booked by phone" || e.ClosedBy != "asha" {
 		t.Errorf("p:a: %+v", e)
 	}
-	if e := closed["rejected_row:p:e::4"]; e.Note != "clinic resent the row" {
+	if e := closed["rejected_row:p:e:1:4"]; e.Note != "clinic resent the row" {
 		t.Errorf("rejected row: %+v", e)
 	}
 	if e, ok := snoozed["submit_failed:p:b"]; !ok || e.SnoozedUntil == nil || e.SnoozedUntil.Year() != 2099 {
@@ -185,6 +187,88 @@ func TestExceptionsImportWorkbook(t *testing.T) {
 	if open := byStatus("open"); len(open) != 0 {
 		t.Errorf("still open: %v", open)
 	}
+}
+
+// workbookCell is the cell of a category sheet's column (by its header)
+// on row.
+func workbookCell(column string, row int) string {
+	c, _ := excelize.CoordinatesToCellName(slices.Index(report.ExceptionColumns, column)+1, row)
+	return c
+}
+
+// TestExceptionsImportChecksTheFacts: what a decision is checked against
+// travels in the hidden Fingerprint column, not in the Detail a person
+// sees. With Detail deleted, a close on unchanged facts applies, and one
+// on facts that changed since the workbook was written is refused; with
+// the Fingerprint column deleted, nothing is applied.
+func TestExceptionsImportChecksTheFacts(t *testing.T) {
+	fixture := filepath.Join(mustGetwd(t), "testdata", "workbook", "resaved.xlsx")
+	edit := func(t *testing.T, column string) string {
+		t.Helper()
+		f, err := excelize.OpenFile(fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, sheet := range f.GetSheetList() {
+			rows, _ := f.GetRows(sheet)
+			if len(rows) == 0 || !slices.Contains(rows[0], report.ColumnAction) {
+				continue
+			}
+			c, _ := excelize.ColumnNumberToName(slices.Index(rows[0], column) + 1)
+			if err := f.RemoveCol(sheet, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "edited.xlsx")
+		if err := f.SaveAs(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	closedN := func(t *testing.T, files map[string]string) int {
+		t.Helper()
+		_, out, _ := run(t, files, "exceptions", "list", "--json", "--status", "closed")
+		var l []rules.Listed
+		json.Unmarshal([]byte(out), &l)
+		return len(l)
+	}
+	noDetail := edit(t, report.ColumnDetail)
+
+	t.Run("Unchanged", func(t *testing.T) {
+		files := seedExceptions(t)
+		if code, out, errOut := run(t, files, "exceptions", "import", noDetail); code != ExitOK || !strings.Contains(out, "2 closed, 1 snoozed") {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+	})
+	t.Run("Changed", func(t *testing.T) {
+		files := seedExceptions(t)
+		dsn := strings.TrimPrefix(strings.SplitN(files["flabsync.yaml"], "\n", 2)[0], "database: ")
+		db, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Flabs said something else since: the facts changed.
+		db.Exec(`UPDATE exceptions SET detail = 'Flabs refused it: 400 barcode' WHERE id = 'submit_failed:p:a'`)
+		db.Close()
+		code, _, errOut := run(t, files, "exceptions", "import", noDetail)
+		if code != ExitUsage || !strings.Contains(errOut, `exception "submit_failed:p:a" has changed`) {
+			t.Fatalf("exit %d\n%s", code, errOut)
+		}
+		if n := closedN(t, files); n != 0 {
+			t.Errorf("a refused workbook closed %d", n)
+		}
+	})
+	t.Run("NoFingerprint", func(t *testing.T) {
+		files := seedExceptions(t)
+		code, _, errOut := run(t, files, "exceptions", "import", edit(t, report.ColumnFingerprint))
+		if code != ExitUsage || !strings.Contains(errOut, "Fingerprint") || !strings.Contains(errOut, "nothing was applied") {
+			t.Fatalf("exit %d\n%s", code, errOut)
+		}
+		if n := closedN(t, files); n != 0 {
+			t.Errorf("a workbook without fingerprints closed %d", n)
+		}
+	})
 }
 
 func mustGetwd(t *testing.T) string {

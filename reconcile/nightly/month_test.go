@@ -6,7 +6,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -245,6 +247,7 @@ func TestThirtyDays(t *testing.T) {
 	}
 
 	last := results[30]
+	checkWorkbook(t, last.Workbook)
 	if n := last.Result.New + last.Result.Open; n != len(open) {
 		t.Errorf("day 30 counts %d open, the list %d", n, len(open))
 	}
@@ -305,9 +308,16 @@ func decide(t *testing.T, workbook string, db *store.DB, now time.Time) (closed 
 	if err != nil || len(rows) < 4 {
 		t.Fatalf("day 12 has %d no-bill rows (%v); the scenario needs 3", len(rows)-1, err)
 	}
-	for i, action := range []string{"close", "close", "snooze 2026-10-20"} {
-		f.SetCellValue(sheet, fmt.Sprintf("L%d", i+2), action)
-		f.SetCellValue(sheet, fmt.Sprintf("M%d", i+2), "checked in Flabs: booked; the webhook was lost")
+	column := func(name string, row int) string {
+		c, _ := excelize.CoordinatesToCellName(slices.Index(report.ExceptionColumns, name)+1, row)
+		return c
+	}
+	for i, action := range []string{"close", "close", "snooze"} {
+		f.SetCellValue(sheet, column(report.ColumnAction, i+2), action)
+		f.SetCellValue(sheet, column(report.ColumnNote, i+2), "checked in Flabs: booked; the webhook was lost")
+		if action == "snooze" { // the day in its own date cell, as the list has it
+			f.SetCellValue(sheet, column(report.ColumnSnoozeUntil, i+2), time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC))
+		}
 		if action == "close" {
 			closed = append(closed, rows[i+1][0])
 		} else {
@@ -342,4 +352,62 @@ func mapDiff(want, got map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// checkWorkbook holds a night's workbook to the order ops read it in:
+// sheets in the Summary's order, rows by partner, file and row number
+// (a number), an Action list on every category sheet, and no ID made of
+// a category and a database number.
+func checkWorkbook(t *testing.T, path string) {
+	t.Helper()
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	titles := map[string]int{}
+	for i, c := range reconcile.Categories {
+		titles[report.Title(c)] = i
+	}
+	prev := -1
+	idx := func(name string) int { return slices.Index(report.ExceptionColumns, name) }
+	for _, sheet := range f.GetSheetList() {
+		pos, ok := titles[sheet]
+		if !ok {
+			continue
+		}
+		if pos < prev {
+			t.Errorf("sheet %q out of the Summary's order: %v", sheet, f.GetSheetList())
+		}
+		prev = pos
+		rows, _ := f.GetRows(sheet)
+		type key struct {
+			partner, file string
+			row           int
+		}
+		var last key
+		for i, r := range rows[1:] {
+			r = append(r, make([]string, len(report.ExceptionColumns))...)
+			if regexp.MustCompile(`^[a-z_]+:[0-9]+$`).MatchString(r[0]) {
+				t.Errorf("%s: ID %q is a database number", sheet, r[0])
+			}
+			n := 0
+			if v := r[idx(report.ColumnRow)]; v != "" {
+				cell, _ := excelize.CoordinatesToCellName(idx(report.ColumnRow)+1, i+2)
+				if ty, _ := f.GetCellType(sheet, cell); ty != excelize.CellTypeNumber && ty != excelize.CellTypeUnset {
+					t.Errorf("%s!%s = %q is not a number", sheet, cell, v)
+				}
+				n, _ = strconv.Atoi(v)
+			}
+			k := key{r[idx(report.ColumnPartner)], r[idx("File")], n}
+			if i > 0 && (k.partner < last.partner || k.partner == last.partner && (k.file < last.file || k.file == last.file && k.row < last.row)) {
+				t.Errorf("%s row %d %v comes after %v", sheet, i+2, k, last)
+			}
+			last = k
+		}
+		dvs, _ := f.GetDataValidations(sheet)
+		if !slices.ContainsFunc(dvs, func(dv *excelize.DataValidation) bool { return dv.Type == "list" }) {
+			t.Errorf("%s: no Action list", sheet)
+		}
+	}
 }

@@ -28,10 +28,10 @@ func TestReadDecisionsRoundTrip(t *testing.T) {
 	}
 	rows := rowsOf(t, f, sheet)
 	id2, id3 := rows[1][0], rows[2][0]
-	f.SetCellValue(sheet, "L2", "Close")
-	f.SetCellValue(sheet, "M2", "booked by phone")
-	f.SetCellValue(sheet, "L3", "snooze 2026-12-24")
-	f.SetCellValue(sheet, "M3", "clinic closed for the holidays")
+	f.SetCellValue(sheet, col(report.ColumnAction)+"2", "Close")
+	f.SetCellValue(sheet, col(report.ColumnNote)+"2", "booked by phone")
+	f.SetCellValue(sheet, col(report.ColumnAction)+"3", "snooze 2026-12-24")
+	f.SetCellValue(sheet, col(report.ColumnNote)+"3", "clinic closed for the holidays")
 	if err := f.InsertCols(sheet, "B", 1); err != nil { // a person's own column
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestReadDecisionsRoundTrip(t *testing.T) {
 	if len(ds) != 2 {
 		t.Fatalf("%d decisions, want 2: %+v", len(ds), ds)
 	}
-	if d := ds[0]; d.ID != id2 || d.Action != reconcile.ActionClose || d.Note != "booked by phone" || d.Where != `sheet "`+sheet+`" row 2` || d.Detail == "" {
+	if d := ds[0]; d.ID != id2 || d.Action != reconcile.ActionClose || d.Note != "booked by phone" || d.Where != `sheet "`+sheet+`" row 2` || d.Fingerprint == "" {
 		t.Errorf("first: %+v", d)
 	}
 	if d := ds[1]; d.ID != id3 || d.Action != reconcile.ActionSnooze || d.Until.Format("2006-01-02") != "2026-12-24" || d.Until.Location() != ist {
@@ -63,11 +63,11 @@ func TestReadDecisionsAllOrNothing(t *testing.T) {
 	path, _, info := writeSample(t)
 	f := openWorkbook(t, path)
 	sheet := info.Sheets[1].Name
-	f.SetCellValue(sheet, "L2", "close")
-	f.SetCellValue(sheet, "M2", "fine")
-	f.SetCellValue(sheet, "L3", "shut it")
+	f.SetCellValue(sheet, col(report.ColumnAction)+"2", "close")
+	f.SetCellValue(sheet, col(report.ColumnNote)+"2", "fine")
+	f.SetCellValue(sheet, col(report.ColumnAction)+"3", "shut it")
 	f.SetCellValue(sheet, "A4", "")
-	f.SetCellValue(sheet, "L4", "close")
+	f.SetCellValue(sheet, col(report.ColumnAction)+"4", "close")
 	bad := filepath.Join(t.TempDir(), "bad.xlsx")
 	if err := f.SaveAs(bad); err != nil {
 		t.Fatal(err)

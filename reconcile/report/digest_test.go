@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,16 +20,16 @@ type digestText struct {
 	ByCategory                 map[string][2]int // category code → {open, new}
 	ByPartner                  map[string]int
 	Files                      int
-	Unbalanced                 []string
+	Unbalanced, Refused        []string
 	Unmapped, Rejected         int
 }
 
 var (
 	reHead     = regexp.MustCompile(`Open exceptions: (\d+) \((\d+) new, (\d+) still open from before\); (\d+) resolved since the last run\.`)
-	reFiles    = regexp.MustCompile(`Files checked: (\d+)(?:; \d+ DOES? NOT BALANCE: (.*?))?(?:, all balanced)?\.\n`)
+	reFiles    = regexp.MustCompile(`Files checked: (\d+)(?:; \d+ DOES? NOT BALANCE: (.*?))?(?:; \d+ REFUSED \(in errors/\): (.*?))?(?:, (?:all|the others) balanced)?\.\n`)
 	reUnmapped = regexp.MustCompile(`Unmapped names to review: (\d+)`)
 	reRejected = regexp.MustCompile(`Rejected rows sent back to partners: (\d+)\.`)
-	reLine     = regexp.MustCompile(`^\s*(.*?)\s+(\d+)(?:\s+(\d+))?\s*$`)
+	reLine     = regexp.MustCompile(`^\s*(.*?)\s+(\d+)(?:\s+(\d+))?(?:\s+(?:\d{4}-\d\d-\d\d|-))?\s*$`)
 )
 
 func readDigestText(t *testing.T, text string) digestText {
@@ -56,6 +57,9 @@ func readDigestText(t *testing.T, text string) digestText {
 	d.Files = atoi(m[1])
 	if m[2] != "" {
 		d.Unbalanced = strings.Split(m[2], ", ")
+	}
+	if m[3] != "" {
+		d.Refused = strings.Split(m[3], ", ")
 	}
 	d.Unmapped = atoi(reUnmapped.FindStringSubmatch(text)[1])
 	d.Rejected = atoi(reRejected.FindStringSubmatch(text)[1])
@@ -109,8 +113,9 @@ func checkDigestMatchesSummary(t *testing.T, text string, s summary) {
 	if diff := cmp.Diff(s.ByPartner, dt.ByPartner); diff != "" {
 		t.Errorf("digest partners vs summary (-summary +digest):\n%s", diff)
 	}
-	if dt.Files != s.Balanced+len(s.Unbalanced) || !cmp.Equal(dt.Unbalanced, s.Unbalanced) {
-		t.Errorf("digest files %d unbalanced %q, summary %d balanced, unbalanced %q", dt.Files, dt.Unbalanced, s.Balanced, s.Unbalanced)
+	if dt.Files != s.Balanced+len(s.Unbalanced)+len(s.Refused) || !cmp.Equal(dt.Unbalanced, s.Unbalanced) || !cmp.Equal(dt.Refused, s.Refused) {
+		t.Errorf("digest files %d unbalanced %q refused %q, summary %d balanced, unbalanced %q, refused %q",
+			dt.Files, dt.Unbalanced, dt.Refused, s.Balanced, s.Unbalanced, s.Refused)
 	}
 	if dt.Unmapped != s.Unmapped || dt.Rejected != s.Rejected {
 		t.Errorf("digest unmapped/rejected %d/%d, summary %d/%d", dt.Unmapped, dt.Rejected, s.Unmapped, s.Rejected)
@@ -222,5 +227,100 @@ func TestDigestTrendAndOldest(t *testing.T) {
 	}
 	if html := dg.HTML(); !strings.Contains(html, "<td align=\"right\">9</td>") || !strings.Contains(html, "no_bill:sunrise:S-1") {
 		t.Errorf("HTML lacks the trend or the oldest:\n%s", html)
+	}
+}
+
+// TestDigestFollowsTheSummary: the digest says what the Summary says in
+// the Summary's order — since the last run (walk-in bills with it), the
+// categories in their order with the oldest of each, partners, files,
+// names to map, rows sent back — and only then the trend and the longest
+// open.
+func TestDigestFollowsTheSummary(t *testing.T) {
+	path, d, info := writeSample(t)
+	f := openWorkbook(t, path)
+	text := report.NewDigest(d, info).Text()
+	at := -1
+	for _, part := range []string{"Open exceptions:", "bills made in Flabs", "By category", "By partner", "Files checked:",
+		"Unmapped names to review:", "Rejected rows sent back to partners:", "The workbook is attached"} {
+		i := strings.Index(text, part)
+		if i < at {
+			t.Errorf("%q comes before what the Summary shows before it:\n%s", part, text)
+		}
+		at = max(at, i)
+	}
+	// The categories, in the Summary's order, each with its oldest day.
+	var want []string
+	head := []string(nil)
+	for _, r := range rowsOf(t, f, report.SummarySheet) {
+		switch {
+		case len(r) > 0 && r[0] == "Category":
+			head = r
+		case head != nil && len(r) > 0 && r[0] == report.LabelTotal:
+			head = nil
+		case head != nil && len(r) > 1:
+			ti := slices.Index(head, report.LabelTotal)
+			if r[ti] == "0" && r[ti+1] == "0" {
+				continue
+			}
+			oldest := "-"
+			if oi := slices.Index(head, report.LabelOldest); oi < len(r) && r[oi] != "" {
+				oldest = r[oi][:10]
+			}
+			want = append(want, r[0]+" "+r[ti]+" "+r[ti+1]+" "+oldest)
+		}
+	}
+	var got []string
+	in := false
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "By category"):
+			in = true
+		case strings.TrimSpace(line) == "":
+			in = false
+		case in:
+			got = append(got, strings.Join(strings.Fields(line), " "))
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("digest categories vs the Summary's (-summary +digest):\n%s", diff)
+	}
+}
+
+// TestDigestReadsOnAPhone: the HTML sets the viewport, fixes no width
+// and keeps its tables narrow (the trend's days aside).
+func TestDigestReadsOnAPhone(t *testing.T) {
+	_, d, info := writeSample(t)
+	html := report.NewDigest(d, info).HTML()
+	if !strings.Contains(html, `name="viewport" content="width=device-width`) {
+		t.Errorf("no viewport: a phone shows the desktop width")
+	}
+	if regexp.MustCompile(`(?i)\swidth="|[^-]width:\s*\d`).MatchString(html) {
+		t.Errorf("a fixed width in:\n%s", html)
+	}
+	for _, row := range regexp.MustCompile(`<tr>.*?</tr>`).FindAllString(html, -1) {
+		if strings.Contains(row, "last runs") {
+			continue
+		}
+		if n := strings.Count(row, "<td") + strings.Count(row, "<th"); n > 4 {
+			t.Errorf("a table row of %d columns: %s", n, row)
+		}
+	}
+}
+
+// TestDigestSaysRefusedFiles: a file the Summary marks REFUSED is named
+// so in the digest, not counted among the balanced ones.
+func TestDigestSaysRefusedFiles(t *testing.T) {
+	d := sampleData()
+	d.Files = append(d.Files, report.FileCheck{Name: "lakeview_scan.pdf", Partner: "lakeview", Status: "failed", Refused: true, Balanced: true})
+	path := t.TempDir() + "/exceptions_2026-11-25.xlsx"
+	info, err := report.WriteWorkbook(path, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := readSummary(t, openWorkbook(t, path))
+	dg := report.NewDigest(d, info)
+	checkDigestMatchesSummary(t, dg.Text(), s)
+	if !strings.Contains(dg.Text(), "1 REFUSED (in errors/): lakeview_scan.pdf") || !strings.Contains(dg.HTML(), "1 REFUSED (in errors/): lakeview_scan.pdf") {
+		t.Errorf("the refused file is not named:\n%s", dg.Text())
 	}
 }

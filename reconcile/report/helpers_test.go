@@ -51,8 +51,7 @@ func exceptionsOf(es []reconcile.Exception) iter.Seq2[reconcile.Exception, error
 // sampleExceptions has every category, sorted by category, with new, open
 // and resolved ones and a formula in partner text.
 func sampleExceptions() []reconcile.Exception {
-	cats := append([]string{}, reconcile.Categories...)
-	slices.Sort(cats)
+	cats := reconcile.Categories // the Summary's order, as rules streams them
 	partners := []string{"sunrise", "metro", ""}
 	var es []reconcile.Exception
 	n := 0
@@ -206,7 +205,7 @@ type summary struct {
 	ByCategory          map[string][2]int // category → {total, new}
 	ByPartner           map[string]int
 	Total               int
-	Unbalanced          []string
+	Unbalanced, Refused []string
 	Balanced            int
 	Unmapped, Rejected  int
 }
@@ -245,12 +244,14 @@ func readSummary(t testing.TB, f *excelize.File) summary {
 		case r[0] == "File":
 			section = "files"
 		case section == "categories" && r[0] == report.LabelTotal:
-			s.Total = atoi(r[len(r)-2])
-			for i := 2; i < len(r)-2; i++ {
+			ti := slices.Index(partnerHead, report.LabelTotal)
+			s.Total = atoi(r[ti])
+			for i := 2; i < ti; i++ {
 				s.ByPartner[partnerHead[i]] = atoi(r[i])
 			}
 		case section == "categories":
-			s.ByCategory[r[1]] = [2]int{atoi(r[len(r)-2]), atoi(r[len(r)-1])}
+			ti := slices.Index(partnerHead, report.LabelTotal)
+			s.ByCategory[r[1]] = [2]int{atoi(r[ti]), atoi(r[ti+1])}
 		case section == "files" && r[0] == report.NoFiles:
 		case section == "files":
 			switch r[len(r)-1] {
@@ -258,6 +259,8 @@ func readSummary(t testing.TB, f *excelize.File) summary {
 				s.Balanced++
 			case report.NotBalanced:
 				s.Unbalanced = append(s.Unbalanced, r[0])
+			case report.Refused:
+				s.Refused = append(s.Refused, r[0])
 			default:
 				t.Fatalf("file row without a check: %q", r)
 			}
@@ -274,3 +277,13 @@ func writeFile(t testing.TB, path string, b []byte) {
 }
 
 var errBoom = errors.New("boom")
+
+// col is the letter of a category sheet's column, by its header.
+func col(name string) string {
+	i := slices.Index(report.ExceptionColumns, name)
+	if i < 0 {
+		panic("no column " + name)
+	}
+	c, _ := excelize.ColumnNumberToName(i + 1)
+	return c
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flabsync/flabsync/internal/csvsafe"
 	"github.com/flabsync/flabsync/reconcile"
@@ -31,16 +32,15 @@ const (
 // with a BOM (Excel reads it right), written beside and renamed into
 // place. It returns the paths written, sorted.
 func WriteRejects(dir string, d *Data) ([]string, error) {
-	day := d.At.In(d.location()).Format("2006-01-02")
 	groups := groupRejects(d.Rejects)
 	var paths []string
 	seq := map[string]int{}
 	for _, g := range groups {
 		base := fileSafe(g.partner)
 		seq[base]++
-		name := fmt.Sprintf("%s_rejects_%s.csv", base, day)
+		name := rejectFileName(g.partner, d.At.In(d.location()))
 		if n := seq[base]; n > 1 {
-			name = fmt.Sprintf("%s_rejects_%s_%d.csv", base, day, n)
+			name = strings.TrimSuffix(name, ".csv") + fmt.Sprintf("_%d.csv", n)
 		}
 		path := filepath.Join(dir, name)
 		if err := writeRejectFile(path, g); err != nil {
@@ -153,4 +153,10 @@ func fileSafe(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// rejectFileName is the name of partner's (first) reject file of the day
+// of at.
+func rejectFileName(partner string, at time.Time) string {
+	return fmt.Sprintf("%s_rejects_%s.csv", fileSafe(partner), at.Format("2006-01-02"))
 }

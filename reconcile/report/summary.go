@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
@@ -32,52 +33,110 @@ const (
 	NoFiles       = "no files in this run"
 	LabelUnmapped = "Unmapped names to review (sheet Unmapped)"
 	LabelRejected = "Rejected rows sent back to partners"
+	LabelOldest   = "Oldest open since"
 )
 
-// rowWriter appends rows to a stream writer one after another.
+// rowWriter collects the Summary's rows: the sheet is small (its
+// categories and the run's files), and its columns are sized to them
+// before they are written.
 type rowWriter struct {
-	sw *excelize.StreamWriter
-	n  int
+	rows [][]any
 }
 
 func (r *rowWriter) add(cells ...any) error {
-	r.n++
-	cell, _ := excelize.CoordinatesToCellName(1, r.n)
-	if err := r.sw.SetRow(cell, cells); err != nil {
-		return fmt.Errorf("row %d: %w", r.n, err)
-	}
+	r.rows = append(r.rows, cells)
 	return nil
 }
 
-func (r *rowWriter) blank() { r.n++ }
+func (r *rowWriter) blank() { r.rows = append(r.rows, nil) }
+
+// summaryHeaderRows are the Summary's rows repeated on every printed page:
+// its title and the run's time.
+const summaryHeaderRows = 2
 
 // writeSummary writes the Summary sheet from the counts taken while the
 // exceptions streamed and from Data's files.
 func (w *workbook) writeSummary() error {
+	if err := fitToPage(w.f, SummarySheet); err != nil {
+		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
+	}
 	sw, err := w.f.NewStreamWriter(SummarySheet)
 	if err != nil {
 		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
 	}
-	partners := w.partners()
-	width := max(len(FileColumns), len(partners)+4)
-	widths := []float64{30, 16, 17}
-	for i := 1; i <= width; i++ {
-		wd := 13.0
-		if i <= len(widths) {
-			wd = widths[i-1]
-		}
-		if err := sw.SetColWidth(i, i, wd); err != nil {
+	r := &rowWriter{}
+	if err := w.summaryRows(r, w.partners()); err != nil {
+		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
+	}
+	widths := summaryWidths(r.rows, w.st)
+	for i, wd := range widths {
+		if err := sw.SetColWidth(i+1, i+1, wd); err != nil {
 			return fmt.Errorf("sheet %s: %w", SummarySheet, err)
 		}
 	}
-	r := &rowWriter{sw: sw}
-	if err := w.summaryRows(r, partners); err != nil {
+	for i, cells := range r.rows {
+		if cells == nil {
+			continue
+		}
+		// A header row is as tall as its longest wrapped name.
+		lines := 1
+		for j, c := range cells {
+			if cell, ok := c.(excelize.Cell); ok && cell.StyleID == w.st.header && j < len(widths) {
+				v, _ := cell.Value.(string)
+				lines = max(lines, wrappedLines(v, widths[j]))
+			}
+		}
+		var opts []excelize.RowOpts
+		if lines > 1 {
+			opts = append(opts, excelize.RowOpts{Height: float64(lines) * lineHeight})
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := sw.SetRow(cell, cells, opts...); err != nil {
+			return fmt.Errorf("sheet %s row %d: %w", SummarySheet, i+1, err)
+		}
+	}
+	if err := w.printSetup(SummarySheet, true, summaryHeaderRows); err != nil {
 		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
 	}
 	if err := sw.Flush(); err != nil {
 		return fmt.Errorf("sheet %s: %w", SummarySheet, err)
 	}
 	return nil
+}
+
+// summaryWidths sizes each column to what it shows whole: labels,
+// names and numbers; a header wraps (over a few lines at most), and a
+// row of one cell (a title) runs over the empty cells beside it.
+func summaryWidths(rows [][]any, st styles) []float64 {
+	var widths []float64
+	for _, cells := range rows {
+		if len(cells) < 2 {
+			continue
+		}
+		for i, c := range cells {
+			style, v := 0, c
+			if cell, ok := c.(excelize.Cell); ok {
+				style, v = cell.StyleID, cell.Value
+			}
+			var wd float64
+			switch v := v.(type) {
+			case string:
+				wd = textWidth(v)
+				if style == st.header {
+					wd = min(wd, 14)
+				}
+			case time.Time:
+				wd = 18
+			case int:
+				wd = float64(len(fmt.Sprint(v))) + 3
+			}
+			for len(widths) <= i {
+				widths = append(widths, 8)
+			}
+			widths[i] = max(widths[i], min(wd, 60))
+		}
+	}
+	return widths
 }
 
 func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
@@ -112,7 +171,7 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 	for _, p := range partners {
 		head = append(head, cellOf(st.header, partnerLabel(p)))
 	}
-	head = append(head, cellOf(st.header, LabelTotal), cellOf(st.header, "of which new"))
+	head = append(head, cellOf(st.header, LabelTotal), cellOf(st.header, "of which new"), cellOf(st.header, LabelOldest))
 	if err := r.add(head...); err != nil {
 		return err
 	}
@@ -128,6 +187,11 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 			total += n
 		}
 		row = append(row, total, info.NewByCategory[cat])
+		var oldest time.Time
+		if total > 0 {
+			oldest = info.OldestByCategory[cat]
+		}
+		row = append(row, dateCell(oldest, loc, st))
 		grand += total
 		grandNew += info.NewByCategory[cat]
 		if err := r.add(row...); err != nil {
@@ -148,7 +212,7 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 	if err := r.add(cellOf(st.section, "File conservation: rows in = every outcome added up")); err != nil {
 		return err
 	}
-	head = head[:0]
+	head = nil // the rows are kept: a new slice, not the categories' header
 	for _, c := range FileColumns {
 		head = append(head, cellOf(st.header, c))
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -29,6 +30,9 @@ type WorkbookInfo struct {
 	Counts map[string]map[string]int
 	// NewByCategory is category → exceptions first seen in this run.
 	NewByCategory map[string]int
+	// OldestByCategory is category → when the oldest of its new and open
+	// exceptions happened (reconcile.Exception.Since).
+	OldestByCategory map[string]time.Time
 	// New and Open are the exceptions written with those statuses;
 	// Resolved is Data.Resolved.
 	New, Open, Resolved int
@@ -139,10 +143,11 @@ func newWorkbook(f *excelize.File, d *Data) (*workbook, error) {
 	return &workbook{
 		f: f, d: d, st: st,
 		info: WorkbookInfo{
-			Sheets:        []SheetInfo{{Name: SummarySheet}},
-			Counts:        map[string]map[string]int{},
-			NewByCategory: map[string]int{},
-			Resolved:      d.Resolved,
+			Sheets:           []SheetInfo{{Name: SummarySheet}},
+			Counts:           map[string]map[string]int{},
+			NewByCategory:    map[string]int{},
+			OldestByCategory: map[string]time.Time{},
+			Resolved:         d.Resolved,
 		},
 		names: map[string]bool{SummarySheet: true, UnmappedSheet: true},
 	}, nil
@@ -164,7 +169,7 @@ func (w *workbook) write() error {
 }
 
 func (w *workbook) writeUnmapped() error {
-	if err := writeReviewSheet(w.f, UnmappedSheet, w.d.Unmapped); err != nil {
+	if err := w.writeReviewSheet(UnmappedSheet, w.d.Unmapped); err != nil {
 		return err
 	}
 	w.info.Unmapped = len(w.d.Unmapped)

@@ -61,12 +61,12 @@ WHERE category = ? AND partner = ? AND status <> ? AND first_seen <= ?`)
 		}
 		missing = append(missing, MissingDrop{Partner: p, Day: day, ExpectBy: expect[p]})
 		id := "drop:" + p + ":" + day
-		q := db.Rebind(`INSERT INTO exceptions (id, category, partner, detail, suggested_action, status, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		q := db.Rebind(`INSERT INTO exceptions (id, category, partner, detail, suggested_action, status, first_seen, last_seen, occurred_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`)
 		detail := fmt.Sprintf("no file from %s on %s by %s (it normally sends by then)", p, day, expect[p])
 		action := fmt.Sprintf("ask %s whether they sent today's bookings, and where", p)
-		if _, err := db.ExecContext(ctx, q, id, reconcile.CategoryMissingDrop, p, detail, action, reconcile.StatusOpen, store.T(now), store.T(now)); err != nil {
+		if _, err := db.ExecContext(ctx, q, id, reconcile.CategoryMissingDrop, p, detail, action, reconcile.StatusOpen, store.T(now), store.T(now), store.T(deadline)); err != nil {
 			return missing, fmt.Errorf("record %s: %w", id, err)
 		}
 	}

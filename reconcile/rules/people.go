@@ -49,7 +49,7 @@ func decisions(ids []string, d reconcile.Decision) []reconcile.Decision {
 // nothing. Every problem is found before anything changes, and the error
 // names each by its Where: an unknown ID (ErrNoException), a close or
 // snooze without a note, a snooze not in the future, a decision on facts
-// that changed since the person saw them (Decision.Detail).
+// that changed since the person saw them (Decision.Fingerprint).
 func Apply(ctx context.Context, db *store.DB, ds []reconcile.Decision, by string, now time.Time) error {
 	if len(ds) == 0 {
 		return errors.New("name at least one exception ID")
@@ -97,7 +97,7 @@ func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time
 		return fmt.Errorf("%s%s %q needs a note saying why", where(d), d.Action, d.ID)
 	case d.Action == reconcile.ActionSnooze && !d.Until.After(now):
 		return fmt.Errorf("%ssnooze %q until %s: that is not in the future", where(d), d.ID, d.Until.Format(time.DateOnly))
-	case d.Detail != "" && sameText(d.Detail) != sameText(cur.Detail) && sameText(d.Detail) != sameText(reconcile.ShownDetail(cur.Category, cur.Detail)):
+	case d.Fingerprint != "" && d.Fingerprint != reconcile.Fingerprint(d.ID, cur.Detail):
 		return fmt.Errorf("%sexception %q has changed since this was written (now: %s); decide on the latest workbook", where(d), d.ID, reconcile.ShownDetail(cur.Category, cur.Detail))
 	}
 	return nil
@@ -157,10 +157,4 @@ func List(ctx context.Context, db *store.DB, status, category string) ([]Listed,
 		return nil, fmt.Errorf("reconcile: list exceptions: %w", err)
 	}
 	return out, nil
-}
-
-// sameText is text as a spreadsheet program may give it back: line
-// endings and surrounding space may differ.
-func sameText(s string) string {
-	return strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 }

@@ -61,7 +61,7 @@ func Run(ctx context.Context, db *store.DB, cfg Config, ix *mapping.Index, at ti
 	}
 	at = at.UTC().Truncate(time.Microsecond)
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		for _, r := range ruleSet(cfg, at) {
+		for _, r := range ruleSet(cfg, at, db.Dialect()) {
 			if _, err := apply(ctx, tx, db.Dialect(), r, at); err != nil {
 				return err
 			}
@@ -142,17 +142,19 @@ WHERE status <> 'resolved' OR resolved_at = ? GROUP BY category, partner, status
 }
 
 // Each streams the exceptions that are new or open (and those this run
-// resolved) ordered by category, partner and ID, without holding them.
+// resolved) in the workbook's order — categories as the Summary lists
+// them, then partner, file and row number — without holding them.
 func Each(ctx context.Context, db *store.DB, at time.Time, fn func(reconcile.Exception) error) error {
 	return scan(ctx, db, `e.status IN ('new', 'open') OR (e.status = 'resolved' AND e.resolved_at = ?)`,
-		[]any{store.T(at.UTC().Truncate(time.Microsecond))}, "e.category, e.partner, e.id", at,
+		[]any{store.T(at.UTC().Truncate(time.Microsecond))}, sheetOrder, at,
 		func(l Listed) error { return fn(l.Exception) })
 }
 
 // scan streams the exceptions where says, in order, with their age at at.
 func scan(ctx context.Context, db *store.DB, where string, args []any, order string, at time.Time, fn func(Listed) error) error {
 	q := db.Rebind(`SELECT e.id, e.category, e.status, e.partner, e.integrator_id, COALESCE(f.name, '') AS file,
-	e.row_num, e.detail, e.suggested_action, e.first_seen, e.last_seen, e.note, e.closed_by, e.closed_at, e.snoozed_until
+	e.row_num, e.detail, e.suggested_action, COALESCE(e.occurred_at, e.first_seen) AS since, e.first_seen, e.last_seen,
+	e.note, e.closed_by, e.closed_at, e.snoozed_until
 FROM exceptions e LEFT JOIN files f ON f.id = e.file_id
 WHERE ` + where + `
 ORDER BY ` + order)
@@ -164,13 +166,13 @@ ORDER BY ` + order)
 	for rows.Next() {
 		var l Listed
 		e := &l.Exception
-		var first, last, closed, snoozed store.Time
+		var since, first, last, closed, snoozed store.Time
 		if err := rows.Scan(&e.ID, &e.Category, &e.Status, &e.Partner, &e.IntegratorID, &e.File, &e.Row, &e.Detail,
-			&e.SuggestedAction, &first, &last, &e.Note, &l.ClosedBy, &closed, &snoozed); err != nil {
+			&e.SuggestedAction, &since, &first, &last, &e.Note, &l.ClosedBy, &closed, &snoozed); err != nil {
 			return fmt.Errorf("reconcile: read exception: %w", err)
 		}
-		e.FirstSeen, e.LastSeen = first.Time, last.Time
-		e.AgeBucket = reconcile.AgeBucket(e.FirstSeen, at)
+		e.Since, e.FirstSeen, e.LastSeen = since.Time, first.Time, last.Time
+		e.AgeBucket = reconcile.AgeBucket(e.Since, at)
 		if !closed.IsZero() {
 			l.ClosedAt = &closed.Time
 		}

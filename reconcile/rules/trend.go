@@ -50,11 +50,11 @@ ORDER BY r.at, r.category`)
 	return out, nil
 }
 
-// Oldest returns up to n open exceptions (new or open), the longest open
-// first.
+// Oldest returns up to n open exceptions (new or open), the oldest first:
+// by when what they are about happened (Exception.Since).
 func Oldest(ctx context.Context, db *store.DB, at time.Time, n int) ([]reconcile.Exception, error) {
 	var out []reconcile.Exception
-	err := scan(ctx, db, `e.status IN ('new', 'open')`, nil, fmt.Sprintf("e.first_seen, e.id LIMIT %d", n), at,
+	err := scan(ctx, db, `e.status IN ('new', 'open')`, nil, fmt.Sprintf("COALESCE(e.occurred_at, e.first_seen), e.id LIMIT %d", n), at,
 		func(l Listed) error { out = append(out, l.Exception); return nil })
 	if err != nil {
 		return nil, err

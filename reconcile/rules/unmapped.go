@@ -18,13 +18,15 @@ type Unmapped struct {
 	Kind    string `db:"kind"`
 	Name    string `db:"name"`
 	Count   int    `db:"n"`
+	// Since is when the first of those bookings was admitted.
+	Since store.Time `db:"since"`
 }
 
 // unmappedNames groups the names sent unmapped by bookings admitted in
 // the window (a few distinct names, however many bookings).
 func unmappedNames(ctx context.Context, q sqlx.QueryerContext, rebind func(string) string, since, at time.Time) ([]Unmapped, error) {
 	var out []Unmapped
-	err := sqlx.SelectContext(ctx, q, &out, rebind(`SELECT b.partner, t.kind, t.name, COUNT(DISTINCT b.integrator_id) AS n
+	err := sqlx.SelectContext(ctx, q, &out, rebind(`SELECT b.partner, t.kind, t.name, COUNT(DISTINCT b.integrator_id) AS n, MIN(b.created_at) AS since
 FROM booking_tests t JOIN bookings b ON b.integrator_id = t.integrator_id
 WHERE t.match_how = 'none' AND b.status IN ('submitted', 'pending', 'in_flight', 'retry') AND b.created_at >= ? AND b.created_at <= ?
 GROUP BY b.partner, t.kind, t.name ORDER BY b.partner, t.kind, t.name`), store.T(since), store.T(at))
@@ -46,10 +48,10 @@ func unmappedRule(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, ix *m
 			continue
 		}
 		r := rule{reconcile.CategoryUnmappedTest, `SELECT ? AS id, 'unmapped_test' AS category, '' AS integrator_id, ? AS partner,
-	CAST(NULL AS INTEGER) AS file_id, 0 AS row_num, ? AS detail, ? AS suggested_action`,
+	CAST(NULL AS INTEGER) AS file_id, 0 AS row_num, ? AS detail, ? AS suggested_action, ` + timeParam(dialect) + ` AS occurred_at`,
 			[]any{"unmapped_test:" + u.Partner + ":" + u.Kind + ":" + mapping.Key(u.Name), u.Partner,
 				fmt.Sprintf("%s %q sent unmapped in %d booking(s); Flabs staff map it by hand", u.Kind, u.Name, u.Count),
-				"fill in its Flabs ID on the Unmapped sheet and run 'flabsync mapping import --review' on the workbook"}}
+				"fill in its Flabs ID on the Unmapped sheet and run 'flabsync mapping import --review' on the workbook", u.Since}}
 		if _, err := apply(ctx, tx, dialect, r, at); err != nil {
 			return err
 		}

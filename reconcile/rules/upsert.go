@@ -11,8 +11,9 @@ import (
 )
 
 // rule is one category's query: it selects, per problem, the columns
-// id, category, integrator_id, partner, file_id, row_num, detail and
-// suggested_action. The database does the work (INSERT … SELECT), so a
+// id, category, integrator_id, partner, file_id, row_num, detail,
+// suggested_action and occurred_at (when the thing happened; NULL if
+// unknown). The database does the work (INSERT … SELECT), so a
 // million bookings never pass through memory.
 type rule struct {
 	name string
@@ -24,15 +25,12 @@ type rule struct {
 // known ones refreshed (last_seen) and, if they had been resolved, new
 // again with a fresh first_seen.
 func apply(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, r rule, at time.Time) (int64, error) {
-	ts := "?"
-	if dialect == store.Postgres {
-		ts = "CAST(? AS TIMESTAMPTZ)"
-	}
-	q := `INSERT INTO exceptions (id, category, integrator_id, partner, file_id, row_num, detail, suggested_action, status, first_seen, last_seen)
-SELECT q.id, q.category, q.integrator_id, q.partner, q.file_id, q.row_num, q.detail, q.suggested_action, 'new', ` + ts + `, ` + ts + `
+	ts := timeParam(dialect)
+	q := `INSERT INTO exceptions (id, category, integrator_id, partner, file_id, row_num, detail, suggested_action, occurred_at, status, first_seen, last_seen)
+SELECT q.id, q.category, q.integrator_id, q.partner, q.file_id, q.row_num, q.detail, q.suggested_action, q.occurred_at, 'new', ` + ts + `, ` + ts + `
 FROM (` + r.sql + `) q WHERE true
 ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, detail = excluded.detail,
-	suggested_action = excluded.suggested_action,
+	suggested_action = excluded.suggested_action, occurred_at = excluded.occurred_at, file_id = excluded.file_id,
 	status = CASE WHEN exceptions.status = 'closed' AND exceptions.closed_detail = excluded.detail THEN 'closed'
 	              WHEN exceptions.status = 'snoozed' AND exceptions.snoozed_until > ` + ts + ` THEN 'snoozed'
 	              WHEN exceptions.status IN ('resolved', 'closed') THEN 'new'
@@ -52,4 +50,13 @@ ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, detail = excluded
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// timeParam is a bound time as a query's value (PostgreSQL must be told
+// its type where it cannot infer it).
+func timeParam(d store.Dialect) string {
+	if d == store.Postgres {
+		return "CAST(? AS TIMESTAMPTZ)"
+	}
+	return "?"
 }

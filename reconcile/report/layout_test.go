@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -183,7 +184,7 @@ func TestWorkbookFromTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.FailFile(ctx, failed, "no usable header row")
+	l.FailFile(ctx, failed, errors.New("no usable header row"))
 	for _, p := range []string{"sunrise", "carecity"} {
 		fid, _, err := l.StartFile(ctx, ledger.File{Partner: p, Name: p + "_1.xlsx", SHA256: "feedface" + p})
 		if err != nil {

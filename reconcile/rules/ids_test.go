@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestRefusedFileIDIsStable(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				l.FailFile(ctx, id, "no usable header row")
+				l.FailFile(ctx, id, errors.New("no usable header row"))
 			}
 			if _, err := rules.Run(ctx, db, cfg, mapping.NewIndex(nil, nil), at); err != nil {
 				t.Fatal(err)

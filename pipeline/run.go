@@ -50,7 +50,7 @@ type RunResult struct {
 	Files  []FileOutcome
 	Total  ledger.Counts
 	Failed int   // files with a row that did not go through, or not read at all
-	Auth   error // wraps submit.ErrAuth when Flabs refused the credentials
+	Auth   error // wraps flabs.ErrAuth when Flabs refused the credentials
 }
 
 // Do imports paths. It fails only when it cannot start (ErrNoCatalogue,

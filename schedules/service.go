@@ -138,7 +138,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	met.watch(lim, sub, sched)
 
-	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout})
+	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout, LabID: cfg.Flabs.LabID})
 	defer recv.Close()
 	met.watchWebhooks(recv)
 	hookLn, err := net.Listen("tcp", cfg.Webhook.Listen)

@@ -145,8 +145,8 @@ func TestFaultsEveryBookingOnceNeverCountedUnproven(t *testing.T) {
 
 // TestConflictOnFirstAttemptIsARefusal: a 409 to a booking's first
 // attempt cannot mean "already booked" (nothing of ours was sent): here
-// another booking holds its barcode. It is rejected with Flabs' reason,
-// never counted as submitted.
+// another booking holds its barcode. It is rejected with Flabs' answer
+// (status and class), never counted as submitted.
 func TestConflictOnFirstAttemptIsARefusal(t *testing.T) {
 	r := newRig(t, flabstest.Options{BarcodeConflictStatus: 409}, time.Second)
 	jobs := r.admit(t, "p", 2)
@@ -162,7 +162,7 @@ func TestConflictOnFirstAttemptIsARefusal(t *testing.T) {
 		t.Fatalf("first booking: %s (%s)", first[0].State, first[0].Error)
 	}
 	if got := second[0]; got.State != ledger.Rejected || got.HTTPStatus != 409 || got.Error == "" {
-		t.Errorf("second booking, same barcode: %s %d %q; want rejected 409 with Flabs' reason", got.State, got.HTTPStatus, got.Error)
+		t.Errorf("second booking, same barcode: %s %d %q; want rejected 409 with Flabs' answer", got.State, got.HTTPStatus, got.Error)
 	}
 	if n := len(r.sim.BookingsFor(jobs[1].IntegratorID)); n != 0 {
 		t.Errorf("the refused booking exists %d times in Flabs", n)

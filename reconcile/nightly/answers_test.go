@@ -186,9 +186,6 @@ func (r *answersRig) receipt(t *testing.T, addr string) mailtest.Parts {
 // last errors, an exception's detail, a log line at debug level, a
 // receipt, the workbook or the digest.
 func TestVagueRefusalAfterTimeoutEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("import, webhooks and a nightly run")
-	}
 	ctx := context.Background()
 	r := newAnswersRig(t, flabstest.Options{Duplicate: flabstest.DuplicateOKFalse, EchoPatient: true,
 		ForbiddenLeadSources: []string{"lapsed"}, FaultScript: map[string]string{"sunrise:SR-1#1": "timeout"}})

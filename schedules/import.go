@@ -54,7 +54,7 @@ type ImportResult struct {
 	Files     []pipeline.FileOutcome
 	Total     ledger.Counts
 	Failed    int   // files with a row that did not go through, or not read at all
-	Auth      error // wraps submit.ErrAuth when Flabs refused the credentials
+	Auth      error // wraps flabs.ErrAuth when Flabs refused the credentials
 	Throttles int64 // 429s from Flabs
 	// ReceiptsQueued is how many of the files' receipts were not sent
 	// within the wait: they stay in the outbox, for the next serve or

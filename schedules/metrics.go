@@ -76,15 +76,21 @@ func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *Sched
 func (m *metrics) watchWebhooks(r *webhook.Receiver) {
 	m.reg.MustRegister(&webhookStats{r: r, desc: prometheus.NewDesc("flabsync_webhook_deliveries_total",
 		"Webhook deliveries by result: stored, duplicate, failed, or rejected_<reason>.", []string{"result"}, nil),
-		orphans: prometheus.NewDesc("flabsync_webhook_orphan_events_total", "Stored events naming an integrator ID flabsync never sent.", nil, nil)})
+		orphans: prometheus.NewDesc("flabsync_webhook_orphan_events_total", "Stored events naming an integrator ID flabsync never sent.", nil, nil),
+		otherLab: prometheus.NewDesc("flabsync_webhook_other_lab_events_total",
+			"Stored events naming another labID than flabs.lab_id: kept, never folded into bookings.", nil, nil)})
 }
 
 type webhookStats struct {
-	r             *webhook.Receiver
-	desc, orphans *prometheus.Desc
+	r                       *webhook.Receiver
+	desc, orphans, otherLab *prometheus.Desc
 }
 
-func (c *webhookStats) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.orphans }
+func (c *webhookStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.orphans
+	ch <- c.otherLab
+}
 
 func (c *webhookStats) Collect(ch chan<- prometheus.Metric) {
 	st := c.r.Stats()
@@ -95,6 +101,7 @@ func (c *webhookStats) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(v), "rejected_"+reason)
 	}
 	ch <- prometheus.MustNewConstMetric(c.orphans, prometheus.CounterValue, float64(st.Orphans))
+	ch <- prometheus.MustNewConstMetric(c.otherLab, prometheus.CounterValue, float64(st.OtherLab))
 }
 
 // adminMux serves /healthz (the process answers), /readyz (the database

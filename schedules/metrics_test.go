@@ -223,7 +223,8 @@ func TestMetricsHandler(t *testing.T) {
 		"flabsync_flabs_429_total": "counter", "flabsync_flabs_rate_per_second": "gauge",
 		"flabsync_submit_queue_depth": "gauge", "flabsync_submit_active": "gauge",
 		"flabsync_webhook_deliveries_total": "counter", "flabsync_webhook_orphan_events_total": "counter",
-		"flabsync_database_up": "gauge", "flabsync_open_exceptions": "gauge",
+		"flabsync_webhook_other_lab_events_total": "counter",
+		"flabsync_database_up":                    "gauge", "flabsync_open_exceptions": "gauge",
 		"flabsync_job_last_run_timestamp_seconds": "gauge", "flabsync_job_last_success_timestamp_seconds": "gauge",
 		"flabsync_job_last_failure_timestamp_seconds": "gauge",
 	}

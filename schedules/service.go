@@ -51,12 +51,6 @@ type Service struct {
 	Receipts receipt.Sender
 }
 
-// ErrCredentials ends Run when Flabs refuses the credentials, at start or
-// while sending: nothing more can be sent until a person fixes them, so
-// the service stops (and its service manager restarts it and alerts)
-// rather than keep claiming files it cannot send.
-var ErrCredentials = errors.New("Flabs refused the credentials (flabs.client_id / flabs.client_secret)")
-
 // Run serves until ctx ends (a graceful stop: no new files or jobs,
 // requests on their way finish within serve.shutdown_timeout) or a part
 // fails (returned).
@@ -140,7 +134,7 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	met.watch(lim, sub, sched)
 
-	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout})
+	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout, LabID: cfg.Flabs.LabID})
 	defer recv.Close()
 	met.watchWebhooks(recv)
 	hookLn, err := net.Listen("tcp", cfg.Webhook.Listen)
@@ -170,7 +164,11 @@ func (s *Service) Run(ctx context.Context) error {
 
 	g.Go(func() error {
 		if err := sub.Run(subCtx); err != nil {
-			return fmt.Errorf("serve: %w: %w", ErrCredentials, err)
+			// Only refused credentials end the submitter (flabs.ErrAuth):
+			// nothing more can be sent until a person fixes them, so the
+			// service stops (its service manager restarts it and alerts)
+			// rather than keep claiming files it cannot send.
+			return fmt.Errorf("serve: %w: %w", flabs.ErrAuth, err)
 		}
 		return nil
 	})
@@ -254,8 +252,8 @@ func (s *Service) checkCredentials(ctx context.Context, log *slog.Logger) error 
 	switch {
 	case err == nil:
 		return nil
-	case flabs.ClassOf(err) == flabs.ClassAuth:
-		return fmt.Errorf("serve: %w: %w", ErrCredentials, err)
+	case errors.Is(err, flabs.ErrAuth):
+		return fmt.Errorf("serve: %w: %w", flabs.ErrAuth, err)
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}

@@ -15,9 +15,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/ledger"
-	"github.com/flabsync/flabsync/pipeline/submit"
 	"github.com/flabsync/flabsync/schedules"
 )
 
@@ -67,7 +67,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 			res.ReceiptsQueued)
 	}
 	switch {
-	case errors.Is(res.Auth, submit.ErrAuth):
+	case errors.Is(res.Auth, flabs.ErrAuth):
 		return &partialError{msg: fmt.Sprintf("import: %v; unsent rows stay pending and go with the next run once the credentials are fixed", res.Auth)}
 	case stopped:
 		return &partialError{msg: fmt.Sprintf("import: stopped; %d rows not yet sent stay pending in the ledger and go with the next run", total.Unfinished)}

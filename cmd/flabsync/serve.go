@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/schedules"
 )
 
@@ -57,7 +58,7 @@ func serveDaemon(ctx context.Context, m *Main, cfg *config.Config, name string, 
 		}}
 	err = svc.Run(ctx)
 	switch {
-	case errors.Is(err, schedules.ErrCredentials):
+	case errors.Is(err, flabs.ErrAuth):
 		return &partialError{msg: err.Error() + "; fix them and start again (files not yet read stay in the inbox)"}
 	case err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return nil

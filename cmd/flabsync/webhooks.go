@@ -108,7 +108,7 @@ func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
 	}
 	defer db.Close()
 	log := m.logger(cfg)
-	recv := webhook.New(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"))
+	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{LabID: cfg.Flabs.LabID})
 	err = recv.ListenAndServe(ctx)
 	recv.Close()
 	st := recv.Stats()
@@ -144,7 +144,7 @@ func runWebhooksReplay(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer db.Close()
-	recv := webhook.New(db, cfg.Webhook, m.logger(cfg).With(logging.KeyComponent, "webhook"))
+	recv := webhook.NewWithOptions(db, cfg.Webhook, m.logger(cfg).With(logging.KeyComponent, "webhook"), webhook.Options{LabID: cfg.Flabs.LabID})
 	defer recv.Close()
 
 	rep, err := recv.Replay(ctx, fs.Args())

@@ -2,6 +2,7 @@ package config
 
 import (
 	_ "embed"
+	"net/url"
 
 	"gopkg.in/yaml.v3"
 
@@ -28,6 +29,7 @@ func (c Config) Effective() string {
 	if m.Webhook.AuthToken != "" {
 		m.Webhook.AuthToken = Masked
 	}
+	m.Flabs.BaseURL = m.Flabs.ShownBaseURL()
 	m.Database = redact.URL(m.Database)
 	if m.Mail.SMTPURL != "" {
 		m.Mail.SMTPURL = redact.URL(m.Mail.SMTPURL)
@@ -38,4 +40,17 @@ func (c Config) Effective() string {
 		panic("config: marshal: " + err.Error())
 	}
 	return string(out)
+}
+
+// ShownBaseURL is BaseURL as it may be printed or logged: credentials in
+// it (https://user:secret@host) masked by redact.URL, and a user name
+// alone (a token put there) masked too.
+func (f Flabs) ShownBaseURL() string {
+	if u, err := url.Parse(f.BaseURL); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); !ok && u.User.Username() != "" {
+			u.User = url.User(Masked)
+			return u.String()
+		}
+	}
+	return redact.URL(f.BaseURL)
 }

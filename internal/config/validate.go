@@ -54,7 +54,7 @@ func (c *Config) Validate() error {
 
 	if c.Flabs.BaseURL != "" {
 		if u, err := url.Parse(c.Flabs.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("flabs.base_url", c.Flabs.BaseURL, "must be an http(s) URL such as https://v2.flabs.in")
+			bad("flabs.base_url", c.Flabs.ShownBaseURL(), "must be an http(s) URL such as https://v2.flabs.in")
 		}
 	}
 	if c.Flabs.RatePerSecond <= 0 || c.Flabs.RatePerSecond > 1000 {

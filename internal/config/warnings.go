@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// MinWebhookTokenLen is the shortest webhook.auth_token that draws no
+// warning.
+const MinWebhookTokenLen = 16
+
 // Warnings lists settings that are valid but probably not meant, each
 // saying what follows from it and what to set: `config check` prints
 // them and `flabsync doctor` shows them.
@@ -34,7 +38,10 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	if u, err := url.Parse(c.Flabs.BaseURL); err == nil && u.Scheme == "http" && !localHost(u.Hostname()) {
-		w = append(w, fmt.Sprintf("flabs.base_url %s is plain http to another machine: the client secret and patient data would travel unencrypted; use https", c.Flabs.BaseURL))
+		w = append(w, fmt.Sprintf("flabs.base_url %s is plain http to another machine: the client secret and patient data would travel unencrypted; use https", c.Flabs.ShownBaseURL()))
+	}
+	if n := len(c.Webhook.AuthToken); n > 0 && n < MinWebhookTokenLen {
+		w = append(w, fmt.Sprintf("webhook.auth_token is only %d characters: anyone who can reach the receiver could guess it and post events that settle or delete bookings; use %d or more random characters (openssl rand -hex 24)", n, MinWebhookTokenLen))
 	}
 	return w
 }

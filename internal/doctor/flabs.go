@@ -83,9 +83,9 @@ func flabsAdvice(cfg *config.Config, err error) string {
 	case flabs.ClassOf(err) == flabs.ClassAuth:
 		return fmt.Sprintf("Flabs refused flabs.client_id/flabs.client_secret (%v): check both against what Flabs issued (and the environment variables the config reads them from)", err)
 	case errors.As(err, &fe) && fe.Status == 0:
-		return fmt.Sprintf("no answer from Flabs at flabs.base_url %s (%v): check the URL, DNS, the firewall or proxy", cfg.Flabs.BaseURL, err)
+		return fmt.Sprintf("no answer from Flabs at flabs.base_url %s (%v): check the URL, DNS, the firewall or proxy", cfg.Flabs.ShownBaseURL(), err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("no answer from Flabs at flabs.base_url %s in time (%v)", cfg.Flabs.BaseURL, err)
+		return fmt.Sprintf("no answer from Flabs at flabs.base_url %s in time (%v)", cfg.Flabs.ShownBaseURL(), err)
 	}
 	return fmt.Sprintf("%v", err)
 }

@@ -2,6 +2,8 @@ package flabs_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,7 +77,7 @@ func answer(status int, contentType, body string) func(http.ResponseWriter) {
 }
 
 // A 403 to billing create is Flabs refusing that one booking: permanent,
-// with Flabs' reason, no token renewal, and the next booking of the same
+// without Flabs' words (they may echo the patient), no token renewal, and the next booking of the same
 // client goes through. Every error body style keeps the 403.
 func TestForbiddenBillingIsPermanentNotAuth(t *testing.T) {
 	for _, style := range []flabstest.ErrorStyle{flabstest.ErrorJSON, flabstest.ErrorText, flabstest.ErrorOKFalse} {
@@ -93,9 +95,10 @@ func TestForbiddenBillingIsPermanentNotAuth(t *testing.T) {
 			if fe.Status != http.StatusForbidden || fe.Class != flabs.ClassPermanent || flabs.ClassOf(err) != flabs.ClassPermanent {
 				t.Errorf("error = %v (status %d, class %v), want 403 ClassPermanent", err, fe.Status, fe.Class)
 			}
-			if !strings.Contains(fe.Message, "forbidden for this account") {
-				t.Errorf("Message = %q, want Flabs' reason", fe.Message)
+			if m := lastMessage(sim); !strings.Contains(m, "forbidden for this account") {
+				t.Errorf("simulator's message = %q, want the 403's reason", m)
 			}
+			assertNoFlabsWords(t, fe)
 			if n := countPath(sim, flabs.PathTokenRefresh) + countPath(sim, flabs.PathToken); n != 1 {
 				t.Errorf("token calls = %d, want the one login: a 403 is not a token problem", n)
 			}
@@ -217,5 +220,71 @@ func TestCreateBillingIntegratorIDLimit(t *testing.T) {
 	}
 	if _, err := c.CreateBilling(ctx, validBilling(long[:flabs.MaxIntegratorIDLen])); err != nil {
 		t.Errorf("ID of exactly %d bytes: %v", flabs.MaxIntegratorIDLen, err)
+	}
+}
+
+// What the client keeps of a billing create's refusal is its status, its
+// class and Flabs' error code: never Flabs' words, which may echo the
+// patient, whatever the body style and status. The class never depends
+// on the words: a refusal is a refusal however it is worded.
+func TestBillingRefusalKeepsStatusClassAndCodeOnly(t *testing.T) {
+	const name = "Zebedee Quargleworth"
+	tests := []struct {
+		name      string
+		status    int
+		body      string
+		wantClass flabs.Class
+		wantCode  string
+	}{
+		{"400 with a code", 400, `{"success":false,"message":"first_name ` + name + ` is invalid","code":"E_NAME_1"}`, flabs.ClassPermanent, "E_NAME_1"},
+		{"409 errorCode number", 409, `{"success":false,"message":"duplicate for ` + name + `","errorCode":4091}`, flabs.ClassDuplicate, "4091"},
+		{"409 worded like anything", 409, `{"success":false,"message":"Something went wrong"}`, flabs.ClassDuplicate, ""},
+		{"400 naming a barcode", 400, `{"success":false,"message":"barcode already exists"}`, flabs.ClassPermanent, ""},
+		{"200 success false", 200, `{"success":false,"message":"Something went wrong for ` + name + `","error_code":"SW-1"}`, flabs.ClassPermanent, "SW-1"},
+		{"a code that is words", 400, `{"success":false,"message":"x","code":"patient ` + name + `"}`, flabs.ClassPermanent, ""},
+		{"text body", 403, name + " may not be booked", flabs.ClassPermanent, ""},
+		{"503 html", 503, "<html>" + name + "</html>", flabs.ClassRetryable, ""},
+		{"undecodable 200", 200, "<html>" + name + "</html>", flabs.ClassRetryable, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := startFake(t, &fakeFlabs{billing: answer(tt.status, "application/json", tt.body)})
+			_, err := c.CreateBilling(context.Background(), validBilling("ORD-1"))
+			fe := asError(t, err)
+			if fe.Class != tt.wantClass || fe.Status != tt.status || fe.Code != tt.wantCode {
+				t.Errorf("error = %v: class %v status %d code %q; want %v %d %q", err, fe.Class, fe.Status, fe.Code, tt.wantClass, tt.status, tt.wantCode)
+			}
+			if strings.Contains(err.Error(), "Quargleworth") || strings.Contains(fmt.Sprintf("%+v", fe), "Quargleworth") {
+				t.Errorf("the error keeps the patient's name: %v", err)
+			}
+			if tt.wantCode != "" && !strings.Contains(err.Error(), "code "+tt.wantCode) {
+				t.Errorf("Error() = %q, want it to give Flabs' code %s", err, tt.wantCode)
+			}
+		})
+	}
+}
+
+// Calls that carry no patient data keep Flabs' words: they help whoever
+// fixes the config, and cannot echo a patient.
+func TestNonPatientCallsKeepFlabsWords(t *testing.T) {
+	c := startFake(t, &fakeFlabs{token: answer(400, "application/json", `{"success":false,"message":"clientSecret is wrong"}`)})
+	_, err := c.Labs(context.Background())
+	fe := asError(t, err)
+	if fe.Class != flabs.ClassAuth || !strings.Contains(fe.Message, "clientSecret is wrong") {
+		t.Errorf("error = %v, want ClassAuth with Flabs' words", err)
+	}
+}
+
+// The classes are sentinels too: one ErrAuth, one ErrDuplicate.
+func TestClassSentinels(t *testing.T) {
+	wrap := func(c flabs.Class) error { return fmt.Errorf("ctx: %w", &flabs.Error{Op: "x", Class: c}) }
+	if !errors.Is(wrap(flabs.ClassAuth), flabs.ErrAuth) || errors.Is(wrap(flabs.ClassPermanent), flabs.ErrAuth) {
+		t.Error("errors.Is(_, ErrAuth) does not follow ClassAuth")
+	}
+	if !errors.Is(wrap(flabs.ClassDuplicate), flabs.ErrDuplicate) || errors.Is(wrap(flabs.ClassPermanent), flabs.ErrDuplicate) {
+		t.Error("errors.Is(_, ErrDuplicate) does not follow ClassDuplicate")
+	}
+	if !flabs.ClassDuplicate.Refusal() || !flabs.ClassPermanent.Refusal() || flabs.ClassRetryable.Refusal() || flabs.ClassAuth.Refusal() {
+		t.Error("Refusal() is wrong")
 	}
 }

@@ -106,13 +106,14 @@ func NewClient(cfg Config) (*Client, error) {
 // carries the preBookingID. Errors are *Error: ClassPermanent (Flabs
 // refused the booking — a 4xx such as 400 or 403, or success:false — or
 // the integrator_id is over MaxIntegratorIDLen and nothing was sent),
-// ClassConflict (409, e.g. the integrator_id exists), ClassRetryable (429,
+// ClassDuplicate (409, e.g. the integrator_id exists), ClassRetryable (429,
 // 5xx, timeout, connection trouble, or a 2xx that is not the documented
 // answer with a preBookingID: the booking may exist; RetryAfter set when
 // Flabs sent it), ClassAuth (credentials refused). A cancelled ctx returns
-// ctx.Err() wrapped.
+// ctx.Err() wrapped. The request carries patient data, so an error keeps
+// none of Flabs' words (see Error).
 func (c *Client) CreateBilling(ctx context.Context, req *BillingRequest) (*BillingResponse, error) {
-	const op = "billing create"
+	const op = OpBillingCreate
 	if n := len(req.IntegratorID); n > MaxIntegratorIDLen {
 		// Flabs might take it, but its webhooks would then be refused by
 		// our receiver: never send what we could not reconcile.
@@ -258,16 +259,25 @@ func (c *Client) send(ctx context.Context, op, method, path string, q url.Values
 	return 0, nil, nil, &Error{Op: op, Class: ClassRetryable, Err: stripURL(err)}
 }
 
-// decode turns an answer into out or an *Error.
+// OpBillingCreate is Error.Op of a billing create: the one call whose
+// request carries patient data.
+const OpBillingCreate = "billing create"
+
+// carriesPatient reports whether op's request holds patient data, so
+// that Flabs' answer to it may echo some: its words are then not kept.
+func carriesPatient(op string) bool { return op == OpBillingCreate }
+
+// decode turns an answer into out or an *Error. The class comes from the
+// status and the answer's shape alone, never from its words.
 func (c *Client) decode(op string, status int, hdr http.Header, body []byte, out any) error {
 	var env Envelope
 	jsonErr := json.Unmarshal(body, &env)
 	if status < 200 || status > 299 {
-		return &Error{Op: op, Status: status, Class: classify(status), Message: message(env, jsonErr, body),
-			RetryAfter: parseRetryAfter(hdr.Get("Retry-After"), c.now())}
+		return &Error{Op: op, Status: status, Class: classify(status), Code: errorCode(env, jsonErr),
+			Message: message(op, env, jsonErr, body), RetryAfter: parseRetryAfter(hdr.Get("Retry-After"), c.now())}
 	}
 	if jsonErr == nil && env.Success != nil && !*env.Success {
-		return &Error{Op: op, Status: status, Class: ClassPermanent, Message: message(env, nil, body)}
+		return &Error{Op: op, Status: status, Class: ClassPermanent, Code: errorCode(env, nil), Message: message(op, env, nil, body)}
 	}
 	if out == nil {
 		return nil
@@ -275,18 +285,67 @@ func (c *Client) decode(op string, status int, hdr http.Header, body []byte, out
 	if err := json.Unmarshal(body, out); err != nil {
 		// A 2xx we cannot read (empty, HTML from a proxy, cut short) is no
 		// refusal: the request may well have done its work. Retryable, so
-		// a billing create is treated as maybe booked.
-		return &Error{Op: op, Status: status, Class: ClassRetryable, Message: "undecodable answer: " + excerpt(body), Err: err}
+		// a billing create is treated as maybe booked. The decoder's error
+		// is left out: it may quote the body.
+		m := "undecodable answer"
+		if !carriesPatient(op) {
+			m += ": " + excerpt(body)
+		}
+		return &Error{Op: op, Status: status, Class: ClassRetryable, Message: m, Err: errUndecodable}
 	}
 	return nil
 }
 
-// message picks Flabs' message from a body, or a short excerpt of it.
-func message(env Envelope, jsonErr error, body []byte) string {
+// errUndecodable is Error.Err of a 2xx answer that could not be read.
+var errUndecodable = errors.New("not the JSON answer the docs describe")
+
+// message picks Flabs' message from a body, or a short excerpt of it;
+// nothing for a call whose request carries patient data.
+func message(op string, env Envelope, jsonErr error, body []byte) string {
+	if carriesPatient(op) {
+		return ""
+	}
 	if jsonErr == nil && env.Message != "" {
 		return env.Message
 	}
 	return excerpt(body)
+}
+
+// errorCode is Flabs' error code from an answer's body, if it has a short
+// one made of letters, digits, '_', '.' and '-' (a number too); anything
+// else could be words, and is not kept.
+func errorCode(env Envelope, jsonErr error) string {
+	if jsonErr != nil {
+		return ""
+	}
+	for _, raw := range []json.RawMessage{env.Code, env.ErrorCode, env.ErrorCodeSnake} {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			var n json.Number
+			if json.Unmarshal(raw, &n) != nil {
+				continue
+			}
+			s = n.String()
+		}
+		if isCode(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+func isCode(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func excerpt(b []byte) string {

@@ -378,16 +378,16 @@ func TestTransportFaultsAreRetryable(t *testing.T) {
 	}
 }
 
-func TestTimeoutAfterBookingThenResendIsConflict(t *testing.T) {
+func TestTimeoutAfterBookingThenResendIsDuplicate(t *testing.T) {
 	// The simulator books first and then hangs. With TimeoutRate 0.5 the
 	// fault decision is seeded per (integrator_id, attempt); look for an
 	// id whose first attempt hangs and whose resend is answered. Same seed,
 	// same id every run. In a synctest bubble only the hung attempts reach
 	// the 150 ms timeout, however slow the machine.
-	synctest.Test(t, testTimeoutAfterBookingThenResendIsConflict)
+	synctest.Test(t, testTimeoutAfterBookingThenResendIsDuplicate)
 }
 
-func testTimeoutAfterBookingThenResendIsConflict(t *testing.T) {
+func testTimeoutAfterBookingThenResendIsDuplicate(t *testing.T) {
 	sim := newPipeSim(t, flabstest.Options{TimeoutRate: 0.5, HangFor: time.Minute, Seed: 7})
 	c := newPipeClient(t, sim, func(cfg *flabs.Config) { cfg.Timeout = 150 * time.Millisecond })
 	ctx := context.Background()
@@ -409,7 +409,7 @@ func testTimeoutAfterBookingThenResendIsConflict(t *testing.T) {
 			continue // the resend hung as well; try the next id
 		}
 		fe = asError(t, err)
-		if fe.Status != 409 || fe.Class != flabs.ClassConflict || !flabs.IsConflict(err) {
+		if fe.Status != 409 || fe.Class != flabs.ClassDuplicate || !flabs.IsDuplicate(err) {
 			t.Fatalf("%s: resend error = %v (class %v), want 409 conflict", id, err, fe.Class)
 		}
 		if n := len(sim.BookingsFor(id)); n != 1 {
@@ -596,9 +596,10 @@ func TestCreateBillingValidationRejected(t *testing.T) {
 			if fe.Status != 400 || fe.Class != flabs.ClassPermanent || flabs.IsRetryable(err) {
 				t.Errorf("error = %v (status %d, class %v), want 400 permanent", err, fe.Status, fe.Class)
 			}
-			if !strings.Contains(fe.Message, tt.wantField) {
-				t.Errorf("Message = %q, want it to name %q", fe.Message, tt.wantField)
+			if m := lastMessage(sim); !strings.Contains(m, tt.wantField) {
+				t.Errorf("simulator's message = %q, want it to name %q", m, tt.wantField)
 			}
+			assertNoFlabsWords(t, fe)
 			if n := len(sim.Bookings()); n != 0 {
 				t.Errorf("an invalid request was booked (%d bookings)", n)
 			}
@@ -614,7 +615,7 @@ func TestCreateBillingDuplicateBarcode(t *testing.T) {
 		wantClass  flabs.Class
 	}{
 		{"default 400", 0, 400, flabs.ClassPermanent},
-		{"configured 409", 409, 409, flabs.ClassConflict},
+		{"configured 409", 409, 409, flabs.ClassDuplicate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -633,9 +634,10 @@ func TestCreateBillingDuplicateBarcode(t *testing.T) {
 			if fe.Status != tt.wantStatus || fe.Class != tt.wantClass {
 				t.Errorf("error = %v (class %v), want %d %v", err, fe.Class, tt.wantStatus, tt.wantClass)
 			}
-			if !strings.Contains(fe.Message, "barCode") {
-				t.Errorf("Message = %q, want it to name barCode", fe.Message)
+			if m := lastMessage(sim); !strings.Contains(m, "barCode") {
+				t.Errorf("simulator's message = %q, want it to name barCode", m)
 			}
+			assertNoFlabsWords(t, fe)
 			if n := len(sim.BookingsFor("ORD-B2")); n != 0 {
 				t.Errorf("second barcode user booked %d times", n)
 			}
@@ -734,9 +736,10 @@ func TestErrorStyles(t *testing.T) {
 			if fe.Status != tt.wantStatus || fe.Class != tt.wantClass {
 				t.Errorf("error = %v (status %d, class %v), want %d %v", err, fe.Status, fe.Class, tt.wantStatus, tt.wantClass)
 			}
-			if !strings.HasPrefix(fe.Message, tt.wantMsg) {
-				t.Errorf("Message = %q, want Flabs' message %q", fe.Message, tt.wantMsg)
+			if m := lastMessage(sim); !strings.HasPrefix(m, tt.wantMsg) {
+				t.Errorf("simulator's message = %q, want %q", m, tt.wantMsg)
 			}
+			assertNoFlabsWords(t, fe)
 			if n := len(sim.Bookings()); n != 0 {
 				t.Errorf("bookings = %d, want 0", n)
 			}
@@ -767,12 +770,13 @@ func TestDuplicateIntegratorID(t *testing.T) {
 			second, err := c.CreateBilling(ctx, validBilling("ORD-D"))
 			if tt.wantErr {
 				fe := asError(t, err)
-				if fe.Status != 409 || !flabs.IsConflict(err) || flabs.IsRetryable(err) {
-					t.Errorf("error = %v (class %v), want 409 ClassConflict", err, fe.Class)
+				if fe.Status != 409 || !flabs.IsDuplicate(err) || flabs.IsRetryable(err) {
+					t.Errorf("error = %v (class %v), want 409 ClassDuplicate", err, fe.Class)
 				}
-				if !strings.Contains(fe.Message, "integrator_id") {
-					t.Errorf("Message = %q, want it to name integrator_id", fe.Message)
+				if m := lastMessage(sim); !strings.Contains(m, "integrator_id") {
+					t.Errorf("simulator's message = %q, want it to name integrator_id", m)
 				}
+				assertNoFlabsWords(t, fe)
 			} else {
 				if err != nil {
 					t.Fatalf("resend: %v", err)
@@ -891,7 +895,7 @@ func TestSubscribeDuplicates(t *testing.T) {
 		}
 		err := c.Subscribe(ctx, req)
 		fe := asError(t, err)
-		if fe.Status != 409 || !flabs.IsConflict(err) {
+		if fe.Status != 409 || !flabs.IsDuplicate(err) {
 			t.Errorf("error = %v, want 409 conflict", err)
 		}
 		// Another party may subscribe to the same event.
@@ -1275,5 +1279,23 @@ func testCancelWhileAnotherCallerRenewsToken(t *testing.T, phase string) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
+	}
+}
+
+// lastMessage is the error message of the simulator's last answer.
+func lastMessage(sim *flabstest.Server) string {
+	reqs := sim.Requests()
+	if len(reqs) == 0 {
+		return ""
+	}
+	return reqs[len(reqs)-1].Message
+}
+
+// assertNoFlabsWords checks that a billing create's error keeps none of
+// Flabs' words: they may echo the patient.
+func assertNoFlabsWords(t *testing.T, fe *flabs.Error) {
+	t.Helper()
+	if fe.Message != "" {
+		t.Errorf("billing create error keeps Flabs' words %q (Error() = %q)", fe.Message, fe.Error())
 	}
 }

@@ -10,14 +10,18 @@ import (
 	"time"
 )
 
-// Class says what a caller should do with a failed Flabs call.
+// Class says what a caller should do with a failed Flabs call. It is
+// decided here, from the HTTP status and the shape of the answer, never
+// from Flabs' words: the one place that reads an answer. What a refusal
+// proves about a booking also depends on the booking's history, which
+// the submitter knows (pipeline/submit's outcome).
 type Class int
 
 const (
 	// ClassPermanent: Flabs refused the request (4xx other than 401/408/
-	// 409/429, 403 included, or a 2xx with success:false). Resending the
-	// same request will fail the same way; never retry. It is about this
-	// request only: other requests go on.
+	// 409/429, 403 included, or a 2xx with success:false, whatever its
+	// wording). Resending the same request will fail the same way; never
+	// retry. It is about this request only: other requests go on.
 	ClassPermanent Class = iota + 1
 	// ClassRetryable: 429, 5xx, a timeout or a broken connection. The same
 	// request may succeed later; retry with back-off, same integrator_id.
@@ -26,12 +30,14 @@ const (
 	// again after the token was renewed, or a token endpoint refused the
 	// client ID, secret or refresh token (any 4xx there but 408/429).
 	// Retrying will not help until the config is fixed; the caller stops
-	// sending altogether.
+	// sending altogether. errors.Is(err, ErrAuth) says the same.
 	ClassAuth
-	// ClassConflict: 409, the resource already exists. For billing create
+	// ClassDuplicate: 409, the resource already exists. For billing create
 	// this is how the simulator (and presumably Flabs) answers a repeated
-	// integrator_id; a resend after a crash counts it as submitted.
-	ClassConflict
+	// integrator_id or barcode. errors.Is(err, ErrDuplicate) says the
+	// same. It is a refusal like ClassPermanent: what it proves about a
+	// booking depends on whether an earlier attempt may have booked it.
+	ClassDuplicate
 )
 
 func (c Class) String() string {
@@ -42,19 +48,46 @@ func (c Class) String() string {
 		return "retryable"
 	case ClassAuth:
 		return "auth"
-	case ClassConflict:
-		return "conflict"
+	case ClassDuplicate:
+		return "duplicate"
 	}
 	return "unknown"
 }
 
+// Refusal reports whether c is Flabs refusing the request itself (a 4xx
+// other than 401/408/429, or a 2xx saying success:false).
+func (c Class) Refusal() bool { return c == ClassPermanent || c == ClassDuplicate }
+
+// The classes as sentinels, for errors.Is: an *Error of ClassAuth is
+// ErrAuth, one of ClassDuplicate is ErrDuplicate.
+var (
+	// ErrAuth: Flabs refused the credentials (flabs.client_id /
+	// flabs.client_secret). Nothing can be sent until they are fixed.
+	ErrAuth = errors.New("Flabs refused the credentials (flabs.client_id / flabs.client_secret)")
+	// ErrDuplicate: Flabs answered 409, it already has what was sent.
+	ErrDuplicate = errors.New("Flabs already has it (409)")
+)
+
 // Error is a failed Flabs call. Status is 0 when no HTTP answer arrived
 // (timeout, refused or dropped connection); Err then holds the cause.
+//
+// Flabs' own words are kept only for calls that carry no patient data
+// (tokens, subscriptions, catalogue lists): a billing create's refusal
+// may echo the patient's name, age or barcode, so for it Message holds
+// flabsync's own words at most, and what is kept of Flabs' answer is its
+// status, the class and Flabs' error code. Error() is therefore safe to
+// store, log and mail.
 type Error struct {
-	Op         string        // e.g. "billing create"
-	Status     int           // HTTP status, 0 if none
-	Class      Class         // what to do about it
-	Message    string        // Flabs' message, or a short excerpt of the body
+	Op     string // e.g. "billing create"
+	Status int    // HTTP status, 0 if none
+	Class  Class  // what to do about it
+	// Code is Flabs' error code, when its body had a short one ("code",
+	// "errorCode" or "error_code": letters, digits, _ . -, at most 32).
+	Code string
+	// Message is flabsync's own words about the answer ("answer has no
+	// preBookingID"), or, for a call that carries no patient data,
+	// Flabs' message or a short excerpt of its body.
+	Message    string
 	RetryAfter time.Duration // from a Retry-After header, 0 if none
 	Err        error         // underlying transport error, if any
 }
@@ -66,6 +99,11 @@ func (e *Error) Error() string {
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": %d %s", e.Status, http.StatusText(e.Status))
 	}
+	fmt.Fprintf(&b, " (%s", e.Class)
+	if e.Code != "" {
+		fmt.Fprintf(&b, ", code %s", e.Code)
+	}
+	b.WriteString(")")
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %q", e.Message)
 	}
@@ -79,6 +117,18 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrAuth) and errors.Is(err, ErrDuplicate) hold
+// for an *Error of that class.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrAuth:
+		return e.Class == ClassAuth
+	case ErrDuplicate:
+		return e.Class == ClassDuplicate
+	}
+	return false
+}
 
 // ClassOf returns the class of err: the Class of a wrapped *Error, or
 // ClassRetryable for anything else that is not a context cancellation
@@ -100,8 +150,8 @@ func ClassOf(err error) Class {
 // IsRetryable reports whether err is worth resending.
 func IsRetryable(err error) bool { return ClassOf(err) == ClassRetryable }
 
-// IsConflict reports whether Flabs answered 409 Conflict.
-func IsConflict(err error) bool { return ClassOf(err) == ClassConflict }
+// IsDuplicate reports whether Flabs answered 409 Conflict.
+func IsDuplicate(err error) bool { return ClassOf(err) == ClassDuplicate }
 
 // classify maps the HTTP status of an API call to a Class.
 //
@@ -118,7 +168,7 @@ func classify(status int) Class {
 	case status == http.StatusUnauthorized:
 		return ClassAuth
 	case status == http.StatusConflict:
-		return ClassConflict
+		return ClassDuplicate
 	default:
 		return ClassPermanent
 	}

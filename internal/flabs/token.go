@@ -63,7 +63,7 @@ func (c *Client) tokenCall(ctx context.Context, op, path string, in any) error {
 	var tr TokenResponse
 	if err := c.decode(op, status, hdr, respBody, &tr); err != nil {
 		var fe *Error
-		if errors.As(err, &fe) && (fe.Class == ClassPermanent || fe.Class == ClassConflict) {
+		if errors.As(err, &fe) && (fe.Class.Refusal()) {
 			fe.Class = ClassAuth
 		}
 		return err

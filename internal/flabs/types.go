@@ -127,6 +127,11 @@ type SubscribeRequest struct {
 type Envelope struct {
 	Success *bool  `json:"success,omitempty"`
 	Message string `json:"message,omitempty"`
+	// An error code, under any of the names APIs of this style use; the
+	// docs show no error body (flabs-api.md §3.3).
+	Code           json.RawMessage `json:"code,omitempty"`
+	ErrorCode      json.RawMessage `json:"errorCode,omitempty"`
+	ErrorCodeSnake json.RawMessage `json:"error_code,omitempty"`
 }
 
 // Lab is one branch from GET /client/labs. Its ID is what billing and

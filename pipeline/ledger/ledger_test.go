@@ -254,3 +254,68 @@ func TestConfirmBilledMovesTheFilesAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestConfirmBilledSettlesRejectedAndFailed: a bill event proves Flabs
+// booked it, whatever the answers seemed to say: a booking left rejected
+// or failed that a bill event names is submitted too, its file's account
+// moves, and its last error no longer reads as a refusal. One with no
+// bill stays as it was.
+func TestConfirmBilledSettlesRejectedAndFailed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "f.csv", SHA256: "rf"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := []string{"p:rejected", "p:failed", "p:unconfirmed", "p:rejected-nobill"}
+		states := []ledger.BookingState{ledger.Rejected, ledger.Failed, ledger.Unconfirmed, ledger.Rejected}
+		var bs []ledger.Booking
+		var rows []ledger.Row
+		for i, id := range ids {
+			bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "p", FirstRow: i + 2, Rows: []int{i + 2}, Request: request(id)})
+			rows = append(rows, ledger.Row{Num: i + 2, Status: ledger.RowAccepted, IntegratorID: id})
+		}
+		if _, err := l.Admit(ctx, fid, bs, rows); err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			l.Sending(ctx, id, "t")
+			if err := l.Settle(ctx, ledger.Result{IntegratorID: id, State: states[i], HTTPStatus: 400, Error: "flabs billing create: 400 Bad Request (permanent)"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c, err := l.FinishFile(ctx, fid, len(ids)); err != nil || c.RejectedFlabs != 2 || c.Failed != 1 || c.Unconfirmed != 1 {
+			t.Fatalf("finish: %+v, %v", c, err)
+		}
+		for _, id := range ids[:3] {
+			if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO booking_state (integrator_id, state, updated_at) VALUES (?, 'created', ?)`),
+				id, store.T(time.Now())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := l.ConfirmBilled(ctx, time.Now())
+		if err != nil || n != 3 {
+			t.Fatalf("confirmed %d, %v; want 3", n, err)
+		}
+		st, err := l.States(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids[:3] {
+			if st[id].Status != ledger.Submitted || strings.Contains(st[id].Error, "400") {
+				t.Errorf("%s after its bill event: %+v; want submitted, the refusal no longer its last word", id, st[id])
+			}
+		}
+		if st["p:rejected-nobill"].Status != ledger.Rejected {
+			t.Errorf("a rejected booking with no bill: %s, want it left rejected", st["p:rejected-nobill"].Status)
+		}
+		files, err := l.FilesReceived(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("files: %+v, %v", files, err)
+		}
+		if c := files[0].Counts; c.Submitted != 3 || c.RejectedFlabs != 1 || c.Failed != 0 || c.Unconfirmed != 0 || !c.Balanced() {
+			t.Errorf("the file's account after the bill events: %+v; want 3 submitted, 1 refused, balanced", c)
+		}
+	})
+}

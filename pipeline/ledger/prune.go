@@ -43,8 +43,10 @@ var prunable = []BookingState{Submitted, Rejected, Failed, Held, Unconfirmed}
 // before, and marks it (pruned_at) so that it is erased once:
 //
 //   - a settled booking last touched before then keeps its IDs, lab, lead
-//     source, tests and packages, states, dates and counts; its stored
-//     request loses patient_details and barCode;
+//     source, tests and packages, states, dates, counts and the last HTTP
+//     status; its stored request loses patient_details and barCode, and
+//     its last error is blanked (flabsync no longer keeps Flabs' words
+//     there, but older versions did, and they may echo the patient);
 //   - a file received before then keeps its name, status, reason and
 //     counts; its rows lose their message and booking reference (both may
 //     quote cells). A refused file's reason is kept: it is the fact of its
@@ -99,7 +101,7 @@ func erasedRequest(d store.Dialect) string {
 // pruneBookings erases one batch of bookings in one statement (its own
 // transaction) and returns how many.
 func (l *Ledger) pruneBookings(ctx context.Context, before time.Time, batch int) (int64, error) {
-	q, args, err := sqlx.In(`UPDATE bookings SET request = `+erasedRequest(l.db.Dialect())+`, pruned_at = ?
+	q, args, err := sqlx.In(`UPDATE bookings SET request = `+erasedRequest(l.db.Dialect())+`, last_error = '', pruned_at = ?
 WHERE integrator_id IN (SELECT integrator_id FROM bookings
 	WHERE pruned_at IS NULL AND updated_at < ? AND status IN (?) ORDER BY updated_at LIMIT ?)`,
 		store.T(l.now()), store.T(before), prunable, batch)

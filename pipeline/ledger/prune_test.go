@@ -85,3 +85,45 @@ func TestPruneKeepsUnsettled(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneBlanksLastError: Flabs' error text may echo patient fields
+// (and versions before flabsync stopped keeping it stored it): a settled
+// booking past retention loses its last error, keeping its state and
+// HTTP status; a pending one keeps its own until it settles.
+func TestPruneBlanksLastError(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := ledger.New(db)
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "f.csv", SHA256: "le"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bs []ledger.Booking
+		for _, id := range []string{"p:refused", "p:retrying"} {
+			bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: request(id)})
+		}
+		if _, err := l.Admit(ctx, fid, bs, nil); err != nil {
+			t.Fatal(err)
+		}
+		const old = `flabs billing create: 400 Bad Request: "first_name Zebedee Quargleworth is invalid"`
+		for id, st := range map[string]ledger.BookingState{"p:refused": ledger.Rejected, "p:retrying": ledger.Retry} {
+			l.Sending(ctx, id, "t")
+			if err := l.Settle(ctx, ledger.Result{IntegratorID: id, State: st, HTTPStatus: 400, Error: old}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := l.Prune(ctx, time.Now().Add(time.Hour), ledger.PruneOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.States(ctx, []string{"p:refused", "p:retrying"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st["p:refused"]; got.Error != "" || got.Status != ledger.Rejected || got.HTTPStatus != 400 {
+			t.Errorf("settled booking after prune: %+v; want its last error blank, state and status kept", got)
+		}
+		if got := st["p:retrying"]; got.Error != old {
+			t.Errorf("unsettled booking after prune: %+v; want it untouched", got)
+		}
+	})
+}

@@ -181,34 +181,43 @@ ORDER BY f.partner, f.id, r.row_num`)
 	return rows, nil
 }
 
-// ConfirmBilled settles the unconfirmed bookings Flabs has since sent a
-// bill event for: they are booked. It returns how many.
+// ConfirmBilled settles the bookings Flabs has since sent a bill event
+// for (bill.created, report.completed, bill.completed or bill.deleted:
+// each proves the bill exists) while the answers had left them
+// unconfirmed, rejected or failed: whatever an answer seemed to say, the
+// bill proves Flabs booked it, so it is submitted, and the nightly rules
+// no longer raise unconfirmed or submit_failed for it (the exception
+// resolves; nobody is told to send it again). It returns how many.
 func (l *Ledger) ConfirmBilled(ctx context.Context, now time.Time) (int64, error) {
-	const billed = `b.status = ? AND b.integrator_id IN (SELECT s.integrator_id FROM booking_state s WHERE s.state <> 'none')`
+	const billed = `b.status IN (?, ?, ?) AND b.integrator_id IN (SELECT s.integrator_id FROM booking_state s WHERE s.state <> ?)`
+	args := []any{Unconfirmed, Rejected, Failed, "none"}
 	var n int64
 	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		// The files' accounts move with them: each row of a confirmed
-		// booking counts as submitted, no longer unconfirmed.
+		// booking counts as submitted, no longer unconfirmed, refused by
+		// Flabs or failed.
 		var moved []struct {
-			FileID int64 `db:"file_id"`
-			N      int   `db:"n"`
+			FileID int64        `db:"file_id"`
+			Status BookingState `db:"status"`
+			N      int          `db:"n"`
 		}
-		q := tx.Rebind(`SELECT r.file_id, COUNT(*) AS n FROM sheet_rows r JOIN bookings b ON b.integrator_id = r.integrator_id
-WHERE r.status = ? AND ` + billed + ` GROUP BY r.file_id`)
-		if err := tx.SelectContext(ctx, &moved, q, RowAccepted, Unconfirmed); err != nil {
+		q := tx.Rebind(`SELECT r.file_id, b.status, COUNT(*) AS n FROM sheet_rows r JOIN bookings b ON b.integrator_id = r.integrator_id
+WHERE r.status = ? AND ` + billed + ` GROUP BY r.file_id, b.status`)
+		if err := tx.SelectContext(ctx, &moved, q, append([]any{RowAccepted}, args...)...); err != nil {
 			return err
 		}
-		q = tx.Rebind(`UPDATE bookings SET status = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
-	last_error = 'confirmed by a bill event from Flabs: ' || last_error
+		q = tx.Rebind(`UPDATE bookings SET last_error = 'confirmed by a bill event from Flabs; the answers had left it ' || status,
+	status = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?
 WHERE integrator_id IN (SELECT b.integrator_id FROM bookings b WHERE ` + billed + `)`)
-		res, err := tx.ExecContext(ctx, q, Submitted, store.T(now), store.T(now), Unconfirmed)
+		res, err := tx.ExecContext(ctx, q, append([]any{Submitted, store.T(now), store.T(now)}, args...)...)
 		if err != nil {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		fq := tx.Rebind(`UPDATE files SET rows_unconfirmed = rows_unconfirmed - ?, rows_submitted = rows_submitted + ?, updated_at = ?
-WHERE id = ? AND rows_unconfirmed >= ?`)
 		for _, m := range moved {
+			col := map[BookingState]string{Unconfirmed: "rows_unconfirmed", Rejected: "rows_rejected_flabs", Failed: "rows_failed"}[m.Status]
+			fq := tx.Rebind(`UPDATE files SET ` + col + ` = ` + col + ` - ?, rows_submitted = rows_submitted + ?, updated_at = ?
+WHERE id = ? AND ` + col + ` >= ?`)
 			if _, err := tx.ExecContext(ctx, fq, m.N, m.N, store.T(now), m.FileID, m.N); err != nil {
 				return err
 			}

@@ -19,9 +19,10 @@ const (
 	Failed    BookingState = "failed"    // dead-lettered: retries or time ran out
 	Held      BookingState = "held"      // not sent: something local is missing (lead_source)
 	// Unconfirmed: a resend after an attempt whose outcome is unknown was
-	// refused by Flabs (a 409, or a 4xx naming its barcode or integrator
-	// ID). It may be booked or not; the nightly run settles it by a bill
-	// event, or shows it to ops.
+	// refused by Flabs (any refusal: a 4xx, a 409 or a 2xx saying
+	// success:false, whatever its words; see submit.Decide). It may be
+	// booked or not; the nightly run settles it by a bill event, or shows
+	// it to ops.
 	Unconfirmed BookingState = "unconfirmed"
 )
 
@@ -77,8 +78,11 @@ type Result struct {
 	State        BookingState
 	PreBookingID string
 	Attempts     int
-	HTTPStatus   int    // the last answer's status, 0 if none
-	Error        string // the last failure, for people
+	HTTPStatus   int // the last answer's status, 0 if none
+	// Error is the last failure, for people: flabsync's words, Flabs'
+	// status, class and error code, never Flabs' own words (they may echo
+	// the patient). Blanked by Prune once the booking is settled.
+	Error string
 	// MaybeBooked: this or an earlier attempt ended without a definite
 	// answer, so it may have booked.
 	MaybeBooked bool

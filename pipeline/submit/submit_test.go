@@ -145,8 +145,8 @@ func TestFaultsEveryBookingOnceNeverCountedUnproven(t *testing.T) {
 
 // TestConflictOnFirstAttemptIsARefusal: a 409 to a booking's first
 // attempt cannot mean "already booked" (nothing of ours was sent): here
-// another booking holds its barcode. It is rejected with Flabs' reason,
-// never counted as submitted.
+// another booking holds its barcode. It is rejected with Flabs' answer
+// (status and class), never counted as submitted.
 func TestConflictOnFirstAttemptIsARefusal(t *testing.T) {
 	r := newRig(t, flabstest.Options{BarcodeConflictStatus: 409}, time.Second)
 	jobs := r.admit(t, "p", 2)
@@ -162,7 +162,7 @@ func TestConflictOnFirstAttemptIsARefusal(t *testing.T) {
 		t.Fatalf("first booking: %s (%s)", first[0].State, first[0].Error)
 	}
 	if got := second[0]; got.State != ledger.Rejected || got.HTTPStatus != 409 || got.Error == "" {
-		t.Errorf("second booking, same barcode: %s %d %q; want rejected 409 with Flabs' reason", got.State, got.HTTPStatus, got.Error)
+		t.Errorf("second booking, same barcode: %s %d %q; want rejected 409 with Flabs' answer", got.State, got.HTTPStatus, got.Error)
 	}
 	if n := len(r.sim.BookingsFor(jobs[1].IntegratorID)); n != 0 {
 		t.Errorf("the refused booking exists %d times in Flabs", n)
@@ -315,7 +315,7 @@ func TestAuthFailureStopsAndKeepsBookingsPending(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(context.Background()) }()
 	res := s.Submit(context.Background(), jobs, nil)
-	if err := <-errc; !errors.Is(err, submit.ErrAuth) {
+	if err := <-errc; !errors.Is(err, flabs.ErrAuth) {
 		t.Fatalf("Run = %v, want ErrAuth", err)
 	}
 	for _, x := range res {
@@ -348,7 +348,7 @@ func TestSameIDQueuedOnce(t *testing.T) {
 
 // TestForbiddenRejectsOneBookingOnly: Flabs answers 403 to one booking
 // (its lead_source is barred for the account). That booking is rejected
-// with the 403 and Flabs' reason; the run does not stop and every other
+// with the 403 (not Flabs' words: they may echo the patient); the run does not stop and every other
 // booking is submitted.
 func TestForbiddenRejectsOneBookingOnly(t *testing.T) {
 	r := newRig(t, flabstest.Options{ForbiddenLeadSources: []string{"lapsed"}}, time.Second)
@@ -371,8 +371,9 @@ func TestForbiddenRejectsOneBookingOnly(t *testing.T) {
 	}
 	for i, x := range res {
 		if i == 2 {
-			if x.State != ledger.Rejected || x.HTTPStatus != 403 || x.Attempts != 1 || !strings.Contains(x.Error, "forbidden for this account") {
-				t.Errorf("forbidden booking: %s %d after %d attempts %q; want rejected 403 with Flabs' reason", x.State, x.HTTPStatus, x.Attempts, x.Error)
+			if x.State != ledger.Rejected || x.HTTPStatus != 403 || x.Attempts != 1 || !strings.Contains(x.Error, "403 Forbidden (permanent)") ||
+				strings.Contains(x.Error, "forbidden for this account") {
+				t.Errorf("forbidden booking: %s %d after %d attempts %q; want rejected 403, status and class only", x.State, x.HTTPStatus, x.Attempts, x.Error)
 			}
 			continue
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +46,6 @@ type Options struct {
 	Holder      string // who sends, recorded in the ledger
 	Logger      *slog.Logger
 }
-
-// ErrAuth stops a run: Flabs refused the credentials.
-var ErrAuth = errors.New("flabs refused the credentials")
 
 // Submitter sends jobs. One Submitter (with one Limiter) serves every file
 // and partner of a process: Run starts its workers, Submit hands it jobs.
@@ -136,7 +132,7 @@ func (s *Submitter) Run(ctx context.Context) error {
 	}
 	s.dispatch(ctx)
 	wg.Wait()
-	if err := context.Cause(ctx); errors.Is(err, ErrAuth) {
+	if err := context.Cause(ctx); errors.Is(err, flabs.ErrAuth) {
 		return err
 	}
 	return nil
@@ -274,30 +270,27 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	r := ledger.Result{IntegratorID: id, Partner: t.job.Partner, Attempts: attempt}
 	var fe *flabs.Error
 	if errors.As(err, &fe) {
+		// Error() keeps the status, the class and Flabs' code, never
+		// Flabs' words (they may echo the patient): safe to store.
 		r.HTTPStatus = fe.Status
 		r.Error = fe.Error()
 	} else if err != nil {
 		r.Error = err.Error()
 	}
-	r.MaybeBooked = t.job.MaybeBooked
-	switch class := flabs.ClassOf(err); {
-	case err == nil:
+	v := Decide(t.job.MaybeBooked, err)
+	t.job.MaybeBooked, r.MaybeBooked = v.MaybeBooked, v.MaybeBooked
+	switch v.State {
+	case ledger.Submitted:
 		r.State, r.PreBookingID, r.HTTPStatus = ledger.Submitted, resp.PreBookingID, 200
 		s.lim.Succeeded()
-	case class == flabs.ClassConflict || class == flabs.ClassPermanent:
-		// A refusal. On a booking nothing of ours can have reached yet, it
-		// is the booking's own: rejected, reason kept. On a resend after an
-		// attempt whose outcome is unknown, a 409 (or a refusal naming the
-		// barcode or the integrator ID) may be Flabs refusing a second
-		// copy of what it already has: unconfirmed, settled by a webhook
-		// or a person, never counted as booked.
+	case ledger.Rejected:
 		r.State = ledger.Rejected
-		if t.job.MaybeBooked && (class == flabs.ClassConflict || namesIdentity(fe)) {
-			r.State = ledger.Unconfirmed
-			r.Error = "a resend after an attempt with no clear answer was refused; it may already be booked: " + r.Error
-		}
 		s.lim.Succeeded()
-	case class == flabs.ClassAuth:
+	case ledger.Unconfirmed:
+		r.State = ledger.Unconfirmed
+		r.Error = "a resend after an attempt with no clear answer was refused; it may already be booked: " + r.Error
+		s.lim.Succeeded()
+	case ledger.Pending: // credentials refused
 		r.State = ledger.Pending // not the booking's fault: sent again once the config is fixed
 		s.record(keep, r)
 		s.finish(t, r)
@@ -306,22 +299,16 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 		stop := s.stop
 		s.mu.Unlock()
 		if stop != nil {
-			stop(fmt.Errorf("%w: %s", ErrAuth, r.Error))
+			stop(fmt.Errorf("submit: %w", err))
 		}
 		return
-	default: // retryable
+	default: // retry, unless attempts or time have run out
 		var retryAfter time.Duration
 		if fe != nil {
 			retryAfter = fe.RetryAfter
-			if fe.Status == 429 {
-				s.lim.Throttled(retryAfter)
-			}
 		}
-		if fe == nil || fe.Status != 429 {
-			// A timeout, a dropped connection, a 5xx or an unreadable
-			// answer: the request may have booked. (A 429 is Flabs saying
-			// it did not look at it.)
-			t.job.MaybeBooked, r.MaybeBooked = true, true
+		if v.Throttled {
+			s.lim.Throttled(retryAfter)
 		}
 		delay := s.opts.Backoff.Delay(attempt, retryAfter)
 		switch {
@@ -355,22 +342,6 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 	}
 	s.log.Log(ctx, level, "booking "+string(r.State), logging.KeyIntegratorID, id, logging.KeyPartner, r.Partner, "attempts", r.Attempts,
 		"status", r.HTTPStatus, "maybe_booked", r.MaybeBooked)
-}
-
-// namesIdentity reports whether a refusal names what makes a booking
-// itself — its barcode or its integrator ID — as a refusal of a second
-// copy would.
-func namesIdentity(fe *flabs.Error) bool {
-	if fe == nil {
-		return false
-	}
-	m := strings.ToLower(fe.Message)
-	for _, w := range []string{"barcode", "bar code", "integrator", "already exist", "duplicate"} {
-		if strings.Contains(m, w) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Submitter) record(ctx context.Context, r ledger.Result) {

@@ -21,6 +21,11 @@ const pkgsSent = `(SELECT COUNT(*) FROM booking_tests t WHERE t.integrator_id = 
 // and that time.
 const walkIn = `e.orphan = ? AND e.integrator_id = '' AND e.bill_id <> '' AND e.received_at >= ?`
 
+// lastAnswer writes a booking's last answer from its status alone, never
+// from last_error: Flabs' words are not kept (they may echo the patient),
+// and prune blanks last_error, which must not change an exception's facts.
+const lastAnswer = `CASE WHEN b.last_http_status > 0 THEN 'HTTP ' || CAST(b.last_http_status AS TEXT) ELSE 'none: timeout or connection trouble' END`
+
 // notSentWithin is how long a booking may stay pending, in flight or
 // waiting to retry before it is a not_sent exception.
 const notSentWithin = time.Hour
@@ -82,8 +87,9 @@ FROM files f WHERE f.status IN ('refused', 'failed') AND f.created_at <= ?
 
 		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
-	CASE WHEN b.status = 'rejected' THEN 'Flabs refused it: ' ELSE 'gave up after ' || CAST(b.attempts AS TEXT) || ' attempts: ' END || b.last_error AS detail,
-	CASE WHEN b.status = 'rejected' THEN 'correct the row as Flabs'' answer says and send the file again'
+	CASE WHEN b.status = 'rejected' THEN 'Flabs refused it' ELSE 'gave up after ' || CAST(b.attempts AS TEXT) || ' attempts' END ||
+	' (last answer: ' || ` + lastAnswer + ` || ')' AS detail,
+	CASE WHEN b.status = 'rejected' THEN 'check the row against Flabs (tests, lead source, barcode, patient fields; ask Flabs about the integrator ID if it looks right), correct it and send the file again'
 	     ELSE 'check that Flabs is reachable and the credentials work; sending the file again retries it (never twice)' END AS suggested_action,
 	b.created_at AS occurred_at
 FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`, []any{now}},
@@ -99,7 +105,7 @@ WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL
 
 		{reconcile.CategoryUnconfirmed, `SELECT 'unconfirmed:' || b.integrator_id AS id, 'unconfirmed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
-	'may or may not be booked: an attempt got no clear answer, and Flabs refused the resend (' || b.last_error || '); no bill.created within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
+	'may or may not be booked: an attempt got no clear answer, and Flabs refused the resend (' || ` + lastAnswer + ` || '); no bill.created within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
 	'look it up in Flabs by its integrator ID (or barcode): if it is there, close this; if not, send the file again' AS suggested_action,
 	b.created_at AS occurred_at
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id

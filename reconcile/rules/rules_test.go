@@ -424,9 +424,9 @@ func TestPeopleCloseAndSnooze(t *testing.T) {
 		if res.Closed != 2 || res.Snoozed != 1 || res.Counts[reconcile.CategoryNoBill]["sunrise"] != 1 {
 			t.Errorf("counts: closed %d snoozed %d no_bill %v; want 2, 1 and only the other no_bill open", res.Closed, res.Snoozed, res.Counts[reconcile.CategoryNoBill])
 		}
-		// New facts for the refused booking: Flabs refused it again, for
-		// another reason. It comes back, as new, with the note.
-		ledger.New(db).Settle(ctx, ledger.Result{IntegratorID: "sunrise:refused", State: ledger.Rejected, Error: "400 age missing"})
+		// New facts for the refused booking: Flabs refused it again, with
+		// another answer. It comes back, as new, with the note.
+		ledger.New(db).Settle(ctx, ledger.Result{IntegratorID: "sunrise:refused", State: ledger.Rejected, HTTPStatus: 400, Error: "400"})
 		later := next.Add(49 * time.Hour)
 		open = openIDs(t, db, later)
 		if open["submit_failed:sunrise:refused"] == "" {

@@ -17,6 +17,10 @@
 //     reconcile. Events for integrator IDs flabsync never sent are kept
 //     and marked orphan, counted (Stats.Orphans) and logged as a summary:
 //     one line at most every OrphanLogInterval, and a last one at Close.
+//   - With Options.LabID (flabs.lab_id) set, an event naming another
+//     labID is stored, marked other_lab and counted (Stats.OtherLab), and
+//     never folded nor an orphan: another lab's integrator and bill IDs
+//     say nothing about our bookings. An event naming no labID is ours.
 //   - 200 only after the transaction holding the body, the event and the
 //     fold has committed. Writes are group-committed: a writer goroutine
 //     takes every delivery waiting (up to Options.MaxBatch) into one

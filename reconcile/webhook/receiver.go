@@ -40,6 +40,12 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Now is the clock for received_at, default time.Now.
 	Now func() time.Time
+	// LabID is flabs.lab_id, our lab. When set, an event naming another
+	// labID is stored as it came, marked other_lab and counted
+	// (Stats.OtherLab), but never folded into our bookings: its integrator
+	// and bill IDs are another lab's. An event naming no labID is ours.
+	// Empty: every event is ours.
+	LabID string
 }
 
 // Receiver takes Flabs' webhook deliveries into the store. Create it with
@@ -192,6 +198,7 @@ func (r *Receiver) newDelivery(body []byte, remote string, keep bool) *delivery 
 		return d
 	}
 	d.ev = ev
+	d.otherLab = r.opts.LabID != "" && ev.LabID != "" && ev.LabID != r.opts.LabID
 	return d
 }
 
@@ -245,9 +252,12 @@ func (r *Receiver) count(d *delivery) {
 	switch d.status {
 	case StatusStored:
 		r.stats.stored.Add(1)
+		if d.otherLab {
+			r.stats.otherLab.Add(1)
+		}
 		if r.log.Enabled(r.ctx, slog.LevelDebug) {
 			r.log.Debug("webhook event stored", "event", d.ev.EventType, logging.KeyIntegratorID, d.ev.Data.IntegratorID,
-				"bill_id", d.ev.Data.BillID, "orphan", d.orphan)
+				"bill_id", d.ev.Data.BillID, "orphan", d.orphan, "other_lab", d.otherLab)
 		}
 		if d.orphan {
 			// Another system's bookings, or the lab staff's, can send

@@ -20,12 +20,13 @@ type Stats struct {
 	Rejected   map[string]int64 // refused, by Reason*
 	Failed     int64            // not stored (database error, or shutting down): answered 503
 	Orphans    int64            // stored events naming no integrator ID flabsync sent (part of Stored)
+	OtherLab   int64            // stored events of another lab than flabs.lab_id, never folded (part of Stored)
 }
 
 // counters are the live Stats.
 type counters struct {
-	received, stored, duplicates, failed, orphans atomic.Int64
-	method, unauthorized, tooLarge, invalid       atomic.Int64
+	received, stored, duplicates, failed, orphans, otherLab atomic.Int64
+	method, unauthorized, tooLarge, invalid                 atomic.Int64
 }
 
 func (c *counters) reject(reason string) {
@@ -48,6 +49,7 @@ func (c *counters) snapshot() Stats {
 		Duplicates: c.duplicates.Load(),
 		Failed:     c.failed.Load(),
 		Orphans:    c.orphans.Load(),
+		OtherLab:   c.otherLab.Load(),
 		Rejected: map[string]int64{
 			ReasonMethod:       c.method.Load(),
 			ReasonUnauthorized: c.unauthorized.Load(),

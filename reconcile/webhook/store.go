@@ -22,16 +22,16 @@ const (
 const (
 	insertRawSQL = `INSERT INTO webhook_raw (received_at, remote, body, dedupe_key, status, error) VALUES %s RETURNING id, dedupe_key`
 
-	// The orphan mark is worked out in the same statement: the integrator
-	// ID is not in the bookings ledger (or there is none). A repeat of a
-	// stored event only counts its delivery.
+	// The orphan mark is worked out in the same statement: the event is
+	// our lab's and its integrator ID is not in the bookings ledger (or
+	// there is none). A repeat of a stored event only counts its delivery.
 	insertEventsSQL = `INSERT INTO webhook_events
-	(raw_id, dedupe_key, event, integrator_id, bill_id, test_key, event_time, received_at, deliveries, last_received_at, orphan)
+	(raw_id, dedupe_key, event, integrator_id, bill_id, test_key, event_time, received_at, deliveries, last_received_at, other_lab, orphan)
 VALUES %s
 ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = webhook_events.deliveries + excluded.deliveries,
 	last_received_at = excluded.last_received_at
 RETURNING raw_id, dedupe_key, orphan`
-	eventRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOT EXISTS (SELECT 1 FROM bookings WHERE integrator_id = ?))"
+	eventRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NOT ? AND NOT EXISTS (SELECT 1 FROM bookings WHERE integrator_id = ?))"
 
 	dropRawSQL = `DELETE FROM webhook_raw WHERE id IN (%s)`
 
@@ -128,8 +128,8 @@ func writeBatch(ctx context.Context, p pipe, batch []*delivery, now time.Time) e
 		byKey[e.Key] = dl
 		rows = append(rows, []any{rawIDs[e.Key], e.Key, e.EventType, e.Data.IntegratorID, e.Data.BillID,
 			strings.Join(e.Fold().CompletedTests(), ","), arg(d, e.Time()), arg(d, dl.received), 1 + dl.repeats,
-			arg(d, dl.received), e.Data.IntegratorID})
-		if foldable(e) {
+			arg(d, dl.received), dl.otherLab, dl.otherLab, e.Data.IntegratorID})
+		if foldable(dl) {
 			ids = append(ids, e.Data.IntegratorID)
 		}
 	}
@@ -178,10 +178,12 @@ func writeBatch(ctx context.Context, p pipe, batch []*delivery, now time.Time) e
 	return nil
 }
 
-// foldable reports whether e changes a booking's state.
-func foldable(e *Event) bool {
+// foldable reports whether dl's event changes one of our bookings' state:
+// a bill event of our lab naming an integrator and a bill ID.
+func foldable(dl *delivery) bool {
+	e := dl.ev
 	_, ok := reconcile.StateOf(e.EventType)
-	return ok && e.Data.IntegratorID != "" && e.Data.BillID != ""
+	return ok && !dl.otherLab && e.Data.IntegratorID != "" && e.Data.BillID != ""
 }
 
 // stateRow is the part of booking_state the fold reads back.
@@ -252,7 +254,7 @@ func queueFold(p pipe, bookings map[string]*reconcile.Booking, stored []*deliver
 	events := map[string][]reconcile.Event{}
 	orphan := map[string]bool{}
 	for _, dl := range stored {
-		if foldable(dl.ev) {
+		if foldable(dl) {
 			id := dl.ev.Data.IntegratorID
 			events[id] = append(events[id], dl.ev.Fold())
 			orphan[id] = dl.orphan

@@ -32,6 +32,9 @@ type delivery struct {
 	ev       *Event // nil when the body did not parse
 	reason   string // why it did not
 	keep     bool   // store the body even when it did not parse
+	// otherLab: the event names a labID other than flabs.lab_id: stored,
+	// never folded into our bookings, never an orphan.
+	otherLab bool
 	done     chan error
 
 	// Set by the write.

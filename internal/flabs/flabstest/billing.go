@@ -36,12 +36,12 @@ func (s *Server) handleBilling(w http.ResponseWriter, r *http.Request, req *Requ
 		return
 	}
 	if msg != "" {
-		s.fail(w, http.StatusBadRequest, msg)
+		s.fail(w, http.StatusBadRequest, s.echo(in, msg))
 		return
 	}
 	if slices.Contains(s.opts.ForbiddenLeadSources, in.LeadSource) {
 		s.stats.Forbidden.Add(1)
-		s.fail(w, http.StatusForbidden, fmt.Sprintf("lead_source %q is forbidden for this account", in.LeadSource))
+		s.fail(w, http.StatusForbidden, s.echo(in, fmt.Sprintf("lead_source %q is forbidden for this account", in.LeadSource)))
 		return
 	}
 	status, resp := s.book(in)
@@ -49,11 +49,28 @@ func (s *Server) handleBilling(w http.ResponseWriter, r *http.Request, req *Requ
 		s.hang(w, r)
 		return
 	}
-	if status != http.StatusOK {
-		s.fail(w, status, resp.Message)
+	if status != http.StatusOK || !resp.Success {
+		msg := s.echo(in, resp.Message)
+		if status == http.StatusOK { // DuplicateOKFalse
+			if rec, ok := w.(*recorder); ok {
+				rec.msg = msg
+			}
+			s.writeJSON(w, status, map[string]any{"success": false, "message": msg})
+			return
+		}
+		s.fail(w, status, msg)
 		return
 	}
 	s.writeJSON(w, http.StatusOK, resp)
+}
+
+// echo adds the patient to a refusal's message when EchoPatient is set.
+func (s *Server) echo(in *flabs.BillingRequest, msg string) string {
+	if !s.opts.EchoPatient || in == nil {
+		return msg
+	}
+	p := in.PatientDetails
+	return fmt.Sprintf("%s (patient %q, %d %s)", msg, strings.TrimSpace(p.FirstName+" "+p.LastName), p.Age, p.AgeType)
 }
 
 // book applies the duplicate and barcode rules and records the booking,
@@ -69,6 +86,8 @@ func (s *Server) book(in *flabs.BillingRequest) (int, flabs.BillingResponse) {
 				IntegratorID: in.IntegratorID, PreBookingID: prev[0].PreBookingID}
 		case DuplicateReject:
 			return http.StatusConflict, flabs.BillingResponse{Message: "integrator_id already exists"}
+		case DuplicateOKFalse:
+			return http.StatusOK, flabs.BillingResponse{Message: "Something went wrong"}
 		}
 	}
 	if owner, ok := s.barcodes[in.BarCode]; ok && in.BarCode != "" && owner != in.IntegratorID {

@@ -16,7 +16,7 @@ func RegisterFlags(fs *flag.FlagSet) func() (*Options, error) {
 	fs.StringVar(&o.ClientSecret, "client-secret", DefaultClientSecret, "accepted client secret")
 	fs.DurationVar(&o.TokenTTL, "token-ttl", DefaultTokenTTL, "auth token lifetime")
 	fs.BoolVar(&o.KeepRefreshToken, "keep-refresh-token", false, "refresh returns the same refresh token instead of rotating it")
-	dup := fs.String("duplicate", string(DuplicateReject), "repeated integrator_id: reject (409), accept (book again), replay (200, same preBookingID)")
+	dup := fs.String("duplicate", string(DuplicateReject), "repeated integrator_id: reject (409), accept (book again), replay (200, same preBookingID), ok-false (200, success:false)")
 	errStyle := fs.String("error-style", string(ErrorJSON), "error bodies: json, text, ok-false (validation errors as 200 + success:false)")
 	fs.IntVar(&o.BarcodeConflictStatus, "barcode-conflict-status", 400, "status for a reused barCode (400 or 409)")
 	fs.BoolVar(&o.RequireLabID, "require-lab-id", false, "billing create and subscribe require labID")
@@ -52,10 +52,10 @@ func RegisterFlags(fs *flag.FlagSet) func() (*Options, error) {
 	fs.Float64Var(&w.ReorderRate, "webhook-reorder-rate", 0, "share of webhook deliveries held back past later ones")
 	return func() (*Options, error) {
 		switch d := DuplicateMode(*dup); d {
-		case DuplicateReject, DuplicateAccept, DuplicateReplay:
+		case DuplicateReject, DuplicateAccept, DuplicateReplay, DuplicateOKFalse:
 			o.Duplicate = d
 		default:
-			return nil, fmt.Errorf("--duplicate %q: want reject, accept or replay", *dup)
+			return nil, fmt.Errorf("--duplicate %q: want reject, accept, replay or ok-false", *dup)
 		}
 		switch e := ErrorStyle(*errStyle); e {
 		case ErrorJSON, ErrorText, ErrorOKFalse:

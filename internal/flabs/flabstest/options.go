@@ -20,6 +20,9 @@ const (
 	DuplicateAccept DuplicateMode = "accept"
 	// DuplicateReplay answers 200 with the first booking's preBookingID.
 	DuplicateReplay DuplicateMode = "replay"
+	// DuplicateOKFalse answers HTTP 200 {"success":false,"message":
+	// "Something went wrong"}: a refusal whose words name nothing.
+	DuplicateOKFalse DuplicateMode = "ok-false"
 )
 
 // ErrorStyle is how the simulator shapes error answers. The docs show no
@@ -81,6 +84,11 @@ type Options struct {
 	// refusal of one booking, not of the credentials, which other bookings
 	// of the same account do not share. Empty: no 403s.
 	ForbiddenLeadSources []string
+	// EchoPatient makes every refusal of a billing create quote the
+	// patient's name and age back (`… (patient "Asha Rao", 34 year)`), as
+	// an LIS echoing the request may: what flabsync keeps of a refusal
+	// must not carry it.
+	EchoPatient bool
 	// PartyScoped makes the account party-scoped for webhook subscriptions
 	// (flabs-api.md §4.1 party rules).
 	PartyScoped bool
@@ -107,6 +115,11 @@ type Options struct {
 	RetryAfter  time.Duration // Retry-After on 429; default: until a token is free, at least 1 s
 
 	Seed int64 // seeds every random choice; same seed, same decisions
+	// FaultScript, when set, replaces the fault rates: the fault of each
+	// call is FaultScript[key] ("fail", "drop", "timeout" or "" for
+	// none), key being "<integrator_id>#<n>" for the n-th billing create
+	// of that integrator_id. For tests that need one exact sequence.
+	FaultScript map[string]string
 
 	Webhooks WebhookOptions
 	Logger   *slog.Logger // default: discard

@@ -89,6 +89,7 @@ type Request struct {
 	Status       int    // 0 when the connection was dropped
 	IntegratorID string // billing create only
 	Fault        string // "", "fail", "timeout", "drop", "ratelimit"
+	Message      string // the error message answered, if any
 }
 
 // Subscription is one registered webhook.
@@ -228,7 +229,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests = append(s.requests, req)
 	s.mu.Unlock()
 	defer func() {
-		req.Status = rec.status
+		req.Status, req.Message = rec.status, rec.msg
 		s.mu.Lock()
 		s.requests[idx] = req
 		s.mu.Unlock()
@@ -314,6 +315,8 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request, key string, req *
 		}
 	}
 	switch p := chance(o.Seed, "fault", key); {
+	case o.FaultScript != nil:
+		fault = o.FaultScript[key]
 	case p < o.FailRate:
 		fault = "fail"
 	case p < o.FailRate+o.DropRate:
@@ -405,6 +408,9 @@ func chance(seed int64, parts ...string) float64 {
 
 // fail answers a request-level error in the configured style.
 func (s *Server) fail(w http.ResponseWriter, status int, msg string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.msg = msg
+	}
 	if status == http.StatusBadRequest {
 		s.stats.Rejected.Add(1)
 		if s.opts.ErrorStyle == ErrorOKFalse {
@@ -417,6 +423,9 @@ func (s *Server) fail(w http.ResponseWriter, status int, msg string) {
 
 // writeError writes a non-2xx answer in the configured body style.
 func (s *Server) writeError(w http.ResponseWriter, status int, msg string) {
+	if rec, ok := w.(*recorder); ok {
+		rec.msg = msg
+	}
 	if s.opts.ErrorStyle == ErrorText {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
@@ -436,6 +445,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 type recorder struct {
 	http.ResponseWriter
 	status int
+	msg    string // the error message written, if any
 }
 
 func (r *recorder) WriteHeader(code int) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/flabsync/flabsync/internal/retention"
+	"github.com/flabsync/flabsync/schedules/retention"
 )
 
 func runPrune(ctx context.Context, m *Main, args []string) error {

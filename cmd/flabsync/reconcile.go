@@ -56,7 +56,7 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 		// A run as of now is the nightly run done by hand (after a failed
 		// one, say): recorded like it, so status and the reconcile alert
 		// see it. A run as of another time is a look, not recorded.
-		_, err = schedules.Record(ctx, db, schedules.JobReconcile, holder(), nil, run)
+		_, err = runJob(ctx, m, db, schedules.JobReconcile, run)
 	} else {
 		_, err = run(ctx)
 	}

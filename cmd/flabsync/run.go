@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -33,6 +34,10 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Stdin  io.Reader
+	// JobWait is how long a job run by hand (reconcile, mapping sync,
+	// prune) waits for the same job running elsewhere before it gives up
+	// naming the holder (default schedules.DefaultHandWait).
+	JobWait time.Duration
 }
 
 // NewMain returns a Main on the process's standard streams.

@@ -53,8 +53,12 @@ ORDER BY r.at, r.category`)
 // Oldest returns up to n open exceptions (new or open), the longest open
 // first.
 func Oldest(ctx context.Context, db *store.DB, at time.Time, n int) ([]reconcile.Exception, error) {
+	return oldestOpen(ctx, db, at, n)
+}
+
+func oldestOpen(ctx context.Context, db querier, at time.Time, n int) ([]reconcile.Exception, error) {
 	var out []reconcile.Exception
-	err := scan(ctx, db, `e.status IN ('new', 'open')`, nil, fmt.Sprintf("e.first_seen, e.id LIMIT %d", n), at,
+	err := scan(ctx, db, `e.status IN (?, ?)`, []any{reconcile.StatusNew, reconcile.StatusOpen}, fmt.Sprintf("e.first_seen, e.id LIMIT %d", n), at,
 		func(l Listed) error { out = append(out, l.Exception); return nil })
 	if err != nil {
 		return nil, err

@@ -43,13 +43,14 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // the simulator and the real webhook receiver: two clinics drop a file
 // every morning (sunrise with a bad row every fourth day, corrected the
 // next day except every eighth; metro with a broken file on days 5, 15
-// and 27 and nothing after 27), Flabs loses a share of its webhooks and
+// and 27, the first two sent again corrected the next day, and nothing
+// after 27), Flabs loses a share of its webhooks and
 // lab staff make walk-in bills every day, and on day 12 a person closes
 // two no-bill items and snoozes one in that night's workbook, saved
 // again. On day 30 the open exceptions are exactly what is truly
 // unresolved — each lost bill.created but the two closed, the one
 // uncorrected rejected row still inside its window, the one refused file
-// no good file replaced — and the digest's trend shows the last seven
+// never sent again (its next days' other files do not replace it) — and the digest's trend shows the last seven
 // nights as they were.
 func TestThirtyDays(t *testing.T) {
 	if testing.Short() {
@@ -165,6 +166,9 @@ func TestThirtyDays(t *testing.T) {
 			drop(fmt.Sprintf("metro_2026-10-%02d.csv", d), "hello,world\n1,2\n")
 		case d < 27:
 			drop(fmt.Sprintf("metro_2026-10-%02d.csv", d), header+fmt.Sprintf("M%d-1,Patient M%d,61,M,CBC\n", d, d))
+			if metroBroken[d-1] { // yesterday's broken file, sent again corrected
+				drop(fmt.Sprintf("metro_2026-10-%02d (1).csv", d-1), header+fmt.Sprintf("M%d-9,Patient M%d,62,F,CBC\n", d-1, d-1))
+			}
 		}
 		for w := 1; w <= 2; w++ { // bills lab staff make at the counter: no integrator ID
 			id := fmt.Sprintf("W%d-%d", d, w)
@@ -232,6 +236,15 @@ func TestThirtyDays(t *testing.T) {
 	}
 	if len(refused) != 1 || !strings.Contains(refused[0].File, "metro_2026-10-27.csv") {
 		t.Errorf("open refused files: %+v, want only metro_2026-10-27.csv", refused)
+	}
+	replacedFiles, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryFileRefused)
+	if len(replacedFiles) != 2 {
+		t.Errorf("resolved refused files: %+v, want days 5 and 15, each replaced by its corrected copy", replacedFiles)
+	}
+	for _, e := range replacedFiles {
+		if want := "; replaced by " + strings.TrimSuffix(e.File, ".csv") + " (1).csv"; !strings.HasSuffix(e.Detail, want) {
+			t.Errorf("%s: detail %q, want it to end %q", e.ID, e.Detail, want)
+		}
 	}
 	resolved, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryRejectedRow)
 	for _, e := range resolved {

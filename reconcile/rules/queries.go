@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
@@ -33,10 +34,11 @@ func hours(d time.Duration) string {
 	return fmt.Sprintf("%d min", int(d.Minutes()))
 }
 
-// ruleSet is every SQL rule as of at.
-func ruleSet(cfg Config, at time.Time) []rule {
+// ruleSet is every SQL rule as of at; refused are the refused files no
+// later file replaced.
+func ruleSet(cfg Config, at time.Time, refused []int64) []rule {
 	t := func(d time.Duration) store.Time { return store.T(at.Add(-d)) }
-	rs := baseRules(cfg, at, t)
+	rs := append(baseRules(cfg, at, t), refusedRules(refused)...)
 	if cfg.ListWalkInBills {
 		rs = append(rs, rule{reconcile.CategoryOrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
@@ -44,6 +46,29 @@ func ruleSet(cfg Config, at time.Time) []rule {
 	'check the bill does not duplicate a partner booking' AS suggested_action
 FROM webhook_events e WHERE ` + walkIn + `
 GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}})
+	}
+	return rs
+}
+
+// refusedBatch is how many refused files one file_refused rule takes.
+const refusedBatch = 500
+
+// refusedRules select the refused files ids: open until a later file of
+// the partner with the same name replaces it (refusals), or a person
+// closes it, however long that takes.
+func refusedRules(ids []int64) []rule {
+	var rs []rule
+	for len(ids) > 0 {
+		n := min(len(ids), refusedBatch)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rs = append(rs, rule{reconcile.CategoryFileRefused, `SELECT 'file_refused:' || CAST(f.id AS TEXT) AS id, 'file_refused' AS category, '' AS integrator_id,
+	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
+	'the file is in ' || f.path || ' with a note saying why; ask ' || f.partner || ' for the file corrected, under the same name (a copy mark such as " (1)" or "_v2" is fine): it closes this once read; or close it here' AS suggested_action
+FROM files f WHERE f.id IN (?` + strings.Repeat(", ?", n-1) + `)`, args})
 	}
 	return rs
 }
@@ -64,14 +89,6 @@ FROM sheet_rows r JOIN files f ON f.id = r.file_id
 WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?
 	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id WHERE ` + ledger.CorrectedBy + `)
 GROUP BY f.partner, f.sha256, r.sheet, r.row_num`, []any{t(cfg.RejectsFor), now, now}},
-
-		// Open until a good file of the partner replaces it (or a person
-		// closes it), however long that takes.
-		{reconcile.CategoryFileRefused, `SELECT 'file_refused:' || CAST(f.id AS TEXT) AS id, 'file_refused' AS category, '' AS integrator_id,
-	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
-	'the file is in ' || f.path || ' with a note saying why; ask ' || f.partner || ' for a corrected file' AS suggested_action
-FROM files f WHERE f.status IN ('refused', 'failed') AND f.created_at <= ?
-	AND NOT EXISTS (` + replacement + `)`, []any{now, now}},
 
 		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,

@@ -132,7 +132,11 @@ func (cfg Config) withDefaults() Config {
 
 // find applies every rule as of at in tx and resolves what none found.
 func find(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, cfg Config, ix *mapping.Index, at time.Time) error {
-	for _, r := range ruleSet(cfg, at) {
+	refused, replaced, err := refusals(ctx, tx, at)
+	if err != nil {
+		return err
+	}
+	for _, r := range ruleSet(cfg, at, refused) {
 		if _, err := apply(ctx, tx, dialect, r, at); err != nil {
 			return err
 		}
@@ -144,6 +148,9 @@ func find(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, cfg Config, i
 	q := tx.Rebind(`UPDATE exceptions SET status = ?, resolved_at = ? WHERE status <> ? AND last_seen <> ? AND category <> ?`)
 	if _, err := tx.ExecContext(ctx, q, reconcile.StatusResolved, store.T(at), reconcile.StatusResolved, store.T(at), reconcile.CategoryMissingDrop); err != nil {
 		return fmt.Errorf("resolve exceptions: %w", err)
+	}
+	if err := noteReplaced(ctx, tx, at, replaced); err != nil {
+		return err
 	}
 	return noteCorrections(ctx, tx, at)
 }

@@ -51,7 +51,11 @@ type RunOptions struct {
 	// Waiting, if set, is called once when the job is held elsewhere and
 	// RunOnce starts to wait for it.
 	Waiting func(held *HeldError)
-	Logger  *slog.Logger
+	// Gone, if set, reports a holder this process can prove is no longer
+	// running (a process of this machine killed mid-job): its lease is
+	// taken over at once instead of waited out.
+	Gone   func(holder string) bool
+	Logger *slog.Logger
 }
 
 // leaseName is the lease a job runs under.
@@ -131,6 +135,15 @@ func acquire(ctx context.Context, db *store.DB, job, holder string, ttl time.Dur
 		held, err := heldBy(ctx, db, job)
 		if err != nil {
 			return err
+		}
+		if opts.Gone != nil && held.Holder != holder && opts.Gone(held.Holder) {
+			// Its holder died: free the lease (if it is still the dead
+			// one's) and try again.
+			opts.Gone = nil
+			if err := db.ReleaseLease(ctx, lease, held.Holder); err != nil {
+				return fmt.Errorf("%s: %w", job, err)
+			}
+			continue
 		}
 		if !time.Now().Before(deadline) {
 			return held

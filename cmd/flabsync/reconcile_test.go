@@ -183,7 +183,7 @@ log: {level: warn}
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, cat := range reconcile.Categories {
-		if rep.Summary[cat] == 0 {
+		if rep.Summary[string(cat)] == 0 {
 			t.Errorf("no %s exception; summary %v", cat, rep.Summary)
 		}
 	}

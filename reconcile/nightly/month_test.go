@@ -200,7 +200,7 @@ func TestThirtyDays(t *testing.T) {
 			lostWalkIn[ev.Data.BillID] = true
 		}
 	}
-	want := map[string]string{} // exception ID → category, for the no-bill ones
+	want := map[string]reconcile.Category{} // exception ID → category, for the no-bill ones
 	for id := range lost {
 		want["no_bill:"+id] = reconcile.CategoryNoBill
 	}
@@ -211,7 +211,7 @@ func TestThirtyDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	got := map[string]reconcile.Category{}
 	var rejected, refused []rules.Listed
 	for _, e := range open {
 		switch e.Category {
@@ -342,7 +342,7 @@ func decide(t *testing.T, workbook string, db *store.DB, now time.Time) (closed 
 	return closed, snoozed
 }
 
-func mapDiff(want, got map[string]string) string {
+func mapDiff[V comparable](want, got map[string]V) string {
 	var b strings.Builder
 	for k := range want {
 		if _, ok := got[k]; !ok {
@@ -351,7 +351,7 @@ func mapDiff(want, got map[string]string) string {
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
-			fmt.Fprintf(&b, "+ %s (%s)\n", k, got[k])
+			fmt.Fprintf(&b, "+ %s (%v)\n", k, got[k])
 		}
 	}
 	return b.String()

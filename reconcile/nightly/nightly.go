@@ -191,8 +191,8 @@ func writeWorkbook(path string, data *report.Data) (report.WorkbookInfo, error) 
 }
 
 // openByCategory is a run's new and open exceptions per category.
-func openByCategory(res *rules.Result) map[string]int {
-	out := map[string]int{}
+func openByCategory(res *rules.Result) map[reconcile.Category]int {
+	out := map[reconcile.Category]int{}
 	for _, c := range reconcile.Categories {
 		out[c] = res.Total(c)
 	}
@@ -234,15 +234,15 @@ func fileChecks(ctx context.Context, db *store.DB, since, at time.Time) ([]repor
 // exceptionJSON is one exception in `flabsync reconcile --json`: a stable
 // shape.
 type exceptionJSON struct {
-	ID           string `json:"id"`
-	Category     string `json:"category"`
-	Status       string `json:"status"`
-	Partner      string `json:"partner"`
-	IntegratorID string `json:"integrator_id"`
-	File         string `json:"file"`
-	Row          int    `json:"row"`
-	AgeBucket    string `json:"age_bucket"`
-	Detail       string `json:"detail"`
+	ID           string             `json:"id"`
+	Category     reconcile.Category `json:"category"`
+	Status       reconcile.Status   `json:"status"`
+	Partner      string             `json:"partner"`
+	IntegratorID string             `json:"integrator_id"`
+	File         string             `json:"file"`
+	Row          int                `json:"row"`
+	AgeBucket    string             `json:"age_bucket"`
+	Detail       string             `json:"detail"`
 }
 
 // WriteJSON writes the run as `flabsync reconcile --json` prints it:
@@ -250,16 +250,16 @@ type exceptionJSON struct {
 // exceptions streamed (the list can be long) and resolved ones left out.
 func (o *Outcome) WriteJSON(ctx context.Context, w io.Writer, db *store.DB) error {
 	bw := bufio.NewWriter(w)
-	summary := map[string]int{}
+	summary := map[reconcile.Category]int{}
 	for _, c := range reconcile.Categories {
 		summary[c] = o.Result.Total(c)
 	}
 	head, err := json.Marshal(struct {
-		Workbook    string         `json:"workbook"`
-		Summary     map[string]int `json:"summary"`
-		WalkInBills int            `json:"walk_in_bills"` // made inside Flabs: counted, not exceptions
-		Closed      int            `json:"closed"`        // settled by a person: not in summary
-		Snoozed     int            `json:"snoozed"`       // put off by a person: not in summary
+		Workbook    string                     `json:"workbook"`
+		Summary     map[reconcile.Category]int `json:"summary"`
+		WalkInBills int                        `json:"walk_in_bills"` // made inside Flabs: counted, not exceptions
+		Closed      int                        `json:"closed"`        // settled by a person: not in summary
+		Snoozed     int                        `json:"snoozed"`       // put off by a person: not in summary
 	}{o.Workbook, summary, o.Result.WalkInBills, o.Result.Closed, o.Result.Snoozed})
 	if err != nil {
 		return err

@@ -53,8 +53,9 @@ type OldestLine struct {
 // CategoryLine is one category with exceptions: Open counts new and still
 // open ones (the Summary's Total column), New those first seen this run.
 type CategoryLine struct {
-	Category, Title string
-	Open, New       int
+	Category  reconcile.Category
+	Title     string
+	Open, New int
 }
 
 // PartnerLine is one partner's new and still open exceptions.

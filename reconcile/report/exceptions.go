@@ -34,7 +34,7 @@ func (w *workbook) writeExceptions() error {
 	}
 	var (
 		cur  *categorySheet
-		done = map[string]bool{}
+		done = map[reconcile.Category]bool{}
 	)
 	for e, err := range w.d.Exceptions {
 		if err != nil {
@@ -89,14 +89,15 @@ func (w *workbook) count(e reconcile.Exception) {
 
 // categorySheet is the sheet being streamed.
 type categorySheet struct {
-	category, name string
-	sw             *excelize.StreamWriter
-	st             styles
-	rows           int
-	cells          []any // reused for every row
+	category reconcile.Category
+	name     string
+	sw       *excelize.StreamWriter
+	st       styles
+	rows     int
+	cells    []any // reused for every row
 }
 
-func (w *workbook) startSheet(category string) (*categorySheet, error) {
+func (w *workbook) startSheet(category reconcile.Category) (*categorySheet, error) {
 	name := w.sheetName(Title(category))
 	if _, err := w.f.NewSheet(name); err != nil {
 		return nil, fmt.Errorf("sheet %q: %w", name, err)

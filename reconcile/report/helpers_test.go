@@ -51,7 +51,7 @@ func exceptionsOf(es []reconcile.Exception) iter.Seq2[reconcile.Exception, error
 // sampleExceptions has every category, sorted by category, with new, open
 // and resolved ones and a formula in partner text.
 func sampleExceptions() []reconcile.Exception {
-	cats := append([]string{}, reconcile.Categories...)
+	cats := slices.Clone(reconcile.Categories)
 	slices.Sort(cats)
 	partners := []string{"sunrise", "metro", ""}
 	var es []reconcile.Exception
@@ -59,7 +59,7 @@ func sampleExceptions() []reconcile.Exception {
 	for ci, cat := range cats {
 		for j := 0; j < ci%3+1; j++ {
 			n++
-			status := []string{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen, reconcile.StatusResolved}[n%4]
+			status := []reconcile.Status{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen, reconcile.StatusResolved}[n%4]
 			first := runAt.Add(-time.Duration(n) * 7 * time.Hour)
 			e := reconcile.Exception{
 				ID:              fmt.Sprintf("EX-%04d", n),
@@ -92,8 +92,8 @@ func sampleExceptions() []reconcile.Exception {
 }
 
 // countsOf is what package reconcile would hand over as Data.Counts.
-func countsOf(es []reconcile.Exception) (counts map[string]map[string]int, newN, openN int) {
-	counts = map[string]map[string]int{}
+func countsOf(es []reconcile.Exception) (counts map[reconcile.Category]map[string]int, newN, openN int) {
+	counts = map[reconcile.Category]map[string]int{}
 	for _, e := range es {
 		if !e.Open() {
 			continue
@@ -203,7 +203,7 @@ func zipText(t testing.TB, path string) map[string]string {
 // summary is what the Summary sheet says, read back.
 type summary struct {
 	New, Open, Resolved int
-	ByCategory          map[string][2]int // category → {total, new}
+	ByCategory          map[reconcile.Category][2]int // category → {total, new}
 	ByPartner           map[string]int
 	Total               int
 	Unbalanced          []string
@@ -214,7 +214,7 @@ type summary struct {
 func readSummary(t testing.TB, f *excelize.File) summary {
 	t.Helper()
 	rows := rowsOf(t, f, report.SummarySheet)
-	s := summary{ByCategory: map[string][2]int{}, ByPartner: map[string]int{}}
+	s := summary{ByCategory: map[reconcile.Category][2]int{}, ByPartner: map[string]int{}}
 	atoi := func(v string) int {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -250,7 +250,7 @@ func readSummary(t testing.TB, f *excelize.File) summary {
 				s.ByPartner[partnerHead[i]] = atoi(r[i])
 			}
 		case section == "categories":
-			s.ByCategory[r[1]] = [2]int{atoi(r[len(r)-2]), atoi(r[len(r)-1])}
+			s.ByCategory[reconcile.Category(r[1])] = [2]int{atoi(r[len(r)-2]), atoi(r[len(r)-1])}
 		case section == "files" && r[0] == report.NoFiles:
 		case section == "files":
 			switch r[len(r)-1] {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // The fixed sheet names.
@@ -26,9 +28,9 @@ type WorkbookInfo struct {
 	Sheets []SheetInfo // in workbook order, Summary first
 
 	// Counts is category → partner → new and open exceptions written.
-	Counts map[string]map[string]int
+	Counts map[reconcile.Category]map[string]int
 	// NewByCategory is category → exceptions first seen in this run.
-	NewByCategory map[string]int
+	NewByCategory map[reconcile.Category]int
 	// New and Open are the exceptions written with those statuses;
 	// Resolved is Data.Resolved.
 	New, Open, Resolved int
@@ -42,8 +44,8 @@ type WorkbookInfo struct {
 // SheetInfo is one sheet of the workbook.
 type SheetInfo struct {
 	Name     string
-	Category string // "" for Summary and Unmapped
-	Rows     int    // data rows below the header
+	Category reconcile.Category // "" for Summary and Unmapped
+	Rows     int                // data rows below the header
 }
 
 // Sheet returns the sheet called name.
@@ -140,8 +142,8 @@ func newWorkbook(f *excelize.File, d *Data) (*workbook, error) {
 		f: f, d: d, st: st,
 		info: WorkbookInfo{
 			Sheets:        []SheetInfo{{Name: SummarySheet}},
-			Counts:        map[string]map[string]int{},
-			NewByCategory: map[string]int{},
+			Counts:        map[reconcile.Category]map[string]int{},
+			NewByCategory: map[reconcile.Category]int{},
 			Resolved:      d.Resolved,
 		},
 		names: map[string]bool{SummarySheet: true, UnmappedSheet: true},
@@ -209,12 +211,12 @@ func (w *workbook) check() error {
 	if d.Open != w.info.Open {
 		return &InconsistentError{What: "open", Given: d.Open, Streamed: w.info.Open}
 	}
-	for _, pair := range [][2]map[string]map[string]int{{d.Counts, w.info.Counts}, {w.info.Counts, d.Counts}} {
+	for _, pair := range [][2]map[reconcile.Category]map[string]int{{d.Counts, w.info.Counts}, {w.info.Counts, d.Counts}} {
 		for cat, byPartner := range pair[0] {
 			for partner, n := range byPartner {
 				if m := pair[1][cat][partner]; m != n {
 					given, streamed := d.Counts[cat][partner], w.info.Counts[cat][partner]
-					return &InconsistentError{What: cat + "/" + partner, Given: given, Streamed: streamed}
+					return &InconsistentError{What: string(cat) + "/" + partner, Given: given, Streamed: streamed}
 				}
 			}
 		}

@@ -90,7 +90,7 @@ func TestWriteWorkbook(t *testing.T) {
 				if e.Row > 0 {
 					row = strconv.Itoa(e.Row)
 				}
-				want := []string{e.ID, e.Status, e.AgeBucket, e.Partner, e.File, row, e.IntegratorID,
+				want := []string{e.ID, string(e.Status), e.AgeBucket, e.Partner, e.File, row, e.IntegratorID,
 					e.FirstSeen.In(ist).Format("2006-01-02 15:04"), e.LastSeen.In(ist).Format("2006-01-02 15:04"),
 					reconcile.ShownDetail(e.Category, e.Detail), e.SuggestedAction, "", e.Note}
 				if diff := cmp.Diff(want, r); diff != "" {
@@ -336,7 +336,7 @@ func TestWorkbookErrors(t *testing.T) {
 			},
 			check: func(err error) bool {
 				var ie *report.InconsistentError
-				return errors.As(err, &ie) && strings.HasPrefix(ie.What, reconcile.CategoryNoBill+"/")
+				return errors.As(err, &ie) && strings.HasPrefix(ie.What, string(reconcile.CategoryNoBill)+"/")
 			},
 		},
 		"NewDisagrees": {
@@ -400,7 +400,7 @@ func TestTitle(t *testing.T) {
 		}
 		seen[ti] = true
 	}
-	for in, want := range map[string]string{
+	for in, want := range map[reconcile.Category]string{
 		"weird:cat/x":                   "Weird_cat_x",
 		"summary":                       "Summary (category)",
 		"":                              "Other",

@@ -32,7 +32,7 @@ func stateWords() map[string]string {
 	add("ledger.FileStatus", string(ledger.FileReading), string(ledger.FileDone), string(ledger.FileInterrupted), string(ledger.FileUnbalanced),
 		string(ledger.FileFailed), string(ledger.FileDuplicate), string(ledger.FileAbandoned), string(ledger.FileRefused))
 	add("reconcile.State", string(reconcile.StateNone), string(reconcile.StateCreated), string(reconcile.StateCompleted), string(reconcile.StateDeleted))
-	add("reconcile.Status", reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusResolved, reconcile.StatusClosed, reconcile.StatusSnoozed)
+	add("reconcile.Status", string(reconcile.StatusNew), string(reconcile.StatusOpen), string(reconcile.StatusResolved), string(reconcile.StatusClosed), string(reconcile.StatusSnoozed))
 	add("mapping match", mapping.MatchNone, mapping.MatchAlias, mapping.MatchCatalogue, mapping.MatchAbbreviation, mapping.MatchNamePart)
 	return words
 }

@@ -36,8 +36,8 @@ type Config struct {
 // Result is what a run found.
 type Result struct {
 	At                  time.Time
-	New, Open, Resolved int                       // Resolved: by this run
-	Counts              map[string]map[string]int // category → partner → new + open
+	New, Open, Resolved int                                   // Resolved: by this run
+	Counts              map[reconcile.Category]map[string]int // category → partner → new + open
 	// Closed and Snoozed count what people settled or put off: not open,
 	// not in the workbook's sheets, counted apart.
 	Closed, Snoozed int
@@ -163,7 +163,7 @@ type querier interface {
 
 // Total is the number of new and open exceptions of category, over all
 // partners.
-func (r *Result) Total(category string) int {
+func (r *Result) Total(category reconcile.Category) int {
 	n := 0
 	for _, v := range r.Counts[category] {
 		n += v
@@ -174,12 +174,12 @@ func (r *Result) Total(category string) int {
 // summarize counts the exceptions as a run at at left them, and the
 // bills made inside Flabs in the window.
 func summarize(ctx context.Context, q querier, cfg Config, at time.Time) (*Result, error) {
-	res := &Result{At: at, Counts: map[string]map[string]int{}}
+	res := &Result{At: at, Counts: map[reconcile.Category]map[string]int{}}
 	var rows []struct {
-		Category string `db:"category"`
-		Partner  string `db:"partner"`
-		Status   string `db:"status"`
-		N        int    `db:"n"`
+		Category reconcile.Category `db:"category"`
+		Partner  string             `db:"partner"`
+		Status   reconcile.Status   `db:"status"`
+		N        int                `db:"n"`
 	}
 	err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT category, partner, status, COUNT(*) AS n FROM exceptions
 WHERE status <> ? OR resolved_at = ? GROUP BY category, partner, status`), reconcile.StatusResolved, store.T(at))
@@ -285,16 +285,16 @@ func Exceptions(ctx context.Context, db *store.DB, at time.Time) iter.Seq2[recon
 
 // OpenByCategory counts the exceptions that still need a person (new or
 // open), by category.
-func OpenByCategory(ctx context.Context, db *store.DB) (map[string]int, error) {
+func OpenByCategory(ctx context.Context, db *store.DB) (map[reconcile.Category]int, error) {
 	var rows []struct {
-		Category string `db:"category"`
-		N        int    `db:"n"`
+		Category reconcile.Category `db:"category"`
+		N        int                `db:"n"`
 	}
 	q := db.Rebind(`SELECT category, COUNT(*) AS n FROM exceptions WHERE status IN (?, ?) GROUP BY category`)
 	if err := db.SelectContext(ctx, &rows, q, reconcile.StatusNew, reconcile.StatusOpen); err != nil {
 		return nil, fmt.Errorf("reconcile: count open exceptions: %w", err)
 	}
-	out := make(map[string]int, len(rows))
+	out := make(map[reconcile.Category]int, len(rows))
 	for _, r := range rows {
 		out[r.Category] = r.N
 	}

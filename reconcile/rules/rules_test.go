@@ -109,7 +109,7 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		if err := rules.Each(ctx, db, at, func(e reconcile.Exception) error { got[e.ID] = e; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{ // id → category
+		want := map[string]reconcile.Category{ // id → category
 			"no_bill:sunrise:no-bill":           reconcile.CategoryNoBill,
 			"no_bill:sunrise:fresh":             reconcile.CategoryNoBill,
 			"not_completed:sunrise:billed-late": reconcile.CategoryNotCompleted,
@@ -209,12 +209,12 @@ func keys(m map[string]reconcile.Exception) []string {
 
 // openIDs runs the rules as of at and returns the open (new or open)
 // exceptions' IDs.
-func openIDs(t *testing.T, db *store.DB, at time.Time) map[string]string {
+func openIDs(t *testing.T, db *store.DB, at time.Time) map[string]reconcile.Category {
 	t.Helper()
 	if _, err := rules.Run(context.Background(), db, cfg, mapping.NewIndex(nil, nil), at); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
+	out := map[string]reconcile.Category{}
 	rules.Each(context.Background(), db, at, func(e reconcile.Exception) error {
 		if e.Open() {
 			out[e.ID] = e.Category

@@ -30,9 +30,9 @@ ON CONFLICT (at, category) DO UPDATE SET open = excluded.open`)
 // to at, oldest first.
 func Trend(ctx context.Context, db *store.DB, at time.Time, n int) ([]reconcile.TrendPoint, error) {
 	var rows []struct {
-		At       store.Time `db:"at"`
-		Category string     `db:"category"`
-		Open     int        `db:"open"`
+		At       store.Time         `db:"at"`
+		Category reconcile.Category `db:"category"`
+		Open     int                `db:"open"`
 	}
 	q := db.Rebind(`SELECT r.at, r.category, r.open FROM reconcile_runs r
 WHERE r.at IN (SELECT DISTINCT at FROM reconcile_runs WHERE at <= ? ORDER BY at DESC LIMIT ?)
@@ -43,7 +43,7 @@ ORDER BY r.at, r.category`)
 	var out []reconcile.TrendPoint
 	for _, r := range rows {
 		if len(out) == 0 || !out[len(out)-1].At.Equal(r.At.Time) {
-			out = append(out, reconcile.TrendPoint{At: r.At.Time, Open: map[string]int{}})
+			out = append(out, reconcile.TrendPoint{At: r.At.Time, Open: map[reconcile.Category]int{}})
 		}
 		out[len(out)-1].Open[r.Category] = r.Open
 	}

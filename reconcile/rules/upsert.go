@@ -17,7 +17,7 @@ import (
 // database does the work (INSERT … SELECT), so a million bookings never
 // pass through memory.
 type rule struct {
-	category string
+	category reconcile.Category
 	sql      string
 	args     []any
 }

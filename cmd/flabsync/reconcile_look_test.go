@@ -74,6 +74,9 @@ func TestReconcileAtIsALook(t *testing.T) {
 	if code, stdout, errOut := run(t, looked, "reconcile", "--at", ahead.Format(time.RFC3339)); code != ExitOK || !strings.Contains(stdout, "nothing stored, no workbook") {
 		t.Errorf("a look without --out: exit %d\n%s%s", code, stdout, errOut)
 	}
+	if code, _, errOut := run(t, looked, "reconcile", "--at", ahead.Format(time.RFC3339), "--email"); code != ExitUsage || !strings.Contains(errOut, "--out") {
+		t.Errorf("a look mailed with no workbook named: exit %d\n%s", code, errOut)
+	}
 	after, want := reconcileJSON(looked), reconcileJSON(untouched)
 	if got, w := statuses(after), statuses(want); len(got) == 0 || !equalMaps(got, w) {
 		t.Errorf("plain run after a look: %v\nplain run on an untouched copy: %v", got, w)

@@ -3,7 +3,9 @@
 // webhooks) and turns every problem into an exception — a work item with
 // a stable ID, so the same problem is the same row every night, with
 // first and last seen, an age bucket and a status (new, open, resolved).
-// Items still inside their window are not exceptions.
+// Items still inside their window are not exceptions. Run is the night's
+// run, as of now; Look works the same rules out as of any time and
+// stores nothing.
 package rules
 
 import (

@@ -6,18 +6,21 @@ import (
 	"time"
 )
 
+// Action is what a person does with an exception.
+type Action string
+
 // The actions a person can take on an exception.
 const (
-	ActionClose  = "close"  // settled: stays closed while its facts stay the same
-	ActionSnooze = "snooze" // hidden until a day
-	ActionReopen = "reopen" // open again
+	ActionClose  Action = "close"  // settled: stays closed while its facts stay the same
+	ActionSnooze Action = "snooze" // hidden until a day
+	ActionReopen Action = "reopen" // open again
 )
 
 // Decision is a person's action on one exception, from the command line
 // or from the Action and Note columns of a workbook.
 type Decision struct {
 	ID     string
-	Action string    // ActionClose, ActionSnooze or ActionReopen
+	Action Action    // ActionClose, ActionSnooze or ActionReopen
 	Until  time.Time // snooze: the day it comes back
 	Note   string    // why (required to close or snooze)
 	// Where names its source for errors: `sheet "Rejected row" row 14`.
@@ -37,9 +40,9 @@ func ParseAction(cell string, loc *time.Location) (d Decision, ok bool, err erro
 	switch {
 	case len(f) == 0:
 		return d, false, nil
-	case len(f) == 1 && (f[0] == ActionClose || f[0] == ActionReopen):
-		return Decision{Action: f[0]}, true, nil
-	case f[0] == ActionSnooze && len(f) == 2:
+	case len(f) == 1 && (Action(f[0]) == ActionClose || Action(f[0]) == ActionReopen):
+		return Decision{Action: Action(f[0])}, true, nil
+	case Action(f[0]) == ActionSnooze && len(f) == 2:
 		until, err := time.ParseInLocation(time.DateOnly, f[1], loc)
 		if err != nil {
 			return d, false, fmt.Errorf("action %q: snooze needs a day, YYYY-MM-DD", cell)

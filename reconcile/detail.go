@@ -8,7 +8,7 @@ import "strings"
 // workbook is mailed and kept past retention.patient_data_days, so it
 // shows "…" in their place. The reject file sent back to the partner, and
 // `exceptions list`, keep them.
-func ShownDetail(category, detail string) string {
+func ShownDetail(category Category, detail string) string {
 	if category != CategoryRejectedRow {
 		return detail
 	}

@@ -2,53 +2,59 @@ package reconcile
 
 import "time"
 
+// Category is the kind of problem an exception is.
+type Category string
+
 // The exception categories: stable names, part of the interface (sheet
 // names in the workbook, `reconcile --json`, the exceptions table).
 const (
-	CategoryRejectedRow   = "rejected_row"
-	CategorySubmitFailed  = "submit_failed"
-	CategoryNoBill        = "no_bill"
-	CategoryNotCompleted  = "not_completed"
-	CategoryBillDeleted   = "bill_deleted"
-	CategoryOrphanEvent   = "orphan_event"
-	CategoryDuplicateBill = "duplicate_bill"
-	CategoryTestMismatch  = "test_mismatch"
-	CategoryUnmappedTest  = "unmapped_test"
-	CategoryMissingDrop   = "missing_drop"
-	CategoryUnconfirmed   = "unconfirmed"  // may or may not be booked; no webhook has settled it
-	CategoryNotSent       = "not_sent"     // admitted, still not answered by Flabs after an hour
-	CategoryFileRefused   = "file_refused" // a file the inbox refused: in errors/ with a note
+	CategoryRejectedRow   Category = "rejected_row"
+	CategorySubmitFailed  Category = "submit_failed"
+	CategoryNoBill        Category = "no_bill"
+	CategoryNotCompleted  Category = "not_completed"
+	CategoryBillDeleted   Category = "bill_deleted"
+	CategoryOrphanEvent   Category = "orphan_event"
+	CategoryDuplicateBill Category = "duplicate_bill"
+	CategoryTestMismatch  Category = "test_mismatch"
+	CategoryUnmappedTest  Category = "unmapped_test"
+	CategoryMissingDrop   Category = "missing_drop"
+	CategoryUnconfirmed   Category = "unconfirmed"  // may or may not be booked; no webhook has settled it
+	CategoryNotSent       Category = "not_sent"     // admitted, still not answered by Flabs after an hour
+	CategoryFileRefused   Category = "file_refused" // a file the inbox refused: in errors/ with a note
 )
 
 // Categories lists every category in the order a booking meets them on
 // its journey, which is the order the Summary and the digest show them.
-var Categories = []string{
+var Categories = []Category{
 	CategoryMissingDrop, CategoryFileRefused, CategoryRejectedRow, CategoryUnmappedTest, CategoryNotSent, CategorySubmitFailed,
 	CategoryUnconfirmed, CategoryNoBill, CategoryNotCompleted, CategoryBillDeleted, CategoryDuplicateBill,
 	CategoryTestMismatch, CategoryOrphanEvent,
 }
 
+// Status is where an exception stands.
+type Status string
+
 // The exception statuses.
 const (
-	StatusNew      = "new"      // first seen in this run
-	StatusOpen     = "open"     // seen before and still there
-	StatusResolved = "resolved" // gone since the last run
-	StatusClosed   = "closed"   // a person settled it; back as new if its facts change
-	StatusSnoozed  = "snoozed"  // a person hid it until a date
+	StatusNew      Status = "new"      // first seen in this run
+	StatusOpen     Status = "open"     // seen before and still there
+	StatusResolved Status = "resolved" // gone since the last run
+	StatusClosed   Status = "closed"   // a person settled it; back as new if its facts change
+	StatusSnoozed  Status = "snoozed"  // a person hid it until a date
 )
 
 // Exception is one work item: a problem with a stable ID, so the same
 // problem is the same item every night.
 type Exception struct {
-	ID              string `db:"id" json:"id"`
-	Category        string `db:"category" json:"category"`
-	Status          string `db:"status" json:"status"`
-	Partner         string `db:"partner" json:"partner"`
-	IntegratorID    string `db:"integrator_id" json:"integrator_id"`
-	File            string `db:"file" json:"file"`
-	Row             int    `db:"row_num" json:"row"` // sheet row, 0 if none
-	Detail          string `db:"detail" json:"detail"`
-	SuggestedAction string `db:"suggested_action" json:"suggested_action"`
+	ID              string   `db:"id" json:"id"`
+	Category        Category `db:"category" json:"category"`
+	Status          Status   `db:"status" json:"status"`
+	Partner         string   `db:"partner" json:"partner"`
+	IntegratorID    string   `db:"integrator_id" json:"integrator_id"`
+	File            string   `db:"file" json:"file"`
+	Row             int      `db:"row_num" json:"row"` // sheet row, 0 if none
+	Detail          string   `db:"detail" json:"detail"`
+	SuggestedAction string   `db:"suggested_action" json:"suggested_action"`
 	// Since is when the thing happened that the exception is about: the
 	// file received, the booking admitted or sent, the bill created or
 	// deleted. Its age counts from here, not from when a run first saw it.

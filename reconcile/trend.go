@@ -7,5 +7,5 @@ import "time"
 // converges.
 type TrendPoint struct {
 	At   time.Time
-	Open map[string]int // category → open exceptions
+	Open map[Category]int // category → open exceptions
 }

@@ -149,9 +149,9 @@ type dbStats struct {
 
 	mu       sync.Mutex // one scrape reads at a time; guards what follows
 	jobs     map[string]*jobTimes
-	lookedAt map[string]bool // jobs whose earlier runs were read back
-	opens    map[string]int  // open exceptions by category, as last read; nil before the first read
-	down     bool            // the last read failed
+	lookedAt map[string]bool            // jobs whose earlier runs were read back
+	opens    map[reconcile.Category]int // open exceptions by category, as last read; nil before the first read
+	down     bool                       // the last read failed
 }
 
 // jobTimes is what the reads so far found of one job.
@@ -209,7 +209,7 @@ func (c *dbStats) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.lastFailed, prometheus.GaugeValue, unixSeconds(t.failed), job)
 	}
 	for cat, n := range c.opens {
-		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(n), cat)
+		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(n), string(cat))
 	}
 }
 

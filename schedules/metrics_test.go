@@ -139,7 +139,10 @@ func TestMetricsOpenExceptions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		now := store.T(time.Now())
 		q := db.Rebind(`INSERT INTO exceptions (id, category, status, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)`)
-		for i, e := range []struct{ cat, status string }{
+		for i, e := range []struct {
+			cat    reconcile.Category
+			status reconcile.Status
+		}{
 			{reconcile.CategoryNotSent, reconcile.StatusNew},
 			{reconcile.CategoryNotSent, reconcile.StatusOpen},
 			{reconcile.CategoryNoBill, reconcile.StatusOpen},

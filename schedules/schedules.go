@@ -5,10 +5,12 @@
 // schedules: the default schedule (default.yaml, embedded) overridden by
 // the config, each job never overlapping itself — within a process (skip
 // if still running) and across processes sharing one database (a lease in
-// the store, renewed while the job runs). Record runs a job once and
-// records it in job_runs with its outcome and a summary of its counts,
-// whether cron or a person started it. The job bodies (ImportJob,
-// MappingSyncJob, ReconcileJob, ExpectedDropsJob) are plain funcs tested
+// the store, renewed while the job runs). RunOnce is the one way a job
+// runs, whether cron or a person starts it: it takes the lease (a
+// person's run waits a few seconds for one running elsewhere, then says
+// who holds it) and records the run in job_runs with its outcome and a
+// summary of its counts. The job bodies (ImportJob, MappingSyncJob,
+// ReconcileJob, ExpectedDropsJob, PruneJob) are plain funcs tested
 // without cron; GatherStatus is `flabsync status`.
 package schedules
 
@@ -75,7 +77,7 @@ func New(db *store.DB, loc *time.Location, holder string, log *slog.Logger) *Sch
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{db: db, holder: holder, log: log, ttl: 2 * time.Minute,
+	return &Scheduler{db: db, holder: holder, log: log, ttl: DefaultLeaseTTL,
 		cron: cron.New(cron.WithLocation(loc)), jobs: map[string]Func{}, specs: map[string]string{},
 		running: map[string]bool{}, last: map[string]time.Time{}}
 }
@@ -158,8 +160,8 @@ func (s *Scheduler) RunNow(ctx context.Context, name string) (Outcome, error) {
 	return s.run(ctx, name)
 }
 
-// run runs a job once: not if it is running here, not if another
-// process holds its lease; recorded in job_runs.
+// run runs a job once through RunOnce: not if it is running here, not
+// if another process holds its lease (no wait: this turn is skipped).
 func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 	s.mu.Lock()
 	fn, ok := s.jobs[name]
@@ -180,46 +182,11 @@ func (s *Scheduler) run(ctx context.Context, name string) (Outcome, error) {
 		s.mu.Unlock()
 	}()
 
-	lease := "job:" + name
-	got, err := s.db.AcquireLease(ctx, lease, s.holder, s.ttl, time.Now())
-	if err != nil {
-		s.log.Error("job lease", logging.KeyJob, name, logging.Err(err))
-		return "", err
-	}
-	if !got {
+	_, jerr := RunOnce(ctx, s.db, name, s.holder, RunOptions{TTL: s.ttl, Logger: s.log}, fn)
+	if errors.Is(jerr, ErrHeld) {
 		s.log.Info("job running on another process; this turn skipped", logging.KeyJob, name)
 		return ElsewhereOK, nil
 	}
-	jobCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	renewed := make(chan struct{})
-	go func() { // keep the lease while the job runs; stop the job if it is lost
-		defer close(renewed)
-		t := time.NewTicker(s.ttl / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-jobCtx.Done():
-				return
-			case <-t.C:
-				ok, err := s.db.AcquireLease(context.WithoutCancel(jobCtx), lease, s.holder, s.ttl, time.Now())
-				if err != nil || !ok {
-					s.log.Error("job lease lost; stopping the job", logging.KeyJob, name, logging.Err(err))
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	defer func() {
-		cancel()
-		<-renewed
-		if err := s.db.ReleaseLease(context.WithoutCancel(ctx), lease, s.holder); err != nil {
-			s.log.Error("release job lease", logging.KeyJob, name, logging.Err(err))
-		}
-	}()
-
-	_, jerr := Record(ctx, s.db, name, s.holder, s.log, func(context.Context) (string, error) { return fn(jobCtx) })
 	if jerr == nil {
 		s.mu.Lock()
 		s.last[name] = time.Now()

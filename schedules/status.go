@@ -8,22 +8,23 @@ import (
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/rules"
 )
 
 // Status is the state of a deployment at a glance: `flabsync status`
 // (--json prints it as it is; keys only ever get added).
 type Status struct {
-	Database      string            `json:"database"`
-	SchemaVersion int64             `json:"schema_version"`
-	Catalogue     CatalogueStatus   `json:"catalogue"`
-	Files         map[string]int    `json:"files"`    // by status
-	Rows          map[string]int    `json:"rows"`     // sheet rows by outcome
-	Bookings      map[string]int    `json:"bookings"` // by ledger state
-	Jobs          []JobStatus       `json:"jobs"`     // the last run of each job
-	Exceptions    map[string]int    `json:"open_exceptions"`
-	Leases        []LeaseStatus     `json:"leases"`
-	Schedules     map[string]string `json:"schedules,omitempty"`
+	Database      string                     `json:"database"`
+	SchemaVersion int64                      `json:"schema_version"`
+	Catalogue     CatalogueStatus            `json:"catalogue"`
+	Files         map[string]int             `json:"files"`    // by status
+	Rows          map[string]int             `json:"rows"`     // sheet rows by outcome
+	Bookings      map[string]int             `json:"bookings"` // by ledger state
+	Jobs          []JobStatus                `json:"jobs"`     // the last run of each job
+	Exceptions    map[reconcile.Category]int `json:"open_exceptions"`
+	Leases        []LeaseStatus              `json:"leases"`
+	Schedules     map[string]string          `json:"schedules,omitempty"`
 	// Receipts are the clinics' receipts in the outbox not yet sent.
 	Receipts ledger.ReceiptBacklog `json:"receipts"`
 }

@@ -90,3 +90,46 @@ func importChain(imports map[string][]string, root, target string) []string {
 	}
 	return []string{root, "…", target}
 }
+
+// TestInternalHoldsOnlyLeaves fails if a package under internal/ imports
+// a domain or orchestrating package (pipeline/, reconcile/, mapping/,
+// schedules/): the direction is cmd → schedules → domain → internal/*,
+// so an orchestrator (retention, say) lives beside the jobs in
+// schedules/, never in internal/. Test files may import what they need.
+func TestInternalHoldsOnlyLeaves(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go command not found on PATH (%v); run under go test to check the import direction", err)
+	}
+	const module = "github.com/flabsync/flabsync/"
+	cmd := exec.CommandContext(t.Context(), goBin, "list",
+		"-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", module+"internal/...")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	upper := []string{"pipeline", "reconcile", "mapping", "schedules", "cmd"}
+	listed := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		listed++
+		for _, imp := range f[1:] {
+			rest, ok := strings.CutPrefix(imp, module)
+			if !ok {
+				continue
+			}
+			top, _, _ := strings.Cut(rest, "/")
+			if slices.Contains(upper, top) {
+				t.Errorf("%s imports %s: internal/ holds only leaves; move the package beside its callers (an orchestrator goes in schedules/)", f[0], imp)
+			}
+		}
+	}
+	if listed == 0 {
+		t.Fatal("go list printed no internal packages")
+	}
+}

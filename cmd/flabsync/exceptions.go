@@ -50,7 +50,7 @@ func runExceptions(ctx context.Context, m *Main, args []string) error {
 	}
 	switch {
 	case sub == "list":
-		l, err := rules.List(ctx, db, *status, *category)
+		l, err := rules.List(ctx, db, reconcile.Status(*status), reconcile.Category(*category))
 		if err != nil {
 			return usageErrorf("exceptions list: %v", err)
 		} else if *asJSON {
@@ -102,7 +102,7 @@ func importDecisions(ctx context.Context, m *Main, db *store.DB, args []string, 
 	if err := rules.Apply(ctx, db, ds, by, now); err != nil {
 		return usageErrorf("exceptions import %s: %v", args[0], err)
 	}
-	n := map[string]int{}
+	n := map[reconcile.Action]int{}
 	for _, d := range ds {
 		n[d.Action]++
 	}

@@ -96,7 +96,7 @@ func runMappingSync(ctx context.Context, m *Main, args []string) error {
 	}
 	var rep *mapping.SyncReport
 	job := schedules.MappingSyncJob(ms, client, cfg.Flabs.LabID, func(r *mapping.SyncReport) { rep = r })
-	if _, err := schedules.Record(ctx, db, schedules.JobMappingSync, schedules.Holder(), nil, job); rep == nil {
+	if _, err := runJob(ctx, m, db, schedules.JobMappingSync, job); rep == nil {
 		return err
 	}
 	if *asJSON {

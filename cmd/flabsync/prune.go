@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/flabsync/flabsync/internal/retention"
+	"github.com/flabsync/flabsync/schedules"
+	"github.com/flabsync/flabsync/schedules/retention"
 )
 
 func runPrune(ctx context.Context, m *Main, args []string) error {
@@ -33,7 +34,19 @@ func runPrune(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := retention.Run(ctx, db, cfg, at, retention.Options{DryRun: *dryRun, Logger: m.logger(cfg)})
+	var r retention.Report
+	if *dryRun {
+		// A dry run changes nothing: a look, not a run of the job.
+		r, err = retention.Run(ctx, db, cfg, at, retention.Options{DryRun: true, Logger: m.logger(cfg)})
+	} else {
+		// The same job serve runs daily, under its lease and recorded.
+		ran := false
+		_, err = runJob(ctx, m, db, schedules.JobPrune, schedules.PruneJobAt(cfg, db, m.logger(cfg), at,
+			func(got retention.Report) { r, ran = got, true }))
+		if !ran {
+			return err
+		}
+	}
 	if *asJSON {
 		if jerr := writeJSON(m.Stdout, r); jerr != nil {
 			return jerr

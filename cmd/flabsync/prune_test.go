@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/flabs"
-	"github.com/flabsync/flabsync/internal/retention"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/pipeline/ledger"
+	"github.com/flabsync/flabsync/schedules/retention"
 )
 
 // TestPruneCommand: --dry-run counts what a prune erases and changes

@@ -10,15 +10,19 @@ import (
 )
 
 func runReconcile(ctx context.Context, m *Main, args []string) error {
-	fs := m.newFlagSet("reconcile", "reconcile [--at TIME] [--email] [--json] [--config FILE]",
+	fs := m.newFlagSet("reconcile", "reconcile [--at TIME [--out FILE]] [--email] [--json] [--config FILE]",
 		"Compares what flabsync sent with what Flabs' webhooks said, as of TIME (default now), and\n"+
 			"writes report.dir/exceptions-<date>.xlsx: a Summary sheet, one sheet per kind of problem,\n"+
 			"and an Unmapped sheet ops fill in and import back ('flabsync mapping import --review');\n"+
 			"plus each partner's reject file. Prints a digest; --email mails it to mail.to with the\n"+
 			"workbook attached. Exceptions are data, not failures: exit 0 when the run completes,\n"+
-			"1 when the email could not be sent (the workbook stays on disk).")
+			"1 when the email could not be sent (the workbook stays on disk), or when the nightly run\n"+
+			"is running elsewhere (it says where). --at TIME is a read-only look at another time: it\n"+
+			"prints what a run then would find and stores nothing (no exceptions, trend, job run or\n"+
+			"reject file); it writes a workbook only with --out (--email mails that one).")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
-	atFlag := fs.String("at", "", `run as of this time: RFC 3339 or "2006-01-02 15:04" in the config's timezone (default now)`)
+	atFlag := fs.String("at", "", `look as of this time, read-only: RFC 3339 or "2006-01-02 15:04" in the config's timezone (default now: the nightly run)`)
+	outFlag := fs.String("out", "", "write the workbook to this file (default report.dir/exceptions-<date>.xlsx; with --at, none)")
 	email := fs.Bool("email", false, "mail the digest and the workbook to mail.to")
 	asJSON := fs.Bool("json", false, `print {"workbook", "summary", "exceptions": [...]} (the stable shape)`)
 	if err := parse(fs, args); err != nil {
@@ -32,6 +36,11 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	look := *atFlag != ""
+	if look && *email && *outFlag == "" {
+		return usageErrorf("reconcile: --at --email mails the look's workbook: say where to write it with --out FILE").
+			hint("flabsync reconcile --at '2026-11-25 02:00' --out look.xlsx --email")
+	}
 	if *email && (cfg.Mail.SMTPURL == "" || len(cfg.Mail.To) == 0) {
 		return &configError{err: fmt.Errorf("--email needs mail.smtp_url, mail.from and mail.to")}
 	}
@@ -43,7 +52,7 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 	var r *nightly.Outcome
 	run := func(ctx context.Context) (string, error) {
 		var err error
-		if r, err = nightly.Run(ctx, cfg, db, at, nightly.Options{Email: *email, Logger: m.logger(cfg)}); err != nil {
+		if r, err = nightly.Run(ctx, cfg, db, at, nightly.Options{Email: *email, Logger: m.logger(cfg), Look: look, Workbook: *outFlag}); err != nil {
 			return "", err
 		}
 		s := fmt.Sprintf("by hand: %d new, %d open, %d resolved; %s", r.Result.New, r.Result.Open, r.Result.Resolved, r.Workbook)
@@ -52,11 +61,12 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 		}
 		return s, nil
 	}
-	if *atFlag == "" {
+	if !look {
 		// A run as of now is the nightly run done by hand (after a failed
-		// one, say): recorded like it, so status and the reconcile alert
-		// see it. A run as of another time is a look, not recorded.
-		_, err = schedules.Record(ctx, db, schedules.JobReconcile, schedules.Holder(), nil, run)
+		// one, say): under its lease and recorded like it, so status and
+		// the reconcile alert see it. A look at another time stores
+		// nothing: no lease, no job run.
+		_, err = runJob(ctx, m, db, schedules.JobReconcile, run)
 	} else {
 		_, err = run(ctx)
 	}
@@ -69,7 +79,12 @@ func runReconcile(ctx context.Context, m *Main, args []string) error {
 		}
 	} else {
 		fmt.Fprint(m.Stdout, r.Digest.Text())
-		fmt.Fprintf(m.Stdout, "\nworkbook: %s\n", r.Workbook)
+		switch {
+		case r.Workbook != "":
+			fmt.Fprintf(m.Stdout, "\nworkbook: %s\n", r.Workbook)
+		case look:
+			fmt.Fprintf(m.Stdout, "\na look as of %s: nothing stored, no workbook (--out FILE writes one)\n", at.Format(time.RFC3339))
+		}
 		for _, p := range r.Rejects {
 			fmt.Fprintf(m.Stdout, "reject file: %s\n", p)
 		}

@@ -166,7 +166,7 @@ log: {level: warn}
 	child(t, dir, "import", "--no-progress", filepath.Join(dir, "hung_2026-b.csv")).Run()
 
 	at := start.Add(80 * time.Hour).UTC().Format(time.RFC3339)
-	out, err := child(t, dir, "reconcile", "--at", at, "--email", "--json").Output()
+	out, err := child(t, dir, "reconcile", "--at", at, "--out", filepath.Join(dir, "look.xlsx"), "--email", "--json").Output()
 	if err != nil {
 		t.Fatalf("reconcile: %v\n%s", err, out)
 	}
@@ -183,7 +183,7 @@ log: {level: warn}
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for _, cat := range reconcile.Categories {
-		if rep.Summary[cat] == 0 {
+		if rep.Summary[string(cat)] == 0 {
 			t.Errorf("no %s exception; summary %v", cat, rep.Summary)
 		}
 	}

@@ -8,8 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
@@ -37,6 +38,10 @@ type Main struct {
 	// flagSetMade, when set, is told of every flag set a command makes
 	// (gendocs reads the commands' own flags through it).
 	flagSetMade func(fs *flag.FlagSet, synopsis, description string)
+	// JobWait is how long a job run by hand (reconcile, mapping sync,
+	// prune) waits for the same job running elsewhere before it gives up
+	// naming the holder (default schedules.DefaultHandWait).
+	JobWait time.Duration
 }
 
 // NewMain returns a Main on the process's standard streams.
@@ -237,12 +242,12 @@ func (m *Main) logger(cfg *config.Config) *slog.Logger {
 }
 
 // sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 

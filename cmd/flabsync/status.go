@@ -58,7 +58,11 @@ func printStatus(w io.Writer, r *schedules.Status) {
 	line("files", r.Files)
 	line("rows", r.Rows)
 	line("bookings", r.Bookings)
-	line("exceptions", r.Exceptions)
+	exceptions := make(map[string]int, len(r.Exceptions))
+	for c, n := range r.Exceptions {
+		exceptions[string(c)] = n
+	}
+	line("exceptions", exceptions)
 	fmt.Fprintf(w, "receipts   %d unsent", r.Receipts.Unsent)
 	if rc := r.Receipts; rc.Unsent > 0 {
 		fmt.Fprintf(w, ", the oldest queued %s ago", time.Since(rc.Oldest).Round(time.Second))

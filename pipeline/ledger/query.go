@@ -155,25 +155,26 @@ type RejectedRow struct {
 	Message string `db:"message"`
 }
 
+// correctedBy is the SQL condition that row c of file g corrects the
+// rejected row r of file f: a later file of the same partner carries an
+// accepted (or duplicate) row with r's booking reference, received by
+// the time that is its one parameter. (reconcile/rules states the same
+// condition with its states bound as parameters: no fragment of the
+// ledger's, tied to its aliases, leaves the package.)
+const correctedBy = `r.ref <> '' AND c.ref = r.ref AND g.partner = f.partner AND c.status IN ('accepted', 'duplicate')
+	AND g.created_at > f.created_at AND g.created_at <= ?`
+
 // RejectedRows returns the rows rejected in files received in [from, to],
 // by partner, file and row: a file's content once however often it came
 // (its first arrival in the window), and no row a later file of the
 // partner corrected (an accepted row with the same booking reference).
-// CorrectedBy is the SQL condition that row c of file g corrects the
-// rejected row r of file f: a later file of the same partner carries an
-// accepted (or duplicate) row with r's booking reference, received by
-// the time that is its one parameter. RejectedRows, the nightly
-// rejected_row rule and its "corrected by" note all ask it.
-const CorrectedBy = `r.ref <> '' AND c.ref = r.ref AND g.partner = f.partner AND c.status IN ('accepted', 'duplicate')
-	AND g.created_at > f.created_at AND g.created_at <= ?`
-
 func (l *Ledger) RejectedRows(ctx context.Context, from, to time.Time) ([]RejectedRow, error) {
 	var rows []RejectedRow
 	q := l.db.Rebind(`SELECT f.id AS file_id, f.partner, f.name, f.path, r.row_num, r.code, r.message
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
 WHERE r.status = ? AND f.created_at >= ? AND f.created_at <= ?
 	AND f.id = (SELECT MIN(d.id) FROM files d WHERE d.sha256 = f.sha256 AND d.partner = f.partner AND d.created_at >= ?)
-	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id WHERE ` + CorrectedBy + `)
+	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id WHERE ` + correctedBy + `)
 ORDER BY f.partner, f.id, r.row_num`)
 	if err := l.db.SelectContext(ctx, &rows, q, RowRejected, store.T(from), store.T(to), store.T(from), store.T(to)); err != nil {
 		return nil, fmt.Errorf("ledger: read rejected rows: %w", err)

@@ -45,13 +45,14 @@ func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // the simulator and the real webhook receiver: two clinics drop a file
 // every morning (sunrise with a bad row every fourth day, corrected the
 // next day except every eighth; metro with a broken file on days 5, 15
-// and 27 and nothing after 27), Flabs loses a share of its webhooks and
+// and 27, the first two sent again corrected the next day, and nothing
+// after 27), Flabs loses a share of its webhooks and
 // lab staff make walk-in bills every day, and on day 12 a person closes
 // two no-bill items and snoozes one in that night's workbook, saved
 // again. On day 30 the open exceptions are exactly what is truly
 // unresolved — each lost bill.created but the two closed, the one
 // uncorrected rejected row still inside its window, the one refused file
-// no good file replaced — and the digest's trend shows the last seven
+// never sent again (its next days' other files do not replace it) — and the digest's trend shows the last seven
 // nights as they were.
 func TestThirtyDays(t *testing.T) {
 	if testing.Short() {
@@ -164,9 +165,14 @@ func TestThirtyDays(t *testing.T) {
 		drop(fmt.Sprintf("sunrise_2026-10-%02d.csv", d), b.String())
 		switch {
 		case metroBroken[d]:
-			drop(fmt.Sprintf("metro_2026-10-%02d.csv", d), "hello,world\n1,2\n")
+			// Broken, each day's differently (a refused file's ID is its
+			// content's: the same bytes again would be the same exception).
+			drop(fmt.Sprintf("metro_2026-10-%02d.csv", d), fmt.Sprintf("hello,world\n%d,2\n", d))
 		case d < 27:
 			drop(fmt.Sprintf("metro_2026-10-%02d.csv", d), header+fmt.Sprintf("M%d-1,Patient M%d,61,M,CBC\n", d, d))
+			if metroBroken[d-1] { // yesterday's broken file, sent again corrected
+				drop(fmt.Sprintf("metro_2026-10-%02d (1).csv", d-1), header+fmt.Sprintf("M%d-9,Patient M%d,62,F,CBC\n", d-1, d-1))
+			}
 		}
 		for w := 1; w <= 2; w++ { // bills lab staff make at the counter: no integrator ID
 			id := fmt.Sprintf("W%d-%d", d, w)
@@ -198,7 +204,7 @@ func TestThirtyDays(t *testing.T) {
 			lostWalkIn[ev.Data.BillID] = true
 		}
 	}
-	want := map[string]string{} // exception ID → category, for the no-bill ones
+	want := map[string]reconcile.Category{} // exception ID → category, for the no-bill ones
 	for id := range lost {
 		want["no_bill:"+id] = reconcile.CategoryNoBill
 	}
@@ -209,7 +215,7 @@ func TestThirtyDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	got := map[string]reconcile.Category{}
 	var rejected, refused []rules.Listed
 	for _, e := range open {
 		switch e.Category {
@@ -234,6 +240,15 @@ func TestThirtyDays(t *testing.T) {
 	}
 	if len(refused) != 1 || !strings.Contains(refused[0].File, "metro_2026-10-27.csv") {
 		t.Errorf("open refused files: %+v, want only metro_2026-10-27.csv", refused)
+	}
+	replacedFiles, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryFileRefused)
+	if len(replacedFiles) != 2 {
+		t.Errorf("resolved refused files: %+v, want days 5 and 15, each replaced by its corrected copy", replacedFiles)
+	}
+	for _, e := range replacedFiles {
+		if want := "; replaced by " + strings.TrimSuffix(e.File, ".csv") + " (1).csv"; !strings.HasSuffix(e.Detail, want) {
+			t.Errorf("%s: detail %q, want it to end %q", e.ID, e.Detail, want)
+		}
 	}
 	resolved, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryRejectedRow)
 	for _, e := range resolved {
@@ -339,7 +354,7 @@ func decide(t *testing.T, workbook string, db *store.DB, now time.Time) (closed 
 	return closed, snoozed
 }
 
-func mapDiff(want, got map[string]string) string {
+func mapDiff[V comparable](want, got map[string]V) string {
 	var b strings.Builder
 	for k := range want {
 		if _, ok := got[k]; !ok {
@@ -348,7 +363,7 @@ func mapDiff(want, got map[string]string) string {
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
-			fmt.Fprintf(&b, "+ %s (%s)\n", k, got[k])
+			fmt.Fprintf(&b, "+ %s (%v)\n", k, got[k])
 		}
 	}
 	return b.String()

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,24 +32,36 @@ import (
 // Outcome is what one run produced.
 type Outcome struct {
 	At       time.Time
-	Workbook string   // the exception workbook's path
+	Workbook string   // the exception workbook's path ("" for a look without one)
 	Rejects  []string // the partners' reject files
 	Result   *rules.Result
 	Digest   report.Digest
 	Info     report.WorkbookInfo
 	Mailed   bool
 	MailErr  error // the email was asked for and not sent; the workbook stays on disk
+
+	looked *rules.Looked // a look's exceptions, held: nothing was stored
 }
 
 // Options tune a run.
 type Options struct {
 	Email  bool // mail the digest with the workbook to mail.to
 	Logger *slog.Logger
+	// Look makes the run a read-only look (`reconcile --at`, any time
+	// other than now): the rules are worked out and the digest made, but
+	// no exception, trend row or reject file is written, and the workbook
+	// is written only to Workbook, if set (Email with Look needs it: it
+	// is the attachment).
+	Look bool
+	// Workbook is where the workbook goes; "" is
+	// report.dir/exceptions-<date>.xlsx for a run, and none for a look.
+	Workbook string
 }
 
 // Run reconciles as of at: the rules, the workbook and reject files in
 // cfg.Report.Dir, the digest, and the email when asked. A failed send is
-// not an error: it is in Outcome.MailErr.
+// not an error: it is in Outcome.MailErr. With opts.Look it changes
+// nothing (see Options.Look).
 func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, opts Options) (*Outcome, error) {
 	log := opts.Logger
 	if log == nil {
@@ -62,8 +75,13 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	if err != nil {
 		return nil, err
 	}
+	if opts.Look && opts.Email && opts.Workbook == "" {
+		return nil, errors.New("reconcile: a look mails its workbook only where it is written: name the workbook")
+	}
 	rc := RulesConfig(cfg)
-	// A bill event settles a booking Flabs' answers left unconfirmed.
+	// A bill event settles a booking Flabs' answers left unconfirmed: a
+	// fact as of now, whatever time the run is as of, so a look does it
+	// too (the next run would do the same).
 	if n, err := ledger.New(db).ConfirmBilled(ctx, time.Now()); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -77,11 +95,25 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	} else if ok {
 		since = prev
 	}
-	res, err := rules.Run(ctx, db, rc, ix, at)
-	if err != nil {
+	out := &Outcome{At: at}
+	var res *rules.Result
+	exceptions := rules.Exceptions(ctx, db, at)
+	if opts.Look {
+		if out.looked, err = rules.Look(ctx, db, rc, ix, at, 5); err != nil {
+			return nil, err
+		}
+		res = out.looked.Result
+		exceptions = func(yield func(reconcile.Exception, error) bool) {
+			for _, e := range out.looked.Exceptions {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+	} else if res, err = rules.Run(ctx, db, rc, ix, at); err != nil {
 		return nil, err
 	}
-	out := &Outcome{At: at, Result: res}
+	out.Result = res
 	files, err := fileChecks(ctx, db, since, at)
 	if err != nil {
 		return nil, err
@@ -100,25 +132,37 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 	if err != nil {
 		return nil, err
 	}
-	oldest, err := rules.Oldest(ctx, db, at, 5)
-	if err != nil {
+	var oldest []reconcile.Exception
+	if opts.Look {
+		// The look's own figures close the trend, as a run's stored ones do.
+		trend = append(trend, reconcile.TrendPoint{At: at, Open: openByCategory(res)})
+		if len(trend) > 7 {
+			trend = trend[len(trend)-7:]
+		}
+		oldest = out.looked.Oldest
+	} else if oldest, err = rules.Oldest(ctx, db, at, 5); err != nil {
 		return nil, err
 	}
 	data := &report.Data{At: at, Counts: res.Counts, New: res.New, Open: res.Open, Resolved: res.Resolved, WalkInBills: res.WalkInBills,
-		Exceptions: rules.Exceptions(ctx, db, at), Files: files, Unmapped: mapping.Review(ix, unmapped), Rejects: rejects,
+		Exceptions: exceptions, Files: files, Unmapped: mapping.Review(ix, unmapped), Rejects: rejects,
 		Trend: trend, Oldest: oldest, Location: loc}
-	if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("reconcile: report.dir: %w", err)
+	out.Workbook = opts.Workbook
+	if out.Workbook == "" && !opts.Look {
+		if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("reconcile: report.dir: %w", err)
+		}
+		out.Workbook = filepath.Join(cfg.Report.Dir, "exceptions-"+at.In(loc).Format("2006-01-02")+".xlsx")
 	}
-	out.Workbook = filepath.Join(cfg.Report.Dir, "exceptions-"+at.In(loc).Format("2006-01-02")+".xlsx")
-	if out.Info, err = report.WriteWorkbook(out.Workbook, data); err != nil {
+	if out.Info, err = writeWorkbook(out.Workbook, data); err != nil {
 		return nil, err
 	}
-	if out.Rejects, err = report.WriteRejects(cfg.Report.Dir, data); err != nil {
-		return nil, err
+	if !opts.Look {
+		if out.Rejects, err = report.WriteRejects(cfg.Report.Dir, data); err != nil {
+			return nil, err
+		}
 	}
 	out.Digest = report.NewDigest(data, out.Info)
-	log.Info("reconciled", "workbook", out.Workbook, "new", res.New, "open", res.Open, "resolved", res.Resolved)
+	log.Info("reconciled", "workbook", out.Workbook, "look", opts.Look, "new", res.New, "open", res.Open, "resolved", res.Resolved)
 	if opts.Email {
 		out.MailErr = sendDigest(ctx, cfg, out, log)
 		out.Mailed = out.MailErr == nil
@@ -127,6 +171,32 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 		}
 	}
 	return out, nil
+}
+
+// writeWorkbook writes the workbook to path; with no path (a look
+// without one) it is written to a private temporary directory, for the
+// digest's figures, and removed.
+func writeWorkbook(path string, data *report.Data) (report.WorkbookInfo, error) {
+	if path != "" {
+		return report.WriteWorkbook(path, data)
+	}
+	dir, err := os.MkdirTemp("", "flabsync-look-")
+	if err != nil {
+		return report.WorkbookInfo{}, fmt.Errorf("reconcile: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	info, err := report.WriteWorkbook(filepath.Join(dir, "look.xlsx"), data)
+	info.Path = ""
+	return info, err
+}
+
+// openByCategory is a run's new and open exceptions per category.
+func openByCategory(res *rules.Result) map[reconcile.Category]int {
+	out := map[reconcile.Category]int{}
+	for _, c := range reconcile.Categories {
+		out[c] = res.Total(c)
+	}
+	return out
 }
 
 func sendDigest(ctx context.Context, cfg *config.Config, out *Outcome, log *slog.Logger) error {
@@ -164,15 +234,15 @@ func fileChecks(ctx context.Context, db *store.DB, since, at time.Time) ([]repor
 // exceptionJSON is one exception in `flabsync reconcile --json`: a stable
 // shape.
 type exceptionJSON struct {
-	ID           string `json:"id"`
-	Category     string `json:"category"`
-	Status       string `json:"status"`
-	Partner      string `json:"partner"`
-	IntegratorID string `json:"integrator_id"`
-	File         string `json:"file"`
-	Row          int    `json:"row"`
-	AgeBucket    string `json:"age_bucket"`
-	Detail       string `json:"detail"`
+	ID           string             `json:"id"`
+	Category     reconcile.Category `json:"category"`
+	Status       reconcile.Status   `json:"status"`
+	Partner      string             `json:"partner"`
+	IntegratorID string             `json:"integrator_id"`
+	File         string             `json:"file"`
+	Row          int                `json:"row"`
+	AgeBucket    string             `json:"age_bucket"`
+	Detail       string             `json:"detail"`
 }
 
 // WriteJSON writes the run as `flabsync reconcile --json` prints it:
@@ -180,16 +250,16 @@ type exceptionJSON struct {
 // exceptions streamed (the list can be long) and resolved ones left out.
 func (o *Outcome) WriteJSON(ctx context.Context, w io.Writer, db *store.DB) error {
 	bw := bufio.NewWriter(w)
-	summary := map[string]int{}
+	summary := map[reconcile.Category]int{}
 	for _, c := range reconcile.Categories {
 		summary[c] = o.Result.Total(c)
 	}
 	head, err := json.Marshal(struct {
-		Workbook    string         `json:"workbook"`
-		Summary     map[string]int `json:"summary"`
-		WalkInBills int            `json:"walk_in_bills"` // made inside Flabs: counted, not exceptions
-		Closed      int            `json:"closed"`        // settled by a person: not in summary
-		Snoozed     int            `json:"snoozed"`       // put off by a person: not in summary
+		Workbook    string                     `json:"workbook"`
+		Summary     map[reconcile.Category]int `json:"summary"`
+		WalkInBills int                        `json:"walk_in_bills"` // made inside Flabs: counted, not exceptions
+		Closed      int                        `json:"closed"`        // settled by a person: not in summary
+		Snoozed     int                        `json:"snoozed"`       // put off by a person: not in summary
 	}{o.Workbook, summary, o.Result.WalkInBills, o.Result.Closed, o.Result.Snoozed})
 	if err != nil {
 		return err
@@ -197,7 +267,18 @@ func (o *Outcome) WriteJSON(ctx context.Context, w io.Writer, db *store.DB) erro
 	bw.Write(head[:len(head)-1])
 	bw.WriteString(`,"exceptions":[`)
 	first := true
-	err = rules.Each(ctx, db, o.At, func(e reconcile.Exception) error {
+	each := func(fn func(reconcile.Exception) error) error { return rules.Each(ctx, db, o.At, fn) }
+	if o.looked != nil {
+		each = func(fn func(reconcile.Exception) error) error {
+			for _, e := range o.looked.Exceptions {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	err = each(func(e reconcile.Exception) error {
 		if e.Status == reconcile.StatusResolved {
 			return nil
 		}

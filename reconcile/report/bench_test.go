@@ -31,7 +31,7 @@ func generated(n, ncat int) iter.Seq2[reconcile.Exception, error] {
 			e := reconcile.Exception{
 				ID:              "EX-" + strconv.Itoa(1000000+i),
 				Category:        cat,
-				Status:          []string{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen}[i%3],
+				Status:          []reconcile.Status{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen}[i%3],
 				Partner:         partners[i%len(partners)],
 				IntegratorID:    partners[i%len(partners)] + "-" + strconv.FormatInt(int64(i)*7919, 16),
 				File:            partners[i%len(partners)] + "_2026-11-24.csv",

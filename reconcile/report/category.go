@@ -7,7 +7,7 @@ import (
 	"github.com/flabsync/flabsync/reconcile"
 )
 
-var titles = map[string]string{
+var titles = map[reconcile.Category]string{
 	reconcile.CategoryRejectedRow:   "Rejected rows",
 	reconcile.CategorySubmitFailed:  "Submit failed",
 	reconcile.CategoryNoBill:        "No bill",
@@ -26,7 +26,7 @@ var titles = map[string]string{
 // Title is a category's sheet name: readable, at most 31 characters and
 // free of the characters Excel refuses in sheet names. An unknown
 // category gets a title made from its own name.
-func Title(category string) string {
+func Title(category reconcile.Category) string {
 	if t, ok := titles[category]; ok {
 		return t
 	}
@@ -39,7 +39,7 @@ func Title(category string) string {
 			return -1
 		}
 		return r
-	}, strings.ReplaceAll(category, "_", " "))
+	}, strings.ReplaceAll(string(category), "_", " "))
 	t = strings.TrimSpace(t)
 	if t == "" {
 		t = "Other"

@@ -31,9 +31,9 @@ type FileCheck struct {
 // since resolved exceptions need not be streamed.
 type Data struct {
 	At                  time.Time
-	Counts              map[string]map[string]int // category → partner → open+new exceptions
-	New, Open, Resolved int                       // since the last run
-	WalkInBills         int                       // bills made inside Flabs: counted, not listed
+	Counts              map[reconcile.Category]map[string]int // category → partner → open+new exceptions
+	New, Open, Resolved int                                   // since the last run
+	WalkInBills         int                                   // bills made inside Flabs: counted, not listed
 	Exceptions          iter.Seq2[reconcile.Exception, error]
 	Files               []FileCheck
 	Unmapped            []mapping.ReviewRow

@@ -144,7 +144,7 @@ func readSheet(f *excelize.File, sheet string, loc *time.Location) (out []reconc
 
 // parseAction reads an Action cell and the Snooze until cell beside it.
 func parseAction(action, until string, loc *time.Location) (reconcile.Decision, bool, error) {
-	if strings.EqualFold(action, reconcile.ActionSnooze) {
+	if strings.EqualFold(action, string(reconcile.ActionSnooze)) {
 		if until == "" {
 			return reconcile.Decision{}, false, fmt.Errorf("snooze needs the day it comes back in %s (YYYY-MM-DD)", ColumnSnoozeUntil)
 		}

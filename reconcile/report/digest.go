@@ -58,9 +58,10 @@ type OldestLine struct {
 // open ones (the Summary's Total column), New those first seen this run,
 // Oldest when the oldest of them happened (zero if none is open).
 type CategoryLine struct {
-	Category, Title string
-	Open, New       int
-	Oldest          time.Time
+	Category  reconcile.Category
+	Title     string
+	Open, New int
+	Oldest    time.Time
 }
 
 // PartnerLine is one partner's new and still open exceptions.

@@ -17,7 +17,7 @@ import (
 // digestText is what a digest's plain text says, read back.
 type digestText struct {
 	Total, New, Open, Resolved int
-	ByCategory                 map[string][2]int // category code → {open, new}
+	ByCategory                 map[reconcile.Category][2]int // category code → {open, new}
 	ByPartner                  map[string]int
 	Files                      int
 	Unbalanced, Refused        []string
@@ -41,11 +41,11 @@ func readDigestText(t *testing.T, text string) digestText {
 		}
 		return n
 	}
-	byTitle := map[string]string{}
+	byTitle := map[string]reconcile.Category{}
 	for _, c := range reconcile.Categories {
 		byTitle[report.Title(c)] = c
 	}
-	d := digestText{ByCategory: map[string][2]int{}, ByPartner: map[string]int{}}
+	d := digestText{ByCategory: map[reconcile.Category][2]int{}, ByPartner: map[string]int{}}
 	m := reHead.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("digest has no head line:\n%s", text)
@@ -101,7 +101,7 @@ func checkDigestMatchesSummary(t *testing.T, text string, s summary) {
 		t.Errorf("digest new/open/resolved/total %d/%d/%d/%d, summary %d/%d/%d/%d",
 			dt.New, dt.Open, dt.Resolved, dt.Total, s.New, s.Open, s.Resolved, s.Total)
 	}
-	want := map[string][2]int{}
+	want := map[reconcile.Category][2]int{}
 	for c, v := range s.ByCategory {
 		if v != [2]int{} {
 			want[c] = v
@@ -190,7 +190,7 @@ func TestDigestTrendAndOldest(t *testing.T) {
 	day := func(n int) time.Time { return runAt.Add(time.Duration(n-7) * 24 * time.Hour) }
 	var trend []reconcile.TrendPoint
 	for i, n := range []int{9, 8, 6, 5, 3, 2, 1} {
-		trend = append(trend, reconcile.TrendPoint{At: day(i + 1), Open: map[string]int{reconcile.CategoryRejectedRow: n, reconcile.CategoryNoBill: 7 - i}})
+		trend = append(trend, reconcile.TrendPoint{At: day(i + 1), Open: map[reconcile.Category]int{reconcile.CategoryRejectedRow: n, reconcile.CategoryNoBill: 7 - i}})
 	}
 	d := &report.Data{At: runAt, Location: ist, Trend: trend, Oldest: []reconcile.Exception{
 		{ID: "no_bill:sunrise:S-1", Category: reconcile.CategoryNoBill, Partner: "sunrise", FirstSeen: runAt.Add(-12 * 24 * time.Hour), Detail: "Asha Rao, 34 Y"},

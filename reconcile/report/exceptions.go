@@ -68,7 +68,7 @@ const (
 )
 
 // ActionChoices are what the Action column's list offers.
-var ActionChoices = []string{reconcile.ActionClose, reconcile.ActionSnooze, reconcile.ActionReopen}
+var ActionChoices = []string{string(reconcile.ActionClose), string(reconcile.ActionSnooze), string(reconcile.ActionReopen)}
 
 // fitRows is how many rows a category sheet holds back to size its
 // columns before it streams them (and every row after).
@@ -84,7 +84,7 @@ func (w *workbook) writeExceptions() error {
 	}
 	var (
 		cur  *categorySheet
-		done = map[string]bool{}
+		done = map[reconcile.Category]bool{}
 	)
 	for e, err := range w.d.Exceptions {
 		if err != nil {
@@ -147,17 +147,18 @@ func (w *workbook) count(e reconcile.Exception) {
 // categorySheet is the sheet being streamed. Its first fitRows rows are
 // held back until the columns are sized to them.
 type categorySheet struct {
-	category, name string
-	w              *workbook
-	sw             *excelize.StreamWriter
-	rows           int
-	held           []reconcile.Exception // rows not yet written, while sizing
-	begun          bool
-	widths         []float64 // the columns' widths, once begun
-	cells          []any     // reused for every row
+	category reconcile.Category
+	name     string
+	w        *workbook
+	sw       *excelize.StreamWriter
+	rows     int
+	held     []reconcile.Exception // rows not yet written, while sizing
+	begun    bool
+	widths   []float64 // the columns' widths, once begun
+	cells    []any     // reused for every row
 }
 
-func (w *workbook) startSheet(category string) (*categorySheet, error) {
+func (w *workbook) startSheet(category reconcile.Category) (*categorySheet, error) {
 	name := w.sheetName(Title(category))
 	if _, err := w.f.NewSheet(name); err != nil {
 		return nil, fmt.Errorf("sheet %q: %w", name, err)
@@ -248,7 +249,7 @@ func (cs *categorySheet) write(row int, e reconcile.Exception) error {
 	text := func(v string) excelize.Cell { return excelize.Cell{StyleID: st.text, Value: v} }
 	// Every text cell is a plain string: excelize writes it as an inline
 	// string, so "=HYPERLINK(…)" from a partner stays text.
-	c[colID], c[colStatus], c[colAge], c[colPartner], c[colFile] = text(e.ID), text(e.Status), text(e.AgeBucket), text(e.Partner), text(e.File)
+	c[colID], c[colStatus], c[colAge], c[colPartner], c[colFile] = text(e.ID), text(string(e.Status)), text(e.AgeBucket), text(e.Partner), text(e.File)
 	c[colRow] = excelize.Cell{StyleID: st.number}
 	if e.Row > 0 {
 		c[colRow] = excelize.Cell{StyleID: st.number, Value: e.Row}

@@ -58,7 +58,7 @@ func sampleExceptions() []reconcile.Exception {
 	for ci, cat := range cats {
 		for j := 0; j < ci%3+1; j++ {
 			n++
-			status := []string{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen, reconcile.StatusResolved}[n%4]
+			status := []reconcile.Status{reconcile.StatusNew, reconcile.StatusOpen, reconcile.StatusOpen, reconcile.StatusResolved}[n%4]
 			first := runAt.Add(-time.Duration(n) * 7 * time.Hour)
 			e := reconcile.Exception{
 				ID:              fmt.Sprintf("EX-%04d", n),
@@ -91,8 +91,8 @@ func sampleExceptions() []reconcile.Exception {
 }
 
 // countsOf is what package reconcile would hand over as Data.Counts.
-func countsOf(es []reconcile.Exception) (counts map[string]map[string]int, newN, openN int) {
-	counts = map[string]map[string]int{}
+func countsOf(es []reconcile.Exception) (counts map[reconcile.Category]map[string]int, newN, openN int) {
+	counts = map[reconcile.Category]map[string]int{}
 	for _, e := range es {
 		if !e.Open() {
 			continue
@@ -202,7 +202,7 @@ func zipText(t testing.TB, path string) map[string]string {
 // summary is what the Summary sheet says, read back.
 type summary struct {
 	New, Open, Resolved int
-	ByCategory          map[string][2]int // category → {total, new}
+	ByCategory          map[reconcile.Category][2]int // category → {total, new}
 	ByPartner           map[string]int
 	Total               int
 	Unbalanced, Refused []string
@@ -213,7 +213,7 @@ type summary struct {
 func readSummary(t testing.TB, f *excelize.File) summary {
 	t.Helper()
 	rows := rowsOf(t, f, report.SummarySheet)
-	s := summary{ByCategory: map[string][2]int{}, ByPartner: map[string]int{}}
+	s := summary{ByCategory: map[reconcile.Category][2]int{}, ByPartner: map[string]int{}}
 	atoi := func(v string) int {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -251,7 +251,7 @@ func readSummary(t testing.TB, f *excelize.File) summary {
 			}
 		case section == "categories":
 			ti := slices.Index(partnerHead, report.LabelTotal)
-			s.ByCategory[r[1]] = [2]int{atoi(r[ti]), atoi(r[ti+1])}
+			s.ByCategory[reconcile.Category(r[1])] = [2]int{atoi(r[ti]), atoi(r[ti+1])}
 		case section == "files" && r[0] == report.NoFiles:
 		case section == "files":
 			switch r[len(r)-1] {

@@ -207,14 +207,14 @@ func TestWorkbookFromTheRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := openWorkbook(t, path)
-	var cats []string
+	var cats []reconcile.Category
 	for _, s := range info.Sheets {
 		if s.Category != "" {
 			cats = append(cats, s.Category)
 			checkLayout(t, f, path, s)
 		}
 	}
-	if want := []string{reconcile.CategoryFileRefused, reconcile.CategoryRejectedRow}; !slices.Equal(cats, want) {
+	if want := []reconcile.Category{reconcile.CategoryFileRefused, reconcile.CategoryRejectedRow}; !slices.Equal(cats, want) {
 		t.Errorf("sheets %v, want the Summary's order %v", cats, want)
 	}
 	rows := rowsOf(t, f, report.Title(reconcile.CategoryRejectedRow))

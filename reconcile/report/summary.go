@@ -248,9 +248,9 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 }
 
 // categories is every known category, then any unknown one seen.
-func (w *workbook) categories() []string {
+func (w *workbook) categories() []reconcile.Category {
 	cats := slices.Clone(reconcile.Categories)
-	var extra []string
+	var extra []reconcile.Category
 	for c := range w.info.Counts {
 		if !slices.Contains(cats, c) {
 			extra = append(extra, c)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/flabsync/flabsync/reconcile"
 )
 
 // The fixed sheet names.
@@ -27,12 +29,12 @@ type WorkbookInfo struct {
 	Sheets []SheetInfo // in workbook order, Summary first
 
 	// Counts is category → partner → new and open exceptions written.
-	Counts map[string]map[string]int
+	Counts map[reconcile.Category]map[string]int
 	// NewByCategory is category → exceptions first seen in this run.
-	NewByCategory map[string]int
+	NewByCategory map[reconcile.Category]int
 	// OldestByCategory is category → when the oldest of its new and open
 	// exceptions happened (reconcile.Exception.Since).
-	OldestByCategory map[string]time.Time
+	OldestByCategory map[reconcile.Category]time.Time
 	// New and Open are the exceptions written with those statuses;
 	// Resolved is Data.Resolved.
 	New, Open, Resolved int
@@ -46,8 +48,8 @@ type WorkbookInfo struct {
 // SheetInfo is one sheet of the workbook.
 type SheetInfo struct {
 	Name     string
-	Category string // "" for Summary and Unmapped
-	Rows     int    // data rows below the header
+	Category reconcile.Category // "" for Summary and Unmapped
+	Rows     int                // data rows below the header
 }
 
 // Sheet returns the sheet called name.
@@ -144,9 +146,9 @@ func newWorkbook(f *excelize.File, d *Data) (*workbook, error) {
 		f: f, d: d, st: st,
 		info: WorkbookInfo{
 			Sheets:           []SheetInfo{{Name: SummarySheet}},
-			Counts:           map[string]map[string]int{},
-			NewByCategory:    map[string]int{},
-			OldestByCategory: map[string]time.Time{},
+			Counts:           map[reconcile.Category]map[string]int{},
+			NewByCategory:    map[reconcile.Category]int{},
+			OldestByCategory: map[reconcile.Category]time.Time{},
 			Resolved:         d.Resolved,
 		},
 		names: map[string]bool{SummarySheet: true, UnmappedSheet: true},
@@ -214,12 +216,12 @@ func (w *workbook) check() error {
 	if d.Open != w.info.Open {
 		return &InconsistentError{What: "open", Given: d.Open, Streamed: w.info.Open}
 	}
-	for _, pair := range [][2]map[string]map[string]int{{d.Counts, w.info.Counts}, {w.info.Counts, d.Counts}} {
+	for _, pair := range [][2]map[reconcile.Category]map[string]int{{d.Counts, w.info.Counts}, {w.info.Counts, d.Counts}} {
 		for cat, byPartner := range pair[0] {
 			for partner, n := range byPartner {
 				if m := pair[1][cat][partner]; m != n {
 					given, streamed := d.Counts[cat][partner], w.info.Counts[cat][partner]
-					return &InconsistentError{What: cat + "/" + partner, Given: given, Streamed: streamed}
+					return &InconsistentError{What: string(cat) + "/" + partner, Given: given, Streamed: streamed}
 				}
 			}
 		}

@@ -98,7 +98,7 @@ func TestWriteWorkbook(t *testing.T) {
 				if detail != e.Detail {
 					detail += " (… is the clinic's value, left out of this workbook: it is in " + e.Partner + "_rejects_2026-11-25.csv)"
 				}
-				want := []string{e.ID, e.Status, e.AgeBucket, since.In(ist).Format("2006-01-02 15:04"), e.Partner, e.File, row, e.IntegratorID,
+				want := []string{e.ID, string(e.Status), e.AgeBucket, since.In(ist).Format("2006-01-02 15:04"), e.Partner, e.File, row, e.IntegratorID,
 					detail, e.SuggestedAction, "", "", e.Note, e.FirstSeen.In(ist).Format("2006-01-02 15:04"), reconcile.Fingerprint(e.ID, e.Detail)}
 				if diff := cmp.Diff(want, r); diff != "" {
 					t.Errorf("%s row %d (-want +got):\n%s", s.Name, i+2, diff)
@@ -317,7 +317,7 @@ func TestWorkbookErrors(t *testing.T) {
 			},
 			check: func(err error) bool {
 				var ie *report.InconsistentError
-				return errors.As(err, &ie) && strings.HasPrefix(ie.What, reconcile.CategoryNoBill+"/")
+				return errors.As(err, &ie) && strings.HasPrefix(ie.What, string(reconcile.CategoryNoBill)+"/")
 			},
 		},
 		"NewDisagrees": {
@@ -381,7 +381,7 @@ func TestTitle(t *testing.T) {
 		}
 		seen[ti] = true
 	}
-	for in, want := range map[string]string{
+	for in, want := range map[reconcile.Category]string{
 		"weird:cat/x":                   "Weird_cat_x",
 		"summary":                       "Summary (category)",
 		"":                              "Other",

@@ -3,8 +3,10 @@ package rules
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/reconcile"
 )
 
@@ -51,12 +53,18 @@ func fileRefusedID(d store.Dialect) string {
 }
 
 // latestOfItsKey keeps, of the refused files f with one fileKey, the
-// latest received by the run's time (its one parameter): one exception
-// for a file refused again on a re-drop, its detail the latest refusal's.
+// latest received by the run's time: one exception for a file refused
+// again on a re-drop, its detail the latest refusal's. Its parameters
+// are latestOfItsKeyArgs.
 func latestOfItsKey(d store.Dialect) string {
-	return `NOT EXISTS (SELECT 1 FROM files n WHERE n.partner = f.partner AND n.status IN ('refused', 'failed') AND n.created_at <= ?
+	return `NOT EXISTS (SELECT 1 FROM files n WHERE n.partner = f.partner AND n.status IN (?, ?) AND n.created_at <= ?
 	AND n.id <> f.id AND (n.created_at > f.created_at OR (n.created_at = f.created_at AND n.id > f.id))
 	AND ` + fileKey(d, "n") + ` = ` + fileKey(d, "f") + `)`
+}
+
+// latestOfItsKeyArgs are latestOfItsKey's parameters as of at.
+func latestOfItsKeyArgs(at time.Time) []any {
+	return []any{ledger.FileRefused, ledger.FileFailed, store.T(at)}
 }
 
 // byCategory orders exceptions e by their category as the Summary lists
@@ -66,7 +74,7 @@ var byCategory = func() string {
 	var b strings.Builder
 	b.WriteString("CASE e.category")
 	for i, c := range reconcile.Categories {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %d", strings.ReplaceAll(c, "'", "''"), i)
+		fmt.Fprintf(&b, " WHEN '%s' THEN %d", strings.ReplaceAll(string(c), "'", "''"), i)
 	}
 	fmt.Fprintf(&b, " ELSE %d END", len(reconcile.Categories))
 	return b.String()

@@ -83,9 +83,9 @@ func where(d reconcile.Decision) string {
 // check finds what would make d wrong to apply.
 func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time) error {
 	var cur struct {
-		Category string `db:"category"`
-		Status   string `db:"status"`
-		Detail   string `db:"detail"`
+		Category reconcile.Category `db:"category"`
+		Status   reconcile.Status   `db:"status"`
+		Detail   string             `db:"detail"`
 	}
 	err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT category, status, detail FROM exceptions WHERE id = ?`), d.ID)
 	switch {
@@ -131,14 +131,17 @@ type Listed struct {
 	SnoozedUntil *time.Time `json:"snoozed_until,omitempty"`
 }
 
-// List returns the exceptions of status ("open" means new or open, or
-// "closed", "snoozed", "resolved", "all") and category ("" for all), by
-// category and ID.
-func List(ctx context.Context, db *store.DB, status, category string) ([]Listed, error) {
+// ListAll is List's status for every exception, whatever its status.
+const ListAll reconcile.Status = "all"
+
+// List returns the exceptions of status (StatusOpen means new or open;
+// or StatusClosed, StatusSnoozed, StatusResolved, ListAll) and category
+// ("" for all), by category and ID.
+func List(ctx context.Context, db *store.DB, status reconcile.Status, category reconcile.Category) ([]Listed, error) {
 	where, args := "1 = 1", []any{}
 	switch status {
-	case "all":
-	case "open":
+	case ListAll:
+	case reconcile.StatusOpen:
 		where, args = "e.status IN (?, ?)", append(args, reconcile.StatusNew, reconcile.StatusOpen)
 	case reconcile.StatusClosed, reconcile.StatusSnoozed, reconcile.StatusResolved:
 		where, args = "e.status = ?", append(args, status)

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/store"
@@ -38,12 +39,13 @@ func hours(d time.Duration) string {
 	return fmt.Sprintf("%d min", int(d.Minutes()))
 }
 
-// ruleSet is every SQL rule as of at.
-func ruleSet(cfg Config, at time.Time, dialect store.Dialect) []rule {
+// ruleSet is every SQL rule as of at; refused are the refused files no
+// later file replaced.
+func ruleSet(cfg Config, at time.Time, dialect store.Dialect, refused []int64) []rule {
 	t := func(d time.Duration) store.Time { return store.T(at.Add(-d)) }
-	rs := baseRules(cfg, at, t, dialect)
+	rs := append(baseRules(cfg, at, t), refusedRules(dialect, at, refused)...)
 	if cfg.ListWalkInBills {
-		rs = append(rs, rule{reconcile.CategoryOrphanEvent + " (no integrator ID)", `SELECT 'orphan_event:bill:' || e.bill_id AS id, 'orphan_event' AS category, '' AS integrator_id,
+		rs = append(rs, rule{reconcile.CategoryOrphanEvent, `SELECT 'orphan_event:bill:' || e.bill_id AS id, '' AS integrator_id,
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
 	'events for bill ' || e.bill_id || ' carry no integrator ID: most likely a bill made inside Flabs' AS detail,
 	'check the bill does not duplicate a partner booking' AS suggested_action,
@@ -54,11 +56,45 @@ GROUP BY e.bill_id`, []any{true, t(cfg.RejectsFor)}})
 	return rs
 }
 
-// baseRules are the rules every run applies. Each selects, as
-// occurred_at, when the thing it is about happened (the file received,
-// the booking admitted or sent, the bill created or deleted): the
-// exception's age counts from there.
-func baseRules(cfg Config, at time.Time, t func(time.Duration) store.Time, dialect store.Dialect) []rule {
+// refusedBatch is how many refused files one file_refused rule takes.
+const refusedBatch = 500
+
+// refusedRules select the refused files ids (of those sharing an ID, the
+// latest: latestOfItsKey): open until a later file of
+// the partner with the same name replaces it (refusals), or a person
+// closes it, however long that takes.
+func refusedRules(dialect store.Dialect, at time.Time, ids []int64) []rule {
+	var rs []rule
+	for len(ids) > 0 {
+		n := min(len(ids), refusedBatch)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rs = append(rs, rule{reconcile.CategoryFileRefused, `SELECT ` + fileRefusedID(dialect) + ` AS id, '' AS integrator_id,
+	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
+	'the file is in ' || f.path || ' with a note saying why; ask ' || f.partner || ' for the file corrected, under the same name (a copy mark such as " (1)" or "_v2" is fine): it closes this once read; or close it here' AS suggested_action,
+	f.created_at AS occurred_at
+FROM files f WHERE f.id IN (?` + strings.Repeat(", ?", n-1) + `) AND ` + latestOfItsKey(dialect), append(args, latestOfItsKeyArgs(at)...)})
+	}
+	return rs
+}
+
+// correctedBy is the condition that row c of file g corrects the
+// rejected row r of file f: a later file of the same partner, received
+// by the run's time, carries an accepted (or duplicate) row with r's
+// booking reference. Its parameters are correctedByArgs.
+const correctedBy = `r.ref <> '' AND c.ref = r.ref AND g.partner = f.partner AND c.status IN (?, ?)
+	AND g.created_at > f.created_at AND g.created_at <= ?`
+
+// correctedByArgs are correctedBy's parameters as of at.
+func correctedByArgs(at time.Time) []any {
+	return []any{ledger.RowAccepted, ledger.RowDuplicate, store.T(at)}
+}
+
+// baseRules are the rules every run applies.
+func baseRules(cfg Config, at time.Time, t func(time.Duration) store.Time) []rule {
 	now := store.T(at)
 	return []rule{
 		// One exception per row of the same content, however often the
@@ -66,60 +102,50 @@ func baseRules(cfg Config, at time.Time, t func(time.Duration) store.Time, diale
 		// record); gone once a later file of the partner carries an
 		// accepted row with the same booking reference (a correction).
 		{reconcile.CategoryRejectedRow, `SELECT ` + rejectedRowID + ` AS id,
-	'rejected_row' AS category, '' AS integrator_id, f.partner AS partner, MIN(r.file_id) AS file_id, r.row_num AS row_num,
+	'' AS integrator_id, f.partner AS partner, MIN(r.file_id) AS file_id, r.row_num AS row_num,
 	MIN(r.code || ': ' || r.message) AS detail,
 	'ask ' || f.partner || ' to correct row ' || CAST(r.row_num AS TEXT) || ' of ' || MIN(f.name) || ' and send the file again (rows already sent are not sent twice)' AS suggested_action,
 	MIN(f.created_at) AS occurred_at
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
-WHERE r.status = 'rejected' AND f.created_at >= ? AND f.created_at <= ?
-	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id WHERE ` + ledger.CorrectedBy + `)
-GROUP BY f.partner, f.sha256, r.sheet, r.row_num`, []any{t(cfg.RejectsFor), now, now}},
+WHERE r.status = ? AND f.created_at >= ? AND f.created_at <= ?
+	AND NOT EXISTS (SELECT 1 FROM sheet_rows c JOIN files g ON g.id = c.file_id WHERE ` + correctedBy + `)
+GROUP BY f.partner, f.sha256, r.sheet, r.row_num`, append([]any{ledger.RowRejected, t(cfg.RejectsFor), now}, correctedByArgs(at)...)},
 
-		// Open until a good file of the partner replaces it (or a person
-		// closes it), however long that takes.
-		{reconcile.CategoryFileRefused, `SELECT ` + fileRefusedID(dialect) + ` AS id, 'file_refused' AS category, '' AS integrator_id,
-	f.partner AS partner, f.id AS file_id, 0 AS row_num, f.reason AS detail,
-	'the file is in ' || f.path || ' with a note saying why; ask ' || f.partner || ' for a corrected file' AS suggested_action,
-	f.created_at AS occurred_at
-FROM files f WHERE f.status IN ('refused', 'failed') AND f.created_at <= ?
-	AND NOT EXISTS (` + replacement + `)
-	AND ` + latestOfItsKey(dialect), []any{now, now, now}},
-
-		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, 'submit_failed' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategorySubmitFailed, `SELECT 'submit_failed:' || b.integrator_id AS id, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
-	CASE WHEN b.status = 'rejected' THEN 'Flabs refused it' ELSE 'gave up after ' || CAST(b.attempts AS TEXT) || ' attempts' END ||
+	CASE WHEN b.status = ? THEN 'Flabs refused it' ELSE 'gave up after ' || CAST(b.attempts AS TEXT) || ' attempts' END ||
 	' (last answer: ' || ` + lastAnswer + ` || ')' AS detail,
-	CASE WHEN b.status = 'rejected' THEN 'check the row against Flabs (tests, lead source, barcode, patient fields; ask Flabs about the integrator ID if it looks right), correct it and send the file again'
+	CASE WHEN b.status = ? THEN 'check the row against Flabs (tests, lead source, barcode, patient fields; ask Flabs about the integrator ID if it looks right), correct it and send the file again'
 	     ELSE 'check that Flabs is reachable and the credentials work; sending the file again retries it (never twice)' END AS suggested_action,
 	b.created_at AS occurred_at
-FROM bookings b WHERE b.status IN ('rejected', 'failed') AND b.updated_at <= ?`, []any{now}},
+FROM bookings b WHERE b.status IN (?, ?) AND b.updated_at <= ?`, []any{ledger.Rejected, ledger.Rejected, ledger.Rejected, ledger.Failed, now}},
 
-		{reconcile.CategoryNoBill, `SELECT 'no_bill:' || b.integrator_id AS id, 'no_bill' AS category, b.integrator_id AS integrator_id, b.partner AS partner,
+		{reconcile.CategoryNoBill, `SELECT 'no_bill:' || b.integrator_id AS id, b.integrator_id AS integrator_id, b.partner AS partner,
 	b.file_id AS file_id, b.first_row AS row_num,
 	CASE WHEN b.pre_booking_id <> '' THEN 'submitted (preBookingID ' || b.pre_booking_id || ')' ELSE 'submitted (confirmed by a bill event)' END ||
 	', no bill.created from Flabs within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
 	'look the booking up in Flabs by its integrator ID; if it is there, the webhook was lost; if not, send the file again (nothing is booked twice)' AS suggested_action,
 	COALESCE(b.submitted_at, b.updated_at) AS occurred_at
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id
-WHERE b.status = 'submitted' AND b.submitted_at < ? AND (s.integrator_id IS NULL OR s.state = 'none')`, []any{t(cfg.BillCreatedWithin)}},
+WHERE b.status = ? AND b.submitted_at < ? AND (s.integrator_id IS NULL OR s.state = ?)`, []any{ledger.Submitted, t(cfg.BillCreatedWithin), reconcile.StateNone}},
 
-		{reconcile.CategoryUnconfirmed, `SELECT 'unconfirmed:' || b.integrator_id AS id, 'unconfirmed' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategoryUnconfirmed, `SELECT 'unconfirmed:' || b.integrator_id AS id, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	'may or may not be booked: an attempt got no clear answer, and Flabs refused the resend (' || ` + lastAnswer + ` || '); no bill.created within ` + hours(cfg.BillCreatedWithin) + `' AS detail,
 	'look it up in Flabs by its integrator ID (or barcode): if it is there, close this; if not, send the file again' AS suggested_action,
 	b.created_at AS occurred_at
 FROM bookings b LEFT JOIN booking_state s ON s.integrator_id = b.integrator_id
-WHERE b.status = 'unconfirmed' AND b.updated_at < ? AND (s.integrator_id IS NULL OR s.state = 'none')`, []any{t(cfg.BillCreatedWithin)}},
+WHERE b.status = ? AND b.updated_at < ? AND (s.integrator_id IS NULL OR s.state = ?)`, []any{ledger.Unconfirmed, t(cfg.BillCreatedWithin), reconcile.StateNone}},
 
-		{reconcile.CategoryNotSent, `SELECT 'not_sent:' || b.integrator_id AS id, 'not_sent' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategoryNotSent, `SELECT 'not_sent:' || b.integrator_id AS id, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	b.status || ' for over ` + hours(notSentWithin) + `: admitted from its file but not yet answered by Flabs' ||
 	CASE WHEN b.last_error <> '' THEN ' (last: ' || b.last_error || ')' ELSE '' END AS detail,
 	'flabsync serve sends it by itself: check that serve runs and that Flabs accepts the credentials (flabsync status)' AS suggested_action,
 	b.created_at AS occurred_at
-FROM bookings b WHERE b.status IN ('pending', 'in_flight', 'retry') AND b.updated_at < ?`, []any{t(notSentWithin)}},
+FROM bookings b WHERE b.status IN (?, ?, ?) AND b.updated_at < ?`, []any{ledger.Pending, ledger.InFlight, ledger.Retry, t(notSentWithin)}},
 
-		{reconcile.CategoryNotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, 'not_completed' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategoryNotCompleted, `SELECT 'not_completed:' || b.integrator_id AS id, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	'bill ' || s.bill_id || ' created, not completed within ` + hours(cfg.BillCompletedWithin) + `: ' || CAST(s.reports_completed AS TEXT) || ' of ' ||
 	CASE WHEN ` + pkgsSent + ` > 0 THEN 'at least ' ELSE '' END || CAST(` + testsSent + ` AS TEXT) || ' reports done' AS detail,
@@ -128,24 +154,24 @@ FROM bookings b WHERE b.status IN ('pending', 'in_flight', 'retry') AND b.update
 	     ELSE 'ask the lab about the pending reports of bill ' || s.bill_id END AS suggested_action,
 	COALESCE(s.created_at, s.last_event_at, s.updated_at) AS occurred_at
 FROM booking_state s JOIN bookings b ON b.integrator_id = s.integrator_id
-WHERE s.state = 'created' AND COALESCE(s.created_at, s.last_event_at, s.updated_at) < ?`, []any{t(cfg.BillCompletedWithin)}},
+WHERE s.state = ? AND COALESCE(s.created_at, s.last_event_at, s.updated_at) < ?`, []any{reconcile.StateCreated, t(cfg.BillCompletedWithin)}},
 
-		{reconcile.CategoryBillDeleted, `SELECT 'bill_deleted:' || s.integrator_id AS id, 'bill_deleted' AS category, s.integrator_id AS integrator_id,
+		{reconcile.CategoryBillDeleted, `SELECT 'bill_deleted:' || s.integrator_id AS id, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,
 	'bill ' || s.bill_id || ' was deleted in Flabs' AS detail,
 	'confirm with the lab that the deletion was meant; if not, the booking must be made again' AS suggested_action,
 	COALESCE(s.deleted_at, s.updated_at) AS occurred_at
 FROM booking_state s LEFT JOIN bookings b ON b.integrator_id = s.integrator_id
-WHERE s.state = 'deleted' AND s.orphan = ? AND s.deleted_at >= ?`, []any{false, t(cfg.RejectsFor)}},
+WHERE s.state = ? AND s.orphan = ? AND s.deleted_at >= ?`, []any{reconcile.StateDeleted, false, t(cfg.RejectsFor)}},
 
-		{reconcile.CategoryOrphanEvent, `SELECT 'orphan_event:' || s.integrator_id AS id, 'orphan_event' AS category, s.integrator_id AS integrator_id,
+		{reconcile.CategoryOrphanEvent, `SELECT 'orphan_event:' || s.integrator_id AS id, s.integrator_id AS integrator_id,
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
 	'events for integrator ID ' || s.integrator_id || ' (bill ' || s.bill_id || '), which flabsync never sent' AS detail,
 	'a booking made outside flabsync: check it does not duplicate a partner booking' AS suggested_action,
 	COALESCE(s.created_at, s.last_event_at, s.updated_at) AS occurred_at
 FROM booking_state s WHERE s.orphan = ? AND s.last_event_at >= ?`, []any{true, t(cfg.RejectsFor)}},
 
-		{reconcile.CategoryDuplicateBill, `SELECT 'duplicate_bill:' || s.integrator_id AS id, 'duplicate_bill' AS category, s.integrator_id AS integrator_id,
+		{reconcile.CategoryDuplicateBill, `SELECT 'duplicate_bill:' || s.integrator_id AS id, s.integrator_id AS integrator_id,
 	COALESCE(b.partner, '') AS partner, b.file_id AS file_id, COALESCE(b.first_row, 0) AS row_num,
 	CAST((SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) AS TEXT) || ' bills for one booking (the one deciding its state: ' || s.bill_id || ')' AS detail,
 	'the patient is billed twice: cancel the extra bill in Flabs' AS suggested_action,
@@ -153,12 +179,12 @@ FROM booking_state s WHERE s.orphan = ? AND s.last_event_at >= ?`, []any{true, t
 FROM booking_state s LEFT JOIN bookings b ON b.integrator_id = s.integrator_id
 WHERE (SELECT COUNT(*) FROM booking_bills x WHERE x.integrator_id = s.integrator_id) > 1`, nil},
 
-		{reconcile.CategoryTestMismatch, `SELECT 'test_mismatch:' || b.integrator_id AS id, 'test_mismatch' AS category, b.integrator_id AS integrator_id,
+		{reconcile.CategoryTestMismatch, `SELECT 'test_mismatch:' || b.integrator_id AS id, b.integrator_id AS integrator_id,
 	b.partner AS partner, b.file_id AS file_id, b.first_row AS row_num,
 	CAST(` + testsSent + ` AS TEXT) || ' tests sent, ' || CAST(s.reports_completed AS TEXT) || ' reports in Flabs for bill ' || s.bill_id AS detail,
 	'compare the bill with the partner''s order: a test may be missing or extra' AS suggested_action,
 	COALESCE(s.completed_at, s.updated_at) AS occurred_at
 FROM booking_state s JOIN bookings b ON b.integrator_id = s.integrator_id
-WHERE s.state = 'completed' AND ` + pkgsSent + ` = 0 AND s.reports_completed <> ` + testsSent, nil},
+WHERE s.state = ? AND ` + pkgsSent + ` = 0 AND s.reports_completed <> ` + testsSent, []any{reconcile.StateCompleted}},
 	}
 }

@@ -58,36 +58,27 @@ func Rejects(ctx context.Context, db *store.DB, cfg Config, at time.Time, option
 // correction finds, for the rejected row of an exception (e), the first
 // accepted row with its booking reference in a later file of its partner
 // up to the run's time: "file.csv row 7".
+// Its parameters are correctionArgs.
 const correction = `SELECT g.name || ' row ' || CAST(c.row_num AS TEXT)
 FROM sheet_rows r JOIN files f ON f.id = r.file_id
 	JOIN sheet_rows c ON c.ref = r.ref JOIN files g ON g.id = c.file_id
-WHERE r.file_id = exceptions.file_id AND r.row_num = exceptions.row_num AND r.status = 'rejected' AND ` + ledger.CorrectedBy + `
+WHERE r.file_id = exceptions.file_id AND r.row_num = exceptions.row_num AND r.status = ? AND ` + correctedBy + `
 ORDER BY g.created_at, c.row_num LIMIT 1`
 
-// replacedBy is the condition that file g replaces the refused file f: a
-// file of f's partner read to its end after it, by the run's time (its
-// one parameter).
-const replacedBy = `g.partner = f.partner AND g.status = 'done' AND g.created_at > f.created_at AND g.created_at <= ?`
-
-// replacement finds the file that replaced the refused file f.
-const replacement = `SELECT g.name FROM files g WHERE ` + replacedBy + ` ORDER BY g.created_at LIMIT 1`
+// correctionArgs are correction's parameters as of at.
+func correctionArgs(at time.Time) []any {
+	return append([]any{ledger.RowRejected}, correctedByArgs(at)...)
+}
 
 // noteCorrections says, in the detail of each rejected row this run
-// resolved because a later file corrected it, which file and row did,
-// and of each refused file a good one replaced, which file did.
+// resolved because a later file corrected it, which file and row did.
 func noteCorrections(ctx context.Context, tx *sqlx.Tx, at time.Time) error {
 	now := store.T(at)
 	q := tx.Rebind(`UPDATE exceptions SET detail = detail || '; corrected by ' || (` + correction + `)
 WHERE category = ? AND status = ? AND resolved_at = ? AND EXISTS (` + correction + `)`)
-	if _, err := tx.ExecContext(ctx, q, now, reconcile.CategoryRejectedRow, reconcile.StatusResolved, now, now); err != nil {
+	args := append(correctionArgs(at), reconcile.CategoryRejectedRow, reconcile.StatusResolved, now)
+	if _, err := tx.ExecContext(ctx, q, append(args, correctionArgs(at)...)...); err != nil {
 		return fmt.Errorf("note corrected rows: %w", err)
-	}
-	replaced := `SELECT g.name FROM files f JOIN files g ON g.partner = f.partner
-WHERE f.id = exceptions.file_id AND ` + replacedBy + ` ORDER BY g.created_at LIMIT 1`
-	q = tx.Rebind(`UPDATE exceptions SET detail = detail || '; replaced by ' || (` + replaced + `)
-WHERE category = ? AND status = ? AND resolved_at = ? AND EXISTS (` + replaced + `)`)
-	if _, err := tx.ExecContext(ctx, q, now, reconcile.CategoryFileRefused, reconcile.StatusResolved, now, now); err != nil {
-		return fmt.Errorf("note replaced files: %w", err)
 	}
 	return nil
 }

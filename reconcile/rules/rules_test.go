@@ -109,7 +109,7 @@ func TestEveryRuleAndTheLifeOfAnException(t *testing.T) {
 		if err := rules.Each(ctx, db, at, func(e reconcile.Exception) error { got[e.ID] = e; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{ // id → category
+		want := map[string]reconcile.Category{ // id → category
 			"no_bill:sunrise:no-bill":           reconcile.CategoryNoBill,
 			"no_bill:sunrise:fresh":             reconcile.CategoryNoBill,
 			"not_completed:sunrise:billed-late": reconcile.CategoryNotCompleted,
@@ -215,12 +215,12 @@ func keys(m map[string]reconcile.Exception) []string {
 
 // openIDs runs the rules as of at and returns the open (new or open)
 // exceptions' IDs.
-func openIDs(t *testing.T, db *store.DB, at time.Time) map[string]string {
+func openIDs(t *testing.T, db *store.DB, at time.Time) map[string]reconcile.Category {
 	t.Helper()
 	if _, err := rules.Run(context.Background(), db, cfg, mapping.NewIndex(nil, nil), at); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
+	out := map[string]reconcile.Category{}
 	rules.Each(context.Background(), db, at, func(e reconcile.Exception) error {
 		if e.Open() {
 			out[e.ID] = e.Category
@@ -499,18 +499,46 @@ func TestApplyRefusesStaleOrIncompleteDecisions(t *testing.T) {
 	})
 }
 
-// TestRefusedFileOpenUntilReplaced: a refused file stays an exception
-// past every window until a good file of the same partner comes; then it
-// resolves and says which file replaced it.
-func TestRefusedFileOpenUntilReplaced(t *testing.T) {
+// TestRefusedFileClosesOnlyWhenReplaced: a refused sheet (no header
+// row) stays an exception past every window while other good files of
+// the partner come (a clinic sending daily does not make its refusals
+// vanish); a later file of the same name, copy marks aside, read with
+// rows accepted, resolves it and the note says which; a same-name file
+// with no row accepted does not.
+func TestRefusedFileClosesOnlyWhenReplaced(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		l := ledger.New(db)
-		if err := l.RecordRefused(ctx, "p", "p_broken.csv", "/errors/p_broken.csv", "the file is empty (0 bytes)"); err != nil {
+		clock := time.Now().Add(-time.Hour)
+		l := ledger.New(db).WithClock(func() time.Time { clock = clock.Add(time.Second); return clock })
+		file := func(name string, accepted bool) {
+			t.Helper()
+			fid, _, err := l.StartFile(ctx, ledger.File{Partner: "carecity", Name: name, SHA256: name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !accepted {
+				l.Admit(ctx, fid, nil, []ledger.Row{{Num: 2, Status: ledger.RowRejected, Code: "missing_age", Message: "age is missing", Ref: "X" + name}})
+				l.FinishFile(ctx, fid, 1)
+				return
+			}
+			id := "carecity:" + name
+			l.Admit(ctx, fid, []ledger.Booking{{IntegratorID: id, Partner: "carecity", FirstRow: 2, Rows: []int{2}, Request: &flabs.BillingRequest{IntegratorID: id}}},
+				[]ledger.Row{{Num: 2, Status: ledger.RowAccepted, IntegratorID: id}})
+			l.Sending(ctx, id, "t")
+			l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Submitted, PreBookingID: "pb"})
+			if _, err := l.FinishFile(ctx, fid, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "carecity", Name: "Carecity_0612.csv", SHA256: "noheader"})
+		if err != nil {
 			t.Fatal(err)
 		}
-		later := time.Now().Add(10 * 24 * time.Hour)
+		if err := l.FailFile(ctx, fid, errors.New("no header row found in the first 20 rows")); err != nil {
+			t.Fatal(err)
+		}
 		refused := func(at time.Time) []string {
+			t.Helper()
 			var ids []string
 			for id, c := range openIDs(t, db, at) {
 				if c == reconcile.CategoryFileRefused {
@@ -519,29 +547,59 @@ func TestRefusedFileOpenUntilReplaced(t *testing.T) {
 			}
 			return ids
 		}
+		later := time.Now().Add(10 * 24 * time.Hour)
 		if ids := refused(later); len(ids) != 1 {
 			t.Fatalf("refused file after 10 days: %v, want still open", ids)
 		}
-		fid, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "p_fixed.csv", SHA256: "fixed"})
-		if err != nil {
-			t.Fatal(err)
+		// The next days' good files are other files: it stays open.
+		file("carecity_0613.csv", true)
+		file("carecity_0614.xlsx", true)
+		// The same name again, read, but no row accepted: not replaced.
+		file("carecity_0612 (1).csv", false)
+		if ids := refused(later.Add(time.Second)); len(ids) != 1 {
+			t.Fatalf("after other good files of carecity: %v, want the refusal still open", ids)
 		}
-		id := "p:R1"
-		l.Admit(ctx, fid, []ledger.Booking{{IntegratorID: id, Partner: "p", FirstRow: 2, Rows: []int{2}, Request: &flabs.BillingRequest{IntegratorID: id}}},
-			[]ledger.Row{{Num: 2, Status: ledger.RowAccepted, IntegratorID: id}})
-		l.Sending(ctx, id, "t")
-		l.Settle(ctx, ledger.Result{IntegratorID: id, State: ledger.Submitted, PreBookingID: "pb1"})
-		if _, err := l.FinishFile(ctx, fid, 1); err != nil {
-			t.Fatal(err)
-		}
-		if ids := refused(later.Add(time.Second)); len(ids) != 0 {
-			t.Fatalf("still open after a good file came: %v", ids)
+		// The corrected file, copy marks and case aside: replaced.
+		file("CARECITY_0612_v2 (1).xlsx", true)
+		if ids := refused(later.Add(2 * time.Second)); len(ids) != 0 {
+			t.Fatalf("still open after the corrected file came: %v", ids)
 		}
 		resolved, _ := rules.List(ctx, db, reconcile.StatusResolved, reconcile.CategoryFileRefused)
-		if len(resolved) != 1 || !strings.HasSuffix(resolved[0].Detail, "; replaced by p_fixed.csv") {
+		if len(resolved) != 1 || !strings.HasSuffix(resolved[0].Detail, "; replaced by CARECITY_0612_v2 (1).xlsx") {
 			t.Errorf("resolved: %+v", resolved)
 		}
 	})
+}
+
+// TestFileKey: the one rule for "the same file sent again".
+func TestFileKey(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		same bool
+	}{
+		{"x.csv", "x (1).csv", true},
+		{"x.csv", "x_v2.csv", true},
+		{"x.csv", "X-corrected.CSV", true},
+		{"x.csv", "x_fixed.xlsx", true},
+		{"x.csv", "x_corrected_v3 (2).csv", true},
+		{"x.csv", "x copy.csv", true},
+		{"x.csv", "x(1).csv", true},
+		{"carecity_0612.csv", "Carecity_0612 - Copy.csv", true},
+		{"carecity_0612.csv", "incoming/carecity_0612_FINAL.csv", true},
+		{"carecity_0612.csv", "carecity_0613.csv", false},
+		{"carecity_0612.csv", "carecity_06121.csv", false},
+		{"p_broken.csv", "p_fixed.csv", false},
+		{"x.csv", "y.csv", false},
+		{"x.csv", "x2.csv", false},
+		{"report.csv", "report_v.csv", false},
+	} {
+		if got := rules.FileKey(tt.a) == rules.FileKey(tt.b); got != tt.same {
+			t.Errorf("FileKey(%q) = %q, FileKey(%q) = %q: same %v, want %v", tt.a, rules.FileKey(tt.a), tt.b, rules.FileKey(tt.b), got, tt.same)
+		}
+	}
+	if k := rules.FileKey("(1).csv"); k == "" {
+		t.Errorf("a name that is all copy mark keys to nothing")
+	}
 }
 
 // TestTrendAndOldest: every run keeps its open exceptions per category;

@@ -30,9 +30,9 @@ ON CONFLICT (at, category) DO UPDATE SET open = excluded.open`)
 // to at, oldest first.
 func Trend(ctx context.Context, db *store.DB, at time.Time, n int) ([]reconcile.TrendPoint, error) {
 	var rows []struct {
-		At       store.Time `db:"at"`
-		Category string     `db:"category"`
-		Open     int        `db:"open"`
+		At       store.Time         `db:"at"`
+		Category reconcile.Category `db:"category"`
+		Open     int                `db:"open"`
 	}
 	q := db.Rebind(`SELECT r.at, r.category, r.open FROM reconcile_runs r
 WHERE r.at IN (SELECT DISTINCT at FROM reconcile_runs WHERE at <= ? ORDER BY at DESC LIMIT ?)
@@ -43,7 +43,7 @@ ORDER BY r.at, r.category`)
 	var out []reconcile.TrendPoint
 	for _, r := range rows {
 		if len(out) == 0 || !out[len(out)-1].At.Equal(r.At.Time) {
-			out = append(out, reconcile.TrendPoint{At: r.At.Time, Open: map[string]int{}})
+			out = append(out, reconcile.TrendPoint{At: r.At.Time, Open: map[reconcile.Category]int{}})
 		}
 		out[len(out)-1].Open[r.Category] = r.Open
 	}
@@ -53,8 +53,12 @@ ORDER BY r.at, r.category`)
 // Oldest returns up to n open exceptions (new or open), the oldest first:
 // by when what they are about happened (Exception.Since).
 func Oldest(ctx context.Context, db *store.DB, at time.Time, n int) ([]reconcile.Exception, error) {
+	return oldestOpen(ctx, db, at, n)
+}
+
+func oldestOpen(ctx context.Context, db querier, at time.Time, n int) ([]reconcile.Exception, error) {
 	var out []reconcile.Exception
-	err := scan(ctx, db, `e.status IN ('new', 'open')`, nil, fmt.Sprintf("COALESCE(e.occurred_at, e.first_seen), e.id LIMIT %d", n), at,
+	err := scan(ctx, db, `e.status IN (?, ?)`, []any{reconcile.StatusNew, reconcile.StatusOpen}, fmt.Sprintf("COALESCE(e.occurred_at, e.first_seen), e.id LIMIT %d", n), at,
 		func(l Listed) error { out = append(out, l.Exception); return nil })
 	if err != nil {
 		return nil, err

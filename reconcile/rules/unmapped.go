@@ -9,6 +9,7 @@ import (
 
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/mapping"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/reconcile"
 )
 
@@ -28,8 +29,9 @@ func unmappedNames(ctx context.Context, q sqlx.QueryerContext, rebind func(strin
 	var out []Unmapped
 	err := sqlx.SelectContext(ctx, q, &out, rebind(`SELECT b.partner, t.kind, t.name, COUNT(DISTINCT b.integrator_id) AS n, MIN(b.created_at) AS since
 FROM booking_tests t JOIN bookings b ON b.integrator_id = t.integrator_id
-WHERE t.match_how = 'none' AND b.status IN ('submitted', 'pending', 'in_flight', 'retry') AND b.created_at >= ? AND b.created_at <= ?
-GROUP BY b.partner, t.kind, t.name ORDER BY b.partner, t.kind, t.name`), store.T(since), store.T(at))
+WHERE t.match_how = ? AND b.status IN (?, ?, ?, ?) AND b.created_at >= ? AND b.created_at <= ?
+GROUP BY b.partner, t.kind, t.name ORDER BY b.partner, t.kind, t.name`), mapping.MatchNone,
+		ledger.Submitted, ledger.Pending, ledger.InFlight, ledger.Retry, store.T(since), store.T(at))
 	if err != nil {
 		return nil, fmt.Errorf("rule unmapped_test: %w", err)
 	}
@@ -47,7 +49,7 @@ func unmappedRule(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, ix *m
 		if ix != nil && ix.Lookup(u.Partner, mapping.Kind(u.Kind), u.Name).Mapped() {
 			continue
 		}
-		r := rule{reconcile.CategoryUnmappedTest, `SELECT ? AS id, 'unmapped_test' AS category, '' AS integrator_id, ? AS partner,
+		r := rule{reconcile.CategoryUnmappedTest, `SELECT ? AS id, '' AS integrator_id, ? AS partner,
 	CAST(NULL AS INTEGER) AS file_id, 0 AS row_num, ? AS detail, ? AS suggested_action, ` + timeParam(dialect) + ` AS occurred_at`,
 			[]any{"unmapped_test:" + u.Partner + ":" + u.Kind + ":" + mapping.Key(u.Name), u.Partner,
 				fmt.Sprintf("%s %q sent unmapped in %d booking(s); Flabs staff map it by hand", u.Kind, u.Name, u.Count),

@@ -6,8 +6,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/flabsync/flabsync/internal/retention"
 	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/schedules/retention"
 )
 
 // TestSQLiteBytesErased: erased means erased in the SQLite file: after a

@@ -9,12 +9,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flabsync/flabsync/internal/retention"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/reconcile/nightly"
 	"github.com/flabsync/flabsync/reconcile/rules"
+	"github.com/flabsync/flabsync/schedules/retention"
 )
 
 // exceptionsNow runs the nightly reconciliation as of w.now and returns

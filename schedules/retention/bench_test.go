@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
-	"github.com/flabsync/flabsync/internal/retention"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
 	"github.com/flabsync/flabsync/reconcile/nightly"
+	"github.com/flabsync/flabsync/schedules/retention"
 )
 
 // yearSize is the number of bookings in the benchmark's year

@@ -299,3 +299,38 @@ func TestDrainHandlesWhatItsFirstLookClaims(t *testing.T) {
 		t.Errorf("archived: %v", archived)
 	}
 }
+
+// TestRefusedLinkChangesNothingBehindIt: a partner drops a link to the
+// service's data folder. It is refused (moved to errors/), and neither
+// the folder nor a file behind a link keeps anything but its own mode:
+// no file operation follows a link (chmod did, making the folder 0600).
+func TestRefusedLinkChangesNothingBehindIt(t *testing.T) {
+	in, root, c := newInbox(t)
+	ctx := context.Background()
+	data := filepath.Join(root, "data")
+	os.MkdirAll(data, 0o750)
+	os.Chmod(data, 0o750)
+	drop(t, filepath.Join(data, "flabsync.db"), "db", c.Now().Add(-time.Hour))
+	os.Chmod(filepath.Join(data, "flabsync.db"), 0o644)
+	dir := filepath.Join(root, "inbox")
+	os.Symlink(data, filepath.Join(dir, "data_2026.csv"))
+	os.Symlink(filepath.Join(data, "flabsync.db"), filepath.Join(dir, "db_2026.csv"))
+	for range 2 {
+		if _, err := in.Take(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := c.Now().Format("2006-01-02")
+	for _, n := range []string{"data_2026.csv", "db_2026.csv"} {
+		fi, err := os.Lstat(filepath.Join(root, "errors", day, n))
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s not refused as a link: %v", n, err)
+		}
+	}
+	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o750 {
+		t.Errorf("the folder behind the link is now %v, want 0750", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(filepath.Join(data, "flabsync.db")); fi.Mode().Perm() != 0o644 {
+		t.Errorf("the file behind the link is now %v, want 0644", fi.Mode().Perm())
+	}
+}

@@ -84,7 +84,7 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 		Logger: log.With(logging.KeyComponent, "pipeline"), Progress: r.Progress}
 	out := &RunResult{}
 	out.Files = ing.IngestFiles(ctx, paths, func(path string) ReadOptions {
-		opts := OptionsFor(cfg, partnerOr(r.Partner, path), time.Now())
+		opts := OptionsFor(cfg, r.partnerOf(path), time.Now())
 		opts.Mapper = ix
 		return opts
 	})
@@ -122,11 +122,19 @@ func (r *Run) sendReceipts(ctx context.Context, led *ledger.Ledger, log *slog.Lo
 		if errors.Is(o.Err, context.Canceled) || errors.Is(o.Err, context.DeadlineExceeded) {
 			continue
 		}
-		out := receipt.Outcome{Partner: partnerOr(r.Partner, o.Path), Name: filepath.Base(o.Path), Err: o.Err}
+		out := receipt.Outcome{Partner: r.partnerOf(o.Path), Name: filepath.Base(o.Path), Err: o.Err}
 		if o.In != nil {
 			out.FileID, out.Partner = o.In.FileID, o.In.Result.Partner
 		}
 		rc.Processed(ctx, out)
 	}
 	rc.CloseWithin(ReceiptWait)
+}
+
+// partnerOf is a file's partner: --partner, else PartnerFor.
+func (r *Run) partnerOf(path string) string {
+	if r.Partner != "" {
+		return r.Partner
+	}
+	return PartnerFor(r.Config, path)
 }

@@ -283,19 +283,11 @@ func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, 
 	}
 }
 
-// PartnerByPattern matches top-level inbox file names against the
-// partners' patterns (partners.<name>.pattern), in name order.
+// PartnerByPattern names the partner of a top-level inbox file as
+// `flabsync import` does: pipeline.PartnerFor (partners.<name>.pattern,
+// then the file-name rule).
 func PartnerByPattern(cfg *config.Config) func(string) string {
-	return func(name string) string {
-		for _, p := range cfg.PartnerNames() {
-			if pat := cfg.Partners[p].Pattern; pat != "" {
-				if ok, _ := filepath.Match(pat, name); ok {
-					return p
-				}
-			}
-		}
-		return ""
-	}
+	return func(name string) string { return pipeline.PartnerFor(cfg, name) }
 }
 
 // resumeBatch is how many unsettled bookings one resume takes at a time.

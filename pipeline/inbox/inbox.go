@@ -25,6 +25,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/pipeline"
 )
 
 // Config says where files are and how long they must rest.
@@ -36,8 +37,9 @@ type Config struct {
 	Settle        time.Duration // a file must be this old and unchanged; default 30s
 	ScanEvery     time.Duration // the safety-net scan; default 30s
 	// Partner names the partner of a file directly in Dir (files in a
-	// subfolder belong to the subfolder's partner). Nil: the file name up
-	// to its first '_' or '-'.
+	// subfolder belong to the subfolder's partner), e.g. pipeline.
+	// PartnerFor with the config's patterns. Nil or "": pipeline.PartnerOf,
+	// the rule `flabsync import` uses too.
 	Partner func(name string) string
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -260,11 +262,7 @@ func (in *Inbox) partnerOf(rel string) string {
 			return p
 		}
 	}
-	name := strings.TrimSuffix(rel, filepath.Ext(rel))
-	if i := strings.IndexAny(name, "_-"); i > 0 {
-		name = name[:i]
-	}
-	return strings.ToLower(name)
+	return pipeline.PartnerOf(rel)
 }
 
 // claim renames the file into the processing folder: atomic, so of two

@@ -91,7 +91,7 @@ func (s *Service) Run(ctx context.Context) error {
 	ing := &pipeline.Ingester{Ledger: led, Submitter: sub, Holder: holder, Logger: log.With(logging.KeyComponent, "pipeline"), SkipProcessed: true}
 
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
-		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", s.Name), Settle: cfg.Inbox.Settle,
+		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", s.Name), Settle: cfg.Inbox.Settle, Concurrency: cfg.Inbox.Concurrency,
 		Partner: PartnerByPattern(cfg), Logger: log.With(logging.KeyComponent, "inbox"),
 		Filed: func(f inbox.File, dest string) {
 			if err := led.Moved(context.WithoutCancel(ctx), f.Path, dest); err != nil {

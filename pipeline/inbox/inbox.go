@@ -36,6 +36,12 @@ type Config struct {
 	ProcessingDir string        // claimed files; default Dir/.processing
 	Settle        time.Duration // a file must be this old and unchanged; default 30s
 	ScanEvery     time.Duration // the safety-net scan; default 30s
+	// Concurrency is how many files are handled at once (Watch, Drain
+	// and Go share these slots); default DefaultConcurrency. A look
+	// claims only as many files as there are free slots, so a big file
+	// never holds the claim of others and processes sharing the folder
+	// share its files.
+	Concurrency int
 	// Partner names the partner of a file directly in Dir (files in a
 	// subfolder belong to the subfolder's partner), e.g. pipeline.
 	// PartnerFor with the config's patterns. Nil or "": pipeline.PartnerOf,
@@ -62,6 +68,9 @@ type File struct {
 	ModTime time.Time
 }
 
+// DefaultConcurrency is Config.Concurrency's default.
+const DefaultConcurrency = 4
+
 // Inbox finds, claims and files away partners' files.
 type Inbox struct {
 	cfg Config
@@ -69,6 +78,10 @@ type Inbox struct {
 
 	mu   sync.Mutex
 	seen map[string]look // rel path → the last look at it
+
+	slots chan struct{}  // one per file being handled
+	busy  sync.WaitGroup // every handling started by Watch, Drain or Go
+	freed chan struct{}  // a slot came free: the watcher looks again
 }
 
 type look struct {
@@ -87,6 +100,9 @@ func New(cfg Config) (*Inbox, error) {
 	if cfg.ScanEvery <= 0 {
 		cfg.ScanEvery = 30 * time.Second
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -98,7 +114,8 @@ func New(cfg Config) (*Inbox, error) {
 			return nil, fmt.Errorf("inbox: %w", err)
 		}
 	}
-	return &Inbox{cfg: cfg, log: cfg.Logger, seen: map[string]look{}}, nil
+	return &Inbox{cfg: cfg, log: cfg.Logger, seen: map[string]look{},
+		slots: make(chan struct{}, cfg.Concurrency), freed: make(chan struct{}, 1)}, nil
 }
 
 // Config is the inbox's configuration with defaults filled in.
@@ -121,9 +138,18 @@ func ignored(name string) bool {
 // unchanged since the previous look and older than Settle. Files that
 // must be refused (empty, a symlink leading out of the inbox) go straight
 // to errors/. A file another process claimed first is skipped.
-func (in *Inbox) Take(ctx context.Context) ([]File, error) {
+func (in *Inbox) Take(ctx context.Context) ([]File, error) { return in.TakeUpTo(ctx, -1) }
+
+// TakeUpTo is Take claiming at most limit files (all when limit < 0),
+// the longest settled first; the others stay in the inbox, settled, for
+// the next look (of this process or another).
+func (in *Inbox) TakeUpTo(ctx context.Context, limit int) ([]File, error) {
 	now := in.cfg.Now()
-	var ready []File
+	type candidate struct {
+		path, rel string
+		l         look
+	}
+	var settled []candidate
 	var current = map[string]bool{}
 	err := filepath.WalkDir(in.cfg.Dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -182,14 +208,7 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 			in.refuse(path, rel, "the file is empty (0 bytes)", "ask the clinic to send it again; if they send empty files when they have no bookings, nothing is lost")
 			return nil
 		}
-		f, err := in.claim(path, rel, l)
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				in.log.Error("inbox: claim", logging.KeyFile, rel, logging.Err(err))
-			}
-			return nil
-		}
-		ready = append(ready, f)
+		settled = append(settled, candidate{path, rel, l})
 		return nil
 	})
 	in.mu.Lock()
@@ -199,7 +218,21 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 		}
 	}
 	in.mu.Unlock()
-	sort.Slice(ready, func(i, j int) bool { return ready[i].ModTime.Before(ready[j].ModTime) })
+	sort.SliceStable(settled, func(i, j int) bool { return settled[i].l.mtime.Before(settled[j].l.mtime) })
+	var ready []File
+	for _, c := range settled {
+		if (limit >= 0 && len(ready) >= limit) || ctx.Err() != nil {
+			break
+		}
+		f, cerr := in.claim(c.path, c.rel, c.l)
+		if cerr != nil {
+			if !errors.Is(cerr, fs.ErrNotExist) {
+				in.log.Error("inbox: claim", logging.KeyFile, c.rel, logging.Err(cerr))
+			}
+			continue
+		}
+		ready = append(ready, f)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return ready, fmt.Errorf("inbox: scan %s: %w", in.cfg.Dir, err)
 	}

@@ -334,3 +334,88 @@ func TestRefusedLinkChangesNothingBehindIt(t *testing.T) {
 		t.Errorf("the file behind the link is now %v, want 0644", fi.Mode().Perm())
 	}
 }
+
+// TestWatchHandlesFilesSideBySide: a big file being handled does not
+// hold the others (they were handled one after another), and no more
+// than Concurrency files are in hand at once.
+func TestWatchHandlesFilesSideBySide(t *testing.T) {
+	root := t.TempDir()
+	in, err := inbox.New(inbox.Config{Dir: filepath.Join(root, "inbox"), ArchiveDir: filepath.Join(root, "archive"),
+		ErrorDir: filepath.Join(root, "errors"), Settle: 100 * time.Millisecond, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	drop(t, filepath.Join(root, "inbox", "big_1.csv"), "x", old.Add(-time.Minute)) // the oldest: taken first
+	for i := range 4 {
+		drop(t, filepath.Join(root, "inbox", fmt.Sprintf("small%d_1.csv", i)), "x", old)
+	}
+	release := make(chan struct{})
+	smallDone := make(chan string, 4)
+	var mu sync.Mutex
+	inHand, most := 0, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	watched := make(chan error, 1)
+	go func() {
+		watched <- in.Watch(ctx, func(ctx context.Context, f inbox.File) error {
+			mu.Lock()
+			inHand++
+			most = max(most, inHand)
+			mu.Unlock()
+			defer func() { mu.Lock(); inHand--; mu.Unlock() }()
+			if f.Partner == "big" {
+				<-release
+				return nil
+			}
+			smallDone <- f.Name
+			return nil
+		})
+	}()
+	for range 4 {
+		select {
+		case <-smallDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the small files wait behind the big one")
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(root, "archive", "*", "*.csv")); len(m) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not every file archived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-watched; err != nil {
+		t.Fatal(err)
+	}
+	if most > 2 {
+		t.Errorf("%d files in hand at once, Concurrency is 2", most)
+	}
+}
+
+// TestTakeClaimsOnlyWhatItHasRoomFor: a process with two free slots
+// claims two files; the rest stay in the folder for another process.
+func TestTakeClaimsOnlyWhatItHasRoomFor(t *testing.T) {
+	in, root, c := newInbox(t)
+	old := c.Now().Add(-time.Hour)
+	for i := range 5 {
+		drop(t, filepath.Join(root, "inbox", fmt.Sprintf("clinic%d_1.csv", i)), "x", old.Add(time.Duration(i)*time.Second))
+	}
+	in.TakeUpTo(context.Background(), 2)
+	got, err := in.TakeUpTo(context.Background(), 2)
+	if err != nil || len(got) != 2 || got[0].Partner != "clinic0" || got[1].Partner != "clinic1" {
+		t.Fatalf("took %v, %v; want the two oldest", names(got), err)
+	}
+	left, _ := filepath.Glob(filepath.Join(root, "inbox", "*.csv"))
+	if len(left) != 3 {
+		t.Errorf("%d files left for others, want 3", len(left))
+	}
+	if more, _ := in.TakeUpTo(context.Background(), -1); len(more) != 3 {
+		t.Errorf("the next look took %v, want the 3 left (already settled)", names(more))
+	}
+}

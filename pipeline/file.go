@@ -28,6 +28,10 @@ type ReadOptions struct {
 	Now        time.Time // booking date for rows without one
 	Sheet      sheet.Options
 	Mapper     Mapper
+	// Resumes, for Ingest, is the ledger record of an earlier reading of
+	// the same file that its reader left half done and this process took
+	// over (ledger.TakeFile): this reading replaces it. 0: none.
+	Resumes int64
 }
 
 // Accepted is a valid booking and the exact request that would be sent.

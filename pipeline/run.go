@@ -73,7 +73,29 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 		return nil, err
 	}
 	cfg := r.Config
-	led := ledger.New(r.DB)
+	led := ledger.New(r.DB).WithTakeover(cfg.Inbox.TakeoverAfter)
+	// This process is alive while it works: killed, a running serve
+	// takes over its files and bookings after inbox.takeover_after.
+	if err := led.Heartbeat(ctx, r.Holder); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		led.KeepAlive(beatCtx, r.Holder, func(err error) { log.Warn("heartbeat", logging.Err(err)) })
+	}()
+	defer func() { stopBeat(); <-beating }()
+	// The ledger keeps each file's full path, so that another process
+	// can find the file again if this one dies while reading it.
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		if a, err := filepath.Abs(p); err == nil {
+			abs[i] = a
+		} else {
+			abs[i] = p
+		}
+	}
 	sub := submit.New(r.Client, led, r.Limiter, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: r.Holder, Logger: log.With(logging.KeyComponent, "submit")})
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -83,11 +105,14 @@ func (r *Run) Do(ctx context.Context, paths []string) (*RunResult, error) {
 	ing := &Ingester{Ledger: led, Submitter: sub, Holder: r.Holder, Detail: r.Detail, ListNotThrough: true,
 		Logger: log.With(logging.KeyComponent, "pipeline"), Progress: r.Progress}
 	out := &RunResult{}
-	out.Files = ing.IngestFiles(ctx, paths, func(path string) ReadOptions {
+	out.Files = ing.IngestFiles(ctx, abs, func(path string) ReadOptions {
 		opts := OptionsFor(cfg, r.partnerOf(path), time.Now())
 		opts.Mapper = ix
 		return opts
 	})
+	for i := range out.Files {
+		out.Files[i].Path = paths[i] // as the person named it
+	}
 	stopRun()
 	out.Auth = <-runErr
 	r.sendReceipts(ctx, led, log, out.Files)

@@ -38,7 +38,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	bar := newBar(m, progress && !asJSON, lim)
 	start := time.Now()
-	run := &pipeline.Run{Config: cfg, DB: db, Client: client, Limiter: lim, Holder: holder(), Partner: partner, Detail: asJSON,
+	run := &pipeline.Run{Config: cfg, DB: db, Client: client, Limiter: lim, Holder: fmt.Sprintf("%s:%d", holder(), os.Getpid()), Partner: partner, Detail: asJSON,
 		Logger: m.logger(cfg), Progress: bar.update}
 	res, err := run.Do(ctx, paths)
 	bar.finish()

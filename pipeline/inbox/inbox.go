@@ -30,12 +30,17 @@ import (
 
 // Config says where files are and how long they must rest.
 type Config struct {
-	Dir           string        // the inbox; partners may have subfolders
-	ArchiveDir    string        // done files go to ArchiveDir/<date>/
-	ErrorDir      string        // refused files go to ErrorDir/<date>/, with a .error.txt
-	ProcessingDir string        // claimed files; default Dir/.processing
-	Settle        time.Duration // a file must be this old and unchanged; default 30s
-	ScanEvery     time.Duration // the safety-net scan; default 30s
+	Dir           string // the inbox; partners may have subfolders
+	ArchiveDir    string // done files go to ArchiveDir/<date>/
+	ErrorDir      string // refused files go to ErrorDir/<date>/, with a .error.txt
+	ProcessingDir string // claimed files; default Dir/.processing
+	// Peers, when set, is the folder holding the processing folder of
+	// every process sharing the inbox, each named after its process
+	// (ProcessingDir is one of them): PeerFolders and RecoverPeer look
+	// there for files a process that is gone left claimed.
+	Peers     string
+	Settle    time.Duration // a file must be this old and unchanged; default 30s
+	ScanEvery time.Duration // the safety-net scan; default 30s
 	// Concurrency is how many files are handled at once (Watch, Drain
 	// and Go share these slots); default DefaultConcurrency. A look
 	// claims only as many files as there are free slots, so a big file
@@ -324,13 +329,62 @@ func (in *Inbox) claim(path, rel string, l look) (File, error) {
 // stopped mid-way back into the inbox, to be taken again: the ledger
 // makes a second pass over a file send nothing twice. Only call it when
 // no other process is working on the same folder.
-func (in *Inbox) Recover() (int, error) {
+func (in *Inbox) Recover() (int, error) { return in.recoverFrom(in.cfg.ProcessingDir) }
+
+// PeerFolders names the other processes' processing folders under Peers
+// that hold a file (none without Peers).
+func (in *Inbox) PeerFolders() ([]string, error) {
+	if in.cfg.Peers == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(in.cfg.Peers)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		dir := filepath.Join(in.cfg.Peers, e.Name())
+		if !e.IsDir() || sameDir(dir, in.cfg.ProcessingDir) {
+			continue
+		}
+		has := false
+		filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				has = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if has {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// PeerFolder is the processing folder of the process named name.
+func (in *Inbox) PeerFolder(name string) string { return filepath.Join(in.cfg.Peers, name) }
+
+// RecoverPeer puts the files a process named name left in its processing
+// folder back into the inbox, as Recover does for this process's. Only
+// call it when no process of that name is alive.
+func (in *Inbox) RecoverPeer(name string) (int, error) {
+	if in.cfg.Peers == "" || name == "" || name != filepath.Base(name) || name == "." || name == ".." {
+		return 0, fmt.Errorf("inbox: recover %q: not a process's folder", name)
+	}
+	return in.recoverFrom(in.PeerFolder(name))
+}
+
+func (in *Inbox) recoverFrom(root string) (int, error) {
 	n := 0
-	err := filepath.WalkDir(in.cfg.ProcessingDir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(in.cfg.ProcessingDir, path)
+		rel, _ := filepath.Rel(root, path)
 		dst := filepath.Join(in.cfg.Dir, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
@@ -339,13 +393,16 @@ func (in *Inbox) Recover() (int, error) {
 			dst = unique(dst, in.cfg.Now())
 		}
 		if err := os.Rename(path, dst); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // another process put it back first
+			}
 			return err
 		}
 		n++
 		return nil
 	})
 	if err != nil {
-		return n, fmt.Errorf("inbox: recover %s: %w", in.cfg.ProcessingDir, err)
+		return n, fmt.Errorf("inbox: recover %s: %w", root, err)
 	}
 	return n, nil
 }

@@ -6,14 +6,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/flabsync/flabsync/fixtures"
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/flabs/flabstest"
 	"github.com/flabsync/flabsync/internal/store"
+	"github.com/flabsync/flabsync/internal/store/storetest"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
@@ -23,7 +27,9 @@ import (
 func killedImport(t *testing.T, n int) (dir, sheet string, sim *flabstest.Server) {
 	t.Helper()
 	dir, sheet, sim = sendRig(t, n, flabstest.Options{Latency: 5 * time.Millisecond, Seed: 11})
-	withServe(t, dir, func(cfg string) string { return strings.Replace(cfg, "rate_per_second: 200", "rate_per_second: 1000", 1) })
+	withServe(t, dir, func(cfg string) string {
+		return strings.Replace(cfg, "rate_per_second: 200", "rate_per_second: 1000", 1)
+	})
 	path := filepath.Join(dir, "flabsync.yaml")
 	cfg, _ := os.ReadFile(path)
 	// The takeover time is the import's too: its heartbeat lasts that long.
@@ -197,4 +203,128 @@ func TestKilledImportWhoseFileIsGoneIsFlagged(t *testing.T) {
 		t.Errorf("no file_refused exception names the file cut short: %+v", rep.Exceptions)
 	}
 	t.Logf("%d of %d rows were recorded before the kill: %s", len(recorded), n, fmt.Sprint(fs[0].Reason))
+}
+
+// TestKilledServesWorkMovesToTheOther: two serves on one PostgreSQL
+// share 16 files; one is killed with kill -9 mid-way. The other takes
+// over its claimed files and in-flight bookings once its heartbeat has
+// lapsed (3s here; inbox.takeover_after, 1m by default, was 15m) and
+// finishes within two minutes: every file read to its end once, every
+// row booked once, nothing twice at Flabs.
+func TestKilledServesWorkMovesToTheOther(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as child processes")
+	}
+	dsn := storetest.PostgresSchemaURL(t)
+	c, err := fixtures.LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := flabstest.NewTestServer(t, flabstest.Options{Labs: []flabs.Lab{c.Lab}, Tests: c.Tests, Packages: c.Packages,
+		Latency: 5 * time.Millisecond, Webhooks: flabstest.WebhookOptions{Manual: true}})
+	dir := t.TempDir()
+	inboxDir := filepath.Join(dir, "inbox")
+	cfg := fmt.Sprintf(`database: %q
+flabs: {base_url: %s, client_id: demo, client_secret: demo, rate_per_second: 40, burst: 4}
+default_lead_source: sheet
+inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 200ms, concurrency: 4, takeover_after: 3s}
+serve: {listen: "127.0.0.1:0", shutdown_timeout: 10s}
+webhook: {listen: "127.0.0.1:0", auth_token: test-token}
+schedules: {import: "@every 1s", mapping-sync: "off", reconcile: "off", expected-drops: "off", prune: "off"}
+log: {level: warn}
+`, dsn, sim.URL(), inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
+	os.WriteFile(filepath.Join(dir, "flabsync.yaml"), []byte(cfg), 0o644)
+	if out, err := child(t, dir, "mapping", "sync").CombinedOutput(); err != nil {
+		t.Fatalf("mapping sync: %v\n%s", err, out)
+	}
+	const files, rows = 16, 25
+	os.MkdirAll(inboxDir, 0o755)
+	for i := range files {
+		var b strings.Builder
+		b.WriteString("Booking ID,Patient Name,Age,Gender,Tests\n")
+		for r := range rows {
+			fmt.Fprintf(&b, "K%02d-%02d,Patient %d,%d,F,CBC\n", i, r, r, 30+r)
+		}
+		tmp := filepath.Join(inboxDir, fmt.Sprintf("clinic%02d.csv.part", i))
+		os.WriteFile(tmp, []byte(b.String()), 0o644)
+		os.Rename(tmp, filepath.Join(inboxDir, fmt.Sprintf("clinic%02d_2026.csv", i)))
+	}
+	startProc := func(name string) (*exec.Cmd, *syncBuffer) {
+		cmd := child(t, dir, "serve", "--name", name)
+		var buf syncBuffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd, &buf
+	}
+	a, _ := startProc("a")
+	b, blog := startProc("b")
+	// Kill a once it holds files and has booked some of them.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		held, _ := filepath.Glob(filepath.Join(inboxDir, ".processing", "a", "*", "*.csv"))
+		if len(held) > 0 && sim.Stats().Created.Load() >= 60 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve a never held a file while bookings were being made")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.Process.Signal(syscall.SIGKILL)
+	a.Wait()
+	killed := time.Now()
+	held, _ := filepath.Glob(filepath.Join(inboxDir, ".processing", "a", "*", "*.csv"))
+	t.Logf("killed a holding %d files after %d bookings", len(held), sim.Stats().Created.Load())
+
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for {
+		archived, _ := filepath.Glob(filepath.Join(dir, "archive", "*", "*.csv"))
+		var open int
+		db.Get(&open, `SELECT COUNT(*) FROM bookings WHERE status IN ('pending', 'in_flight', 'retry')`)
+		if len(archived) == files && open == 0 {
+			break
+		}
+		if time.Since(killed) > 2*time.Minute {
+			t.Fatalf("2 min after the kill: %d of %d files archived, %d bookings open\nserve b:\n%s", len(archived), files, open, blog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("b finished everything %s after a was killed", time.Since(killed).Round(100*time.Millisecond))
+	b.Process.Signal(syscall.SIGTERM)
+	if err := b.Wait(); err != nil {
+		t.Errorf("serve b exit: %v\n%s", err, blog)
+	}
+	if d := sim.DoubleBooked(); len(d) > 0 {
+		t.Errorf("double-booked: %v", d)
+	}
+	for i := range files {
+		for r := range rows {
+			id := fmt.Sprintf("clinic%02d:K%02d-%02d", i, i, r)
+			if got := len(sim.BookingsFor(id)); got != 1 {
+				t.Errorf("%s booked %d times", id, got)
+			}
+		}
+	}
+	var perFile []struct {
+		Name string `db:"name"`
+		Done int    `db:"done"`
+		Open int    `db:"open"`
+	}
+	db.Select(&perFile, db.Rebind(`SELECT name, SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS done,
+	SUM(CASE WHEN status = ? THEN 1 ELSE 0 END) AS open FROM files GROUP BY name`), ledger.FileDone, ledger.FileReading)
+	for _, f := range perFile {
+		if f.Done != 1 || f.Open != 0 {
+			t.Errorf("%s: read to its end %d times, %d still reading", f.Name, f.Done, f.Open)
+		}
+	}
+	if len(perFile) != files {
+		t.Errorf("%d files in the ledger, want %d", len(perFile), files)
+	}
 }

@@ -328,3 +328,76 @@ log: {level: warn}
 		t.Errorf("%d files in the ledger, want %d", len(perFile), files)
 	}
 }
+
+// TestSmallFileNotBehindBigOne: one serve, a 300-row sheet from one
+// clinic, then a 5-row sheet from another. The big file no longer holds
+// the claim of the small one (files were handled one after another): both
+// are in hand at once, the submitter takes the clinics in turn, and the
+// 5 rows are booked while most of the big file still waits, its file
+// archived first.
+func TestSmallFileNotBehindBigOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs flabsync as a child process")
+	}
+	dir, _, sim := sendRig(t, 1, flabstest.Options{Latency: 5 * time.Millisecond})
+	inboxDir := withServe(t, dir, func(cfg string) string {
+		return strings.Replace(cfg, "rate_per_second: 200", "rate_per_second: 100", 1)
+	})
+	logs, stop := startServe(t, dir)
+	sheet := func(prefix string, n int) []byte {
+		var b strings.Builder
+		b.WriteString("Booking ID,Patient Name,Age,Gender,Tests\n")
+		for i := range n {
+			fmt.Fprintf(&b, "%s-%03d,Patient %d,%d,F,CBC\n", prefix, i, i, 20+i%50)
+		}
+		return []byte(b.String())
+	}
+	os.MkdirAll(inboxDir, 0o755)
+	os.WriteFile(filepath.Join(inboxDir, "bigclinic_2026.csv"), sheet("B", 300), 0o644)
+	waitCreated(t, sim, 20) // the big file is being sent
+	os.WriteFile(filepath.Join(inboxDir, "smallclinic_2026.csv"), sheet("S", 5), 0o644)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done := 0
+		for i := range 5 {
+			if len(sim.BookingsFor(fmt.Sprintf("smallclinic:S-%03d", i))) == 1 {
+				done++
+			}
+		}
+		if done == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the small file's 5 rows booked in 30s\n%s", done, logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	big := sim.Stats().Created.Load() - 5
+	t.Logf("the small file's 5 rows were booked when %d of the big file's 300 were", big)
+	if big >= 250 {
+		t.Errorf("the small file's rows waited behind the big file: booked after %d of its 300 rows", big)
+	}
+	archived := func(name string) bool {
+		m, _ := filepath.Glob(filepath.Join(dir, "archive", "*", name))
+		return len(m) == 1
+	}
+	for !archived("smallclinic_2026.csv") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the small file not archived in 30s\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if archived("bigclinic_2026.csv") {
+		t.Errorf("the big file was done before the small one")
+	}
+	for !archived("bigclinic_2026.csv") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the big file not archived in 30s\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if d := sim.DoubleBooked(); len(d) > 0 {
+		t.Errorf("double-booked: %v", d)
+	}
+}

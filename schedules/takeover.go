@@ -49,6 +49,7 @@ type takeover struct {
 // returns once what it started has stopped.
 func (t *takeover) run(ctx context.Context) {
 	var wg sync.WaitGroup
+	defer t.in.Wait() // the files it is reading on
 	defer wg.Wait()
 	tick := time.NewTicker(max(t.led.Takeover()/4, 100*time.Millisecond))
 	defer tick.Stop()
@@ -103,6 +104,9 @@ func (t *takeover) files(ctx context.Context) {
 		}
 		return
 	}
+	if err := t.led.ForgetGone(ctx); err != nil && ctx.Err() == nil {
+		t.log.Warn("takeover: forget processes gone", logging.Err(err))
+	}
 	peers := t.in.Config().Peers
 	for _, o := range orphans {
 		log := t.log.With(logging.KeyFile, o.Name, "file_id", o.ID, "was_read_by", o.By)
@@ -118,7 +122,7 @@ func (t *takeover) files(ctx context.Context) {
 		case o.ReadAgain != 0:
 			t.give(ctx, o, log, fmt.Sprintf("its reader stopped before its end; read again as file #%d", o.ReadAgain))
 		case state == fileThere:
-			if !t.in.Go(func() { t.readOn(ctx, o, log) }) {
+			if ctx.Err() != nil || !t.in.Go(func() { t.readOn(ctx, o, log) }) {
 				return // no free slot: the next look
 			}
 		default:

@@ -419,3 +419,33 @@ func TestTakeClaimsOnlyWhatItHasRoomFor(t *testing.T) {
 		t.Errorf("the next look took %v, want the 3 left (already settled)", names(more))
 	}
 }
+
+// TestRecoverPeerPutsAGoneProcessFilesBack: files another process left
+// claimed in its processing folder go back into the inbox; this
+// process's own folder is not a peer's.
+func TestRecoverPeerPutsAGoneProcessFilesBack(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "inbox")
+	peers := filepath.Join(dir, ".processing")
+	in, err := inbox.New(inbox.Config{Dir: dir, ArchiveDir: filepath.Join(root, "archive"), ErrorDir: filepath.Join(root, "errors"),
+		ProcessingDir: filepath.Join(peers, "b"), Peers: peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop(t, filepath.Join(peers, "a", "sunrise", "sunrise_1.csv"), "x", time.Now())
+	drop(t, filepath.Join(peers, "b", "apollo", "apollo_1.csv"), "x", time.Now())
+	os.MkdirAll(filepath.Join(peers, "c"), 0o755) // a process that left nothing
+	names, err := in.PeerFolders()
+	if err != nil || len(names) != 1 || names[0] != "a" {
+		t.Fatalf("peer folders %v, %v; want [a]", names, err)
+	}
+	if n, err := in.RecoverPeer("a"); err != nil || n != 1 {
+		t.Fatalf("RecoverPeer = %d, %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sunrise", "sunrise_1.csv")); err != nil {
+		t.Errorf("not back in the inbox: %v", err)
+	}
+	if _, err := in.RecoverPeer(".."); err == nil {
+		t.Error("RecoverPeer(..) went outside the processing folders")
+	}
+}

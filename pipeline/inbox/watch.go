@@ -55,6 +55,9 @@ func (in *Inbox) Go(fn func()) bool {
 	return true
 }
 
+// Wait waits until every handling Watch, Drain or Go started is done.
+func (in *Inbox) Wait() { in.busy.Wait() }
+
 // release frees a slot and tells the watcher to look again.
 func (in *Inbox) release() {
 	<-in.slots

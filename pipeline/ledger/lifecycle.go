@@ -155,3 +155,14 @@ func (l *Ledger) CutShort(ctx context.Context, o Orphan, holder, why string) err
 	}
 	return nil
 }
+
+// ForgetGone deletes the leases of processes silent for over twice
+// Takeover (killed ones: a process that ends gives its lease up). Nothing
+// reads an expired lease: a process gone and one never seen are alike.
+func (l *Ledger) ForgetGone(ctx context.Context) error {
+	q := l.db.Rebind(`DELETE FROM leases WHERE substr(name, 1, ?) = ? AND expires_at < ?`)
+	if _, err := l.db.ExecContext(ctx, q, utf8.RuneCountInString(processLease), processLease, store.T(l.now().Add(-2*l.takeover))); err != nil {
+		return fmt.Errorf("ledger: forget processes gone: %w", err)
+	}
+	return nil
+}

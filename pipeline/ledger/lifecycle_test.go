@@ -110,6 +110,14 @@ func TestTakeoverOfAGoneProcess(t *testing.T) {
 		if o, _ := l.Orphans(ctx, 10); len(o) != 0 {
 			t.Errorf("still an orphan: %+v", o)
 		}
+		// A killed process's lease is forgotten once long expired.
+		c.Add(2 * time.Minute)
+		if err := l.ForgetGone(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ls, _ := db.Leases(ctx); len(ls) != 0 {
+			t.Errorf("leases left: %+v", ls)
+		}
 	})
 }
 

@@ -4,8 +4,11 @@
 // rename into a processing folder (so two processes sharing the folder
 // never both take it), handed to a handler, and then moved to
 // archive/<date>/ or, with a plain-words .error.txt beside it, to
-// errors/<date>/. Temporary names are ignored; symlinks leading out of
-// the inbox and empty files are refused.
+// errors/<date>/. Up to Concurrency files are handled side by side, and
+// a look claims only as many as there are free slots, so processes
+// sharing the folder share its files. Temporary names are ignored;
+// symlinks and empty files are refused, and no file operation follows a
+// link.
 package inbox
 
 import (

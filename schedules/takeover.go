@@ -43,6 +43,7 @@ type takeover struct {
 	log    *slog.Logger
 
 	resuming sync.Mutex
+	rounds   int // looks so far (run's goroutine only)
 }
 
 // run looks every quarter of the ledger's Takeover until ctx ends, and
@@ -97,15 +98,17 @@ func (t *takeover) files(ctx context.Context) {
 		}
 	}
 
-	orphans, err := t.led.Orphans(ctx, 100)
+	orphans, err := t.led.Orphans(ctx, t.holder, 100)
 	if err != nil {
 		if ctx.Err() == nil {
 			t.log.Error("takeover: files whose reader is gone", logging.Err(err))
 		}
 		return
 	}
-	if err := t.led.ForgetGone(ctx); err != nil && ctx.Err() == nil {
-		t.log.Warn("takeover: forget processes gone", logging.Err(err))
+	if t.rounds++; t.rounds%16 == 0 { // now and then: a write
+		if err := t.led.ForgetGone(ctx); err != nil && ctx.Err() == nil {
+			t.log.Warn("takeover: forget processes gone", logging.Err(err))
+		}
 	}
 	peers := t.in.Config().Peers
 	for _, o := range orphans {

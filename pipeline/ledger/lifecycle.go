@@ -101,14 +101,16 @@ type Orphan struct {
 
 // Orphans returns up to limit files left reading by a process that is
 // gone: no live process lease, and the record untouched for Takeover.
-func (l *Ledger) Orphans(ctx context.Context, limit int) ([]Orphan, error) {
+// The files of holder itself are never among them (its heartbeat may
+// have lapsed while it was busy; it is not gone).
+func (l *Ledger) Orphans(ctx context.Context, holder string, limit int) ([]Orphan, error) {
 	now := l.now()
 	var out []Orphan
 	q := l.db.Rebind(`SELECT f.id, f.partner, f.name, f.path, f.sha256, f.claimed_by,
 	(SELECT COALESCE(MAX(r.row_num), 0) FROM sheet_rows r WHERE r.file_id = f.id) AS last_row,
 	(SELECT COALESCE(MIN(g.id), 0) FROM files g WHERE g.sha256 = f.sha256 AND g.id > f.id AND g.status NOT IN (?, ?, ?)) AS read_again
-FROM files f WHERE f.status = ? AND f.updated_at < ? AND ` + goneHolder("f") + ` ORDER BY f.id LIMIT ?`)
-	if err := l.db.SelectContext(ctx, &out, q, FileAbandoned, FileFailed, FileRefused, FileReading,
+FROM files f WHERE f.status = ? AND f.claimed_by <> ? AND f.updated_at < ? AND ` + goneHolder("f") + ` ORDER BY f.id LIMIT ?`)
+	if err := l.db.SelectContext(ctx, &out, q, FileAbandoned, FileFailed, FileRefused, FileReading, holder,
 		store.T(now.Add(-l.takeover)), store.T(now), limit); err != nil {
 		return nil, fmt.Errorf("ledger: files whose reader is gone: %w", err)
 	}
@@ -144,7 +146,7 @@ func (l *Ledger) AbandonFile(ctx context.Context, id int64, holder, reason strin
 func (l *Ledger) CutShort(ctx context.Context, o Orphan, holder, why string) error {
 	from := "no row was recorded"
 	if o.LastRow > 0 {
-		from = fmt.Sprintf("rows from %d on were never recorded", o.LastRow+1)
+		from = fmt.Sprintf("rows from %d on (if the file has more) were never recorded", o.LastRow+1)
 	}
 	reason := fmt.Sprintf("not read to its end: the process reading it (%s) stopped, and %s; %s; import it again (rows already sent are not sent twice)",
 		o.By, why, from)

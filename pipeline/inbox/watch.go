@@ -81,9 +81,9 @@ func (in *Inbox) dispatch(ctx context.Context, h Handler, done func(error)) (int
 		}
 		break
 	}
-	if free == 0 {
-		return 0, nil
-	}
+	// With no free slot the look still happens (claiming nothing): files
+	// settle meanwhile and are claimed as soon as a slot frees, and
+	// files to refuse are refused.
 	files, err := in.TakeUpTo(ctx, free)
 	for range free - len(files) {
 		<-in.slots // not needed: give back quietly (nothing new to look at)

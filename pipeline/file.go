@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/mapping"
@@ -27,6 +28,10 @@ type ReadOptions struct {
 	Now        time.Time // booking date for rows without one
 	Sheet      sheet.Options
 	Mapper     Mapper
+	// Resumes, for Ingest, is the ledger record of an earlier reading of
+	// the same file that its reader left half done and this process took
+	// over (ledger.TakeFile): this reading replaces it. 0: none.
+	Resumes int64
 }
 
 // Accepted is a valid booking and the exact request that would be sent.
@@ -62,13 +67,52 @@ func (r *FileResult) Conserved() bool {
 	return n == r.RowsIn()
 }
 
-// PartnerOf returns the partner a file belongs to from its name: the part
-// before the first "_" (sunrise_2026-11-24.csv → sunrise), lower-cased.
+// PartnerOf is the one rule that names a file's partner from its name,
+// for every door a file comes in by (the inbox, `flabsync import`),
+// when neither a partner folder, --partner nor a partners.<name>.pattern
+// says (PartnerFor applies those patterns first):
+//
+//   - the name up to its first "_": sunrise_2026-11-24.csv → sunrise,
+//     care-city_0612.csv → care-city (a "-" belongs to the name);
+//   - a name without "_", up to the first "-" that starts a number (a
+//     date or a serial): apollo-2026-11-25.csv → apollo,
+//     care-city-0612.csv → care-city;
+//   - otherwise the whole name without its extension: metro.csv → metro.
+//
+// Lower-cased and trimmed. The result may still be an invalid partner
+// name (CheckPartner says so).
 func PartnerOf(path string) string {
 	base := filepath.Base(path)
 	base = strings.TrimSuffix(base, filepath.Ext(base))
-	p, _, _ := strings.Cut(base, "_")
+	p, _, found := strings.Cut(base, "_")
+	if !found {
+		for i := 1; i+1 < len(p); i++ {
+			if p[i] == '-' && p[i+1] >= '0' && p[i+1] <= '9' {
+				p = p[:i]
+				break
+			}
+		}
+	}
 	return strings.ToLower(strings.TrimSpace(p))
+}
+
+// PartnerFor names the partner of a file that came in without one (not
+// in a partner's folder, no --partner): the first partner, in name
+// order, whose partners.<name>.pattern matches the file's name, else
+// PartnerOf. The inbox and `flabsync import` both ask it, so a file is
+// the same partner's whichever door it came in by.
+func PartnerFor(cfg *config.Config, path string) string {
+	name := filepath.Base(path)
+	if cfg != nil {
+		for _, p := range cfg.PartnerNames() {
+			if pat := cfg.Partners[p].Pattern; pat != "" {
+				if ok, _ := filepath.Match(pat, name); ok {
+					return p
+				}
+			}
+		}
+	}
+	return PartnerOf(path)
 }
 
 // ReadFile reads, validates and maps one sheet without sending anything,

@@ -88,7 +88,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s: %w", name, err)
 	}
-	file := ledger.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder}
+	file := ledger.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder, Resumes: opts.Resumes}
 	if in.SkipProcessed {
 		of, ok, err := in.Ledger.Processed(ctx, sum)
 		if err != nil {
@@ -226,8 +226,13 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 	wg.Wait()
 	if scanErr != nil {
 		// Rows admitted before the failure are in the ledger and were
-		// sent; the file is marked as not fully read.
-		if err := in.Ledger.FailFile(context.WithoutCancel(ctx), fileID, scanErr); err != nil {
+		// sent. A stop leaves the file reading, its reader gone: the one
+		// file lifecycle takes it up (the inbox puts its own files back;
+		// a running serve reads on a hand-run import's file, or flags it
+		// when it is gone). Any other failure marks it as not fully read.
+		if ctx.Err() != nil && (errors.Is(scanErr, context.Canceled) || errors.Is(scanErr, context.DeadlineExceeded)) {
+			log.Info("stopped mid-file: the file stays reading in the ledger, for its next reader")
+		} else if err := in.Ledger.FailFile(context.WithoutCancel(ctx), fileID, scanErr); err != nil {
 			log.Error("ledger: mark file failed", logging.Err(err))
 		}
 		return out, fmt.Errorf("ingest %s: %w", name, scanErr)

@@ -36,7 +36,7 @@ func Build(cfg *config.Config, db *store.DB, client submit.Biller, holder string
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	led := ledger.New(db)
+	led := ledger.New(db).WithTakeover(cfg.Inbox.TakeoverAfter)
 	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	sub := submit.New(client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})

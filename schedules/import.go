@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
@@ -83,6 +84,28 @@ func (r *Import) Run(ctx context.Context, paths []string) (*ImportResult, error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := Build(cfg, r.DB, r.Client, r.Holder, log, r.Receipts)
+	// This process is alive while it works: killed, a running serve
+	// takes over its files and bookings after inbox.takeover_after.
+	if err := p.Ledger.Heartbeat(ctx, r.Holder); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		p.Ledger.KeepAlive(beatCtx, r.Holder, func(err error) { log.Warn("heartbeat", logging.Err(err)) })
+	}()
+	defer func() { stopBeat(); <-beating }()
+	// The ledger keeps each file's full path, so that another process
+	// can find the file again if this one dies while reading it.
+	abs := make([]string, len(paths))
+	for i, path := range paths {
+		if a, err := filepath.Abs(path); err == nil {
+			abs[i] = a
+		} else {
+			abs[i] = path
+		}
+	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	runErr := make(chan error, 1)
@@ -93,15 +116,18 @@ func (r *Import) Run(ctx context.Context, paths []string) (*ImportResult, error)
 		ing.Progress = func(admitted, done int, _ *ledger.Result) { r.Progress(admitted, done, p.Limiter.Throttles()) }
 	}
 	out := &ImportResult{}
-	out.Files = ing.IngestFiles(ctx, paths, func(path string) pipeline.ReadOptions {
+	out.Files = ing.IngestFiles(ctx, abs, func(path string) pipeline.ReadOptions {
 		partner := r.Partner
 		if partner == "" {
-			partner = pipeline.PartnerOf(path)
+			partner = pipeline.PartnerFor(cfg, path)
 		}
 		opts := pipeline.OptionsFor(cfg, partner, time.Now())
 		opts.Mapper = ix
 		return opts
 	})
+	for i := range out.Files {
+		out.Files[i].Path = paths[i] // as the person named it
+	}
 	stopRun()
 	out.Auth = <-runErr
 	out.Throttles = p.Limiter.Throttles()

@@ -80,9 +80,22 @@ func (s *Service) Run(ctx context.Context) error {
 	led, lim, sub, rc := parts.Ledger, parts.Limiter, parts.Submitter, parts.Courier
 	ing := parts.Ingester
 	ing.SkipProcessed = true
+	// Alive while it runs: killed, its files and bookings are taken over
+	// by another serve after inbox.takeover_after.
+	if err := led.Heartbeat(ctx, holder); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
+	beating := make(chan struct{})
+	go func() {
+		defer close(beating)
+		led.KeepAlive(beatCtx, holder, func(err error) { log.Warn("heartbeat", logging.Err(err)) })
+	}()
+	defer func() { stopBeat(); <-beating }() // after every part has stopped
 
+	peers := filepath.Join(cfg.Inbox.Dir, ".processing")
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,
-		ProcessingDir: filepath.Join(cfg.Inbox.Dir, ".processing", s.Name), Settle: cfg.Inbox.Settle,
+		ProcessingDir: filepath.Join(peers, s.Name), Peers: peers, Settle: cfg.Inbox.Settle, Concurrency: cfg.Inbox.Concurrency,
 		Partner: PartnerByPattern(cfg), Logger: log.With(logging.KeyComponent, "inbox"),
 		Filed: func(f inbox.File, dest string) {
 			if err := led.Moved(context.WithoutCancel(ctx), f.Path, dest); err != nil {
@@ -97,7 +110,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n, err := led.Abandon(ctx, s.Name); err != nil {
+	if n, err := led.Abandon(ctx, s.Name, in.Config().ProcessingDir); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info("ledger: files this process was reading when it stopped are marked abandoned", "files", n)
@@ -107,8 +120,10 @@ func (s *Service) Run(ctx context.Context) error {
 	} else if n > 0 {
 		log.Info("inbox: files left mid-way by the last run are back in the inbox", "files", n)
 	}
-	handle := fileHandler(cfg, ms, ing, met)
+	read := fileReader(cfg, ms, ing, met)
+	handle := func(ctx context.Context, f inbox.File) error { return read(ctx, f, 0) }
 	resume := func(ctx context.Context) (int, error) { return resumeUnsettled(ctx, led, sub, s.Name, holder) }
+	tk := &takeover{led: led, in: in, holder: holder, read: read, resume: resume, log: log.With(logging.KeyComponent, "takeover")}
 
 	sched := New(db, loc, holder, log.With(logging.KeyComponent, "schedules"))
 	specs := Default()
@@ -161,6 +176,7 @@ func (s *Service) Run(ctx context.Context) error {
 	rcCtx, stopReceipts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopReceipts()
 	watched := make(chan struct{})
+	tookOver := make(chan struct{})
 
 	g.Go(func() error {
 		if err := sub.Run(subCtx); err != nil {
@@ -201,6 +217,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
+		defer close(tookOver)
+		tk.run(gctx)
+		return nil
+	})
+	g.Go(func() error {
 		if err := recv.Serve(hookCtx, hookLn); err != nil {
 			return fmt.Errorf("serve: webhook receiver: %w", err)
 		}
@@ -219,9 +240,11 @@ func (s *Service) Run(ctx context.Context) error {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Serve.ShutdownTimeout)
 		defer cancel()
 		sched.Stop(stopCtx)
-		select {
-		case <-watched:
-		case <-stopCtx.Done():
+		for _, part := range []chan struct{}{watched, tookOver} {
+			select {
+			case <-part:
+			case <-stopCtx.Done():
+			}
 		}
 		stopSub()
 		stopReceipts()
@@ -261,18 +284,21 @@ func (s *Service) checkCredentials(ctx context.Context, log *slog.Logger) error 
 	return nil
 }
 
-// fileHandler is what the inbox does with a claimed file: ingest it (a
-// file whose bytes were processed before is recorded as a duplicate and
-// archived; the Ingester sees to that). The ledger queues the file's
-// receipt with its final state; nothing here sends it.
-func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics) inbox.Handler {
-	return func(ctx context.Context, f inbox.File) error {
+// fileReader is what serve does with a file: ingest it (a file whose
+// bytes were processed before is recorded as a duplicate and archived;
+// the Ingester sees to that). resumes is the ledger record of a reading
+// of the file that a process that is gone left half done (0: none). The
+// ledger queues the file's receipt with its final state; nothing here
+// sends it.
+func fileReader(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, met *metrics) func(ctx context.Context, f inbox.File, resumes int64) error {
+	return func(ctx context.Context, f inbox.File, resumes int64) error {
 		ix, err := ms.Index(ctx)
 		if err != nil {
 			return err
 		}
 		opts := pipeline.OptionsFor(cfg, f.Partner, time.Now())
 		opts.Mapper = ix
+		opts.Resumes = resumes
 		res, err := ing.Ingest(ctx, f.Path, opts)
 		switch {
 		case res != nil && res.Duplicate:
@@ -292,19 +318,11 @@ func fileHandler(cfg *config.Config, ms *mapping.Store, ing *pipeline.Ingester, 
 	}
 }
 
-// PartnerByPattern matches top-level inbox file names against the
-// partners' patterns (partners.<name>.pattern), in name order.
+// PartnerByPattern names the partner of a top-level inbox file as
+// `flabsync import` does: pipeline.PartnerFor (partners.<name>.pattern,
+// then the file-name rule).
 func PartnerByPattern(cfg *config.Config) func(string) string {
-	return func(name string) string {
-		for _, p := range cfg.PartnerNames() {
-			if pat := cfg.Partners[p].Pattern; pat != "" {
-				if ok, _ := filepath.Match(pat, name); ok {
-					return p
-				}
-			}
-		}
-		return ""
-	}
+	return func(name string) string { return pipeline.PartnerFor(cfg, name) }
 }
 
 // resumeBatch is how many unsettled bookings one resume takes at a time.

@@ -143,8 +143,7 @@ func TestDocLinksResolve(t *testing.T) {
 
 // pendingFiles are files the docs name that another change commits; the
 // link test says so instead of failing until they arrive.
-var pendingFiles = map[string]string{
-}
+var pendingFiles = map[string]string{}
 
 type mdLink struct {
 	line   int

@@ -24,7 +24,8 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 			"With --dry-run nothing is sent and nothing is recorded: counts, every rejected row with its\n"+
 			"reason and a sample of the bookings, or with --json one object per file holding the exact\n"+
 			"request each booking would send. --json on a real import adds each booking's final state.\n"+
-			"The partner is --partner, else the file name up to the first '_' (sunrise_2026-11-24.csv).\n"+
+			"The partner is --partner, else a partners.<name>.pattern matching the file name, else the\n"+
+			"name up to the first '_' (sunrise_2026-11-24.csv, care-city_0612.csv), as in the inbox.\n"+
 			"Ctrl-C stops taking rows, lets requests on their way finish, and keeps the ledger whole.\n"+
 			"Exit 1 when a row was rejected, refused, failed or held, or a file could not be read.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
@@ -64,7 +65,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	for _, path := range paths {
 		p := *partner
 		if p == "" {
-			p = pipeline.PartnerOf(path)
+			p = pipeline.PartnerFor(cfg, path)
 		}
 		opts := pipeline.OptionsFor(cfg, p, time.Now())
 		opts.Mapper = ix

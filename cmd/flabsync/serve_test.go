@@ -150,6 +150,13 @@ log: {level: warn}
 		t.Errorf("%d files recorded, want %d", len(perFile), files)
 	}
 	t.Logf("files per process: %v", holders)
+	// Work spreads: a process claims only what it has free slots for
+	// (inbox.concurrency), so the first to look does not take them all.
+	for _, name := range []string{"a", "b"} {
+		if holders[name] < files/4 {
+			t.Errorf("serve %s handled %d of %d files; each should handle a fair part", name, holders[name], files)
+		}
+	}
 	// No two runs of one job overlap, whichever process ran them.
 	var runs []struct {
 		Job    string     `db:"job"`

@@ -65,12 +65,29 @@ type Flabs struct {
 	MaxAttempts   int           `yaml:"max_attempts"`
 }
 
+// The inbox's defaults.
+const (
+	DefaultInboxConcurrency = 4
+	DefaultTakeoverAfter    = time.Minute
+)
+
 // Inbox configures the watched directory.
 type Inbox struct {
 	Dir        string        `yaml:"dir"`
 	ArchiveDir string        `yaml:"archive_dir"`
 	ErrorDir   string        `yaml:"error_dir"`
 	Settle     time.Duration `yaml:"settle"`
+	// Concurrency is how many files one serve reads and sends at once
+	// (default 4): a big file no longer holds the others, and a process
+	// claims only as many files as it has room for, so processes sharing
+	// the inbox share the files.
+	Concurrency int `yaml:"concurrency"`
+	// TakeoverAfter is how long a process may stay silent (no heartbeat)
+	// before a running serve takes over the files it was reading and the
+	// bookings it held (default 1m): a file still there is read on from
+	// where it stopped (the ledger books nothing twice), a file gone is
+	// flagged as not read to its end.
+	TakeoverAfter time.Duration `yaml:"takeover_after"`
 }
 
 // Webhook configures the receiver of Flabs' events.
@@ -209,10 +226,12 @@ func Default() Config {
 			MaxAttempts:   8,
 		},
 		Inbox: Inbox{
-			Dir:        "inbox",
-			ArchiveDir: "inbox/archive",
-			ErrorDir:   "inbox/errors",
-			Settle:     30 * time.Second,
+			Dir:           "inbox",
+			ArchiveDir:    "inbox/archive",
+			ErrorDir:      "inbox/errors",
+			Settle:        30 * time.Second,
+			Concurrency:   DefaultInboxConcurrency,
+			TakeoverAfter: DefaultTakeoverAfter,
 		},
 		Webhook: Webhook{
 			Listen:              "127.0.0.1:8080",

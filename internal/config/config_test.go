@@ -173,6 +173,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg.Flabs.Burst = 0
 	cfg.Flabs.MaxAttempts = 0
 	cfg.Log.Format = "xml"
+	cfg.Inbox.Concurrency = 0
+	cfg.Inbox.TakeoverAfter = time.Hour
 	err := cfg.Validate()
 	var keys []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -182,7 +184,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		}
 		keys = append(keys, fe.Key)
 	}
-	want := []string{"flabs.burst", "flabs.max_attempts", "log.format"}
+	want := []string{"flabs.burst", "flabs.max_attempts", "inbox.concurrency", "inbox.takeover_after", "log.format"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Errorf("keys = %v, want %v", keys, want)
 	}

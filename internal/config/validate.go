@@ -81,6 +81,12 @@ func (c *Config) Validate() error {
 	if c.Inbox.Settle < 0 {
 		bad("inbox.settle", c.Inbox.Settle.String(), "must not be negative")
 	}
+	if c.Inbox.Concurrency < 1 || c.Inbox.Concurrency > 64 {
+		bad("inbox.concurrency", fmt.Sprint(c.Inbox.Concurrency), "must be between 1 and 64 files at once")
+	}
+	if c.Inbox.TakeoverAfter < time.Second || c.Inbox.TakeoverAfter > 10*time.Minute {
+		bad("inbox.takeover_after", c.Inbox.TakeoverAfter.String(), "must be between 1s and 10m")
+	}
 
 	if _, port, err := net.SplitHostPort(c.Webhook.Listen); err != nil || port == "" {
 		bad("webhook.listen", c.Webhook.Listen, "must be HOST:PORT, e.g. 127.0.0.1:8080 or :8080")

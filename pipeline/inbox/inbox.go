@@ -4,8 +4,11 @@
 // rename into a processing folder (so two processes sharing the folder
 // never both take it), handed to a handler, and then moved to
 // archive/<date>/ or, with a plain-words .error.txt beside it, to
-// errors/<date>/. Temporary names are ignored; symlinks leading out of
-// the inbox and empty files are refused.
+// errors/<date>/. Up to Concurrency files are handled side by side, and
+// a look claims only as many as there are free slots, so processes
+// sharing the folder share its files. Temporary names are ignored;
+// symlinks and empty files are refused, and no file operation follows a
+// link.
 package inbox
 
 import (
@@ -25,19 +28,32 @@ import (
 	"unicode/utf8"
 
 	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/pipeline"
 )
 
 // Config says where files are and how long they must rest.
 type Config struct {
-	Dir           string        // the inbox; partners may have subfolders
-	ArchiveDir    string        // done files go to ArchiveDir/<date>/
-	ErrorDir      string        // refused files go to ErrorDir/<date>/, with a .error.txt
-	ProcessingDir string        // claimed files; default Dir/.processing
-	Settle        time.Duration // a file must be this old and unchanged; default 30s
-	ScanEvery     time.Duration // the safety-net scan; default 30s
+	Dir           string // the inbox; partners may have subfolders
+	ArchiveDir    string // done files go to ArchiveDir/<date>/
+	ErrorDir      string // refused files go to ErrorDir/<date>/, with a .error.txt
+	ProcessingDir string // claimed files; default Dir/.processing
+	// Peers, when set, is the folder holding the processing folder of
+	// every process sharing the inbox, each named after its process
+	// (ProcessingDir is one of them): PeerFolders and RecoverPeer look
+	// there for files a process that is gone left claimed.
+	Peers     string
+	Settle    time.Duration // a file must be this old and unchanged; default 30s
+	ScanEvery time.Duration // the safety-net scan; default 30s
+	// Concurrency is how many files are handled at once (Watch, Drain
+	// and Go share these slots); default DefaultConcurrency. A look
+	// claims only as many files as there are free slots, so a big file
+	// never holds the claim of others and processes sharing the folder
+	// share its files.
+	Concurrency int
 	// Partner names the partner of a file directly in Dir (files in a
-	// subfolder belong to the subfolder's partner). Nil: the file name up
-	// to its first '_' or '-'.
+	// subfolder belong to the subfolder's partner), e.g. pipeline.
+	// PartnerFor with the config's patterns. Nil or "": pipeline.PartnerOf,
+	// the rule `flabsync import` uses too.
 	Partner func(name string) string
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -60,6 +76,9 @@ type File struct {
 	ModTime time.Time
 }
 
+// DefaultConcurrency is Config.Concurrency's default.
+const DefaultConcurrency = 4
+
 // Inbox finds, claims and files away partners' files.
 type Inbox struct {
 	cfg Config
@@ -67,6 +86,10 @@ type Inbox struct {
 
 	mu   sync.Mutex
 	seen map[string]look // rel path → the last look at it
+
+	slots chan struct{}  // one per file being handled
+	busy  sync.WaitGroup // every handling started by Watch, Drain or Go
+	freed chan struct{}  // a slot came free: the watcher looks again
 }
 
 type look struct {
@@ -85,6 +108,9 @@ func New(cfg Config) (*Inbox, error) {
 	if cfg.ScanEvery <= 0 {
 		cfg.ScanEvery = 30 * time.Second
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -96,7 +122,8 @@ func New(cfg Config) (*Inbox, error) {
 			return nil, fmt.Errorf("inbox: %w", err)
 		}
 	}
-	return &Inbox{cfg: cfg, log: cfg.Logger, seen: map[string]look{}}, nil
+	return &Inbox{cfg: cfg, log: cfg.Logger, seen: map[string]look{},
+		slots: make(chan struct{}, cfg.Concurrency), freed: make(chan struct{}, 1)}, nil
 }
 
 // Config is the inbox's configuration with defaults filled in.
@@ -119,9 +146,18 @@ func ignored(name string) bool {
 // unchanged since the previous look and older than Settle. Files that
 // must be refused (empty, a symlink leading out of the inbox) go straight
 // to errors/. A file another process claimed first is skipped.
-func (in *Inbox) Take(ctx context.Context) ([]File, error) {
+func (in *Inbox) Take(ctx context.Context) ([]File, error) { return in.TakeUpTo(ctx, -1) }
+
+// TakeUpTo is Take claiming at most limit files (all when limit < 0),
+// the longest settled first; the others stay in the inbox, settled, for
+// the next look (of this process or another).
+func (in *Inbox) TakeUpTo(ctx context.Context, limit int) ([]File, error) {
 	now := in.cfg.Now()
-	var ready []File
+	type candidate struct {
+		path, rel string
+		l         look
+	}
+	var settled []candidate
 	var current = map[string]bool{}
 	err := filepath.WalkDir(in.cfg.Dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -180,14 +216,7 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 			in.refuse(path, rel, "the file is empty (0 bytes)", "ask the clinic to send it again; if they send empty files when they have no bookings, nothing is lost")
 			return nil
 		}
-		f, err := in.claim(path, rel, l)
-		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
-				in.log.Error("inbox: claim", logging.KeyFile, rel, logging.Err(err))
-			}
-			return nil
-		}
-		ready = append(ready, f)
+		settled = append(settled, candidate{path, rel, l})
 		return nil
 	})
 	in.mu.Lock()
@@ -197,7 +226,21 @@ func (in *Inbox) Take(ctx context.Context) ([]File, error) {
 		}
 	}
 	in.mu.Unlock()
-	sort.Slice(ready, func(i, j int) bool { return ready[i].ModTime.Before(ready[j].ModTime) })
+	sort.SliceStable(settled, func(i, j int) bool { return settled[i].l.mtime.Before(settled[j].l.mtime) })
+	var ready []File
+	for _, c := range settled {
+		if (limit >= 0 && len(ready) >= limit) || ctx.Err() != nil {
+			break
+		}
+		f, cerr := in.claim(c.path, c.rel, c.l)
+		if cerr != nil {
+			if !errors.Is(cerr, fs.ErrNotExist) {
+				in.log.Error("inbox: claim", logging.KeyFile, c.rel, logging.Err(cerr))
+			}
+			continue
+		}
+		ready = append(ready, f)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return ready, fmt.Errorf("inbox: scan %s: %w", in.cfg.Dir, err)
 	}
@@ -260,11 +303,7 @@ func (in *Inbox) partnerOf(rel string) string {
 			return p
 		}
 	}
-	name := strings.TrimSuffix(rel, filepath.Ext(rel))
-	if i := strings.IndexAny(name, "_-"); i > 0 {
-		name = name[:i]
-	}
-	return strings.ToLower(name)
+	return pipeline.PartnerOf(rel)
 }
 
 // claim renames the file into the processing folder: atomic, so of two
@@ -293,13 +332,62 @@ func (in *Inbox) claim(path, rel string, l look) (File, error) {
 // stopped mid-way back into the inbox, to be taken again: the ledger
 // makes a second pass over a file send nothing twice. Only call it when
 // no other process is working on the same folder.
-func (in *Inbox) Recover() (int, error) {
+func (in *Inbox) Recover() (int, error) { return in.recoverFrom(in.cfg.ProcessingDir) }
+
+// PeerFolders names the other processes' processing folders under Peers
+// that hold a file (none without Peers).
+func (in *Inbox) PeerFolders() ([]string, error) {
+	if in.cfg.Peers == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(in.cfg.Peers)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		dir := filepath.Join(in.cfg.Peers, e.Name())
+		if !e.IsDir() || sameDir(dir, in.cfg.ProcessingDir) {
+			continue
+		}
+		has := false
+		filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				has = true
+				return filepath.SkipAll
+			}
+			return nil
+		})
+		if has {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// PeerFolder is the processing folder of the process named name.
+func (in *Inbox) PeerFolder(name string) string { return filepath.Join(in.cfg.Peers, name) }
+
+// RecoverPeer puts the files a process named name left in its processing
+// folder back into the inbox, as Recover does for this process's. Only
+// call it when no process of that name is alive.
+func (in *Inbox) RecoverPeer(name string) (int, error) {
+	if in.cfg.Peers == "" || name == "" || name != filepath.Base(name) || name == "." || name == ".." {
+		return 0, fmt.Errorf("inbox: recover %q: not a process's folder", name)
+	}
+	return in.recoverFrom(in.PeerFolder(name))
+}
+
+func (in *Inbox) recoverFrom(root string) (int, error) {
 	n := 0
-	err := filepath.WalkDir(in.cfg.ProcessingDir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
-		rel, _ := filepath.Rel(in.cfg.ProcessingDir, path)
+		rel, _ := filepath.Rel(root, path)
 		dst := filepath.Join(in.cfg.Dir, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
@@ -308,13 +396,16 @@ func (in *Inbox) Recover() (int, error) {
 			dst = unique(dst, in.cfg.Now())
 		}
 		if err := os.Rename(path, dst); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // another process put it back first
+			}
 			return err
 		}
 		n++
 		return nil
 	})
 	if err != nil {
-		return n, fmt.Errorf("inbox: recover %s: %w", in.cfg.ProcessingDir, err)
+		return n, fmt.Errorf("inbox: recover %s: %w", root, err)
 	}
 	return n, nil
 }

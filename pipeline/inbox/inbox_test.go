@@ -299,3 +299,153 @@ func TestDrainHandlesWhatItsFirstLookClaims(t *testing.T) {
 		t.Errorf("archived: %v", archived)
 	}
 }
+
+// TestRefusedLinkChangesNothingBehindIt: a partner drops a link to the
+// service's data folder. It is refused (moved to errors/), and neither
+// the folder nor a file behind a link keeps anything but its own mode:
+// no file operation follows a link (chmod did, making the folder 0600).
+func TestRefusedLinkChangesNothingBehindIt(t *testing.T) {
+	in, root, c := newInbox(t)
+	ctx := context.Background()
+	data := filepath.Join(root, "data")
+	os.MkdirAll(data, 0o750)
+	os.Chmod(data, 0o750)
+	drop(t, filepath.Join(data, "flabsync.db"), "db", c.Now().Add(-time.Hour))
+	os.Chmod(filepath.Join(data, "flabsync.db"), 0o644)
+	dir := filepath.Join(root, "inbox")
+	os.Symlink(data, filepath.Join(dir, "data_2026.csv"))
+	os.Symlink(filepath.Join(data, "flabsync.db"), filepath.Join(dir, "db_2026.csv"))
+	for range 2 {
+		if _, err := in.Take(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := c.Now().Format("2006-01-02")
+	for _, n := range []string{"data_2026.csv", "db_2026.csv"} {
+		fi, err := os.Lstat(filepath.Join(root, "errors", day, n))
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s not refused as a link: %v", n, err)
+		}
+	}
+	if fi, _ := os.Stat(data); fi.Mode().Perm() != 0o750 {
+		t.Errorf("the folder behind the link is now %v, want 0750", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(filepath.Join(data, "flabsync.db")); fi.Mode().Perm() != 0o644 {
+		t.Errorf("the file behind the link is now %v, want 0644", fi.Mode().Perm())
+	}
+}
+
+// TestWatchHandlesFilesSideBySide: a big file being handled does not
+// hold the others (they were handled one after another), and no more
+// than Concurrency files are in hand at once.
+func TestWatchHandlesFilesSideBySide(t *testing.T) {
+	root := t.TempDir()
+	in, err := inbox.New(inbox.Config{Dir: filepath.Join(root, "inbox"), ArchiveDir: filepath.Join(root, "archive"),
+		ErrorDir: filepath.Join(root, "errors"), Settle: 100 * time.Millisecond, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	drop(t, filepath.Join(root, "inbox", "big_1.csv"), "x", old.Add(-time.Minute)) // the oldest: taken first
+	for i := range 4 {
+		drop(t, filepath.Join(root, "inbox", fmt.Sprintf("small%d_1.csv", i)), "x", old)
+	}
+	release := make(chan struct{})
+	smallDone := make(chan string, 4)
+	var mu sync.Mutex
+	inHand, most := 0, 0
+	ctx, cancel := context.WithCancel(context.Background())
+	watched := make(chan error, 1)
+	go func() {
+		watched <- in.Watch(ctx, func(ctx context.Context, f inbox.File) error {
+			mu.Lock()
+			inHand++
+			most = max(most, inHand)
+			mu.Unlock()
+			defer func() { mu.Lock(); inHand--; mu.Unlock() }()
+			if f.Partner == "big" {
+				<-release
+				return nil
+			}
+			smallDone <- f.Name
+			return nil
+		})
+	}()
+	for range 4 {
+		select {
+		case <-smallDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the small files wait behind the big one")
+		}
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(root, "archive", "*", "*.csv")); len(m) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not every file archived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-watched; err != nil {
+		t.Fatal(err)
+	}
+	if most > 2 {
+		t.Errorf("%d files in hand at once, Concurrency is 2", most)
+	}
+}
+
+// TestTakeClaimsOnlyWhatItHasRoomFor: a process with two free slots
+// claims two files; the rest stay in the folder for another process.
+func TestTakeClaimsOnlyWhatItHasRoomFor(t *testing.T) {
+	in, root, c := newInbox(t)
+	old := c.Now().Add(-time.Hour)
+	for i := range 5 {
+		drop(t, filepath.Join(root, "inbox", fmt.Sprintf("clinic%d_1.csv", i)), "x", old.Add(time.Duration(i)*time.Second))
+	}
+	in.TakeUpTo(context.Background(), 2)
+	got, err := in.TakeUpTo(context.Background(), 2)
+	if err != nil || len(got) != 2 || got[0].Partner != "clinic0" || got[1].Partner != "clinic1" {
+		t.Fatalf("took %v, %v; want the two oldest", names(got), err)
+	}
+	left, _ := filepath.Glob(filepath.Join(root, "inbox", "*.csv"))
+	if len(left) != 3 {
+		t.Errorf("%d files left for others, want 3", len(left))
+	}
+	if more, _ := in.TakeUpTo(context.Background(), -1); len(more) != 3 {
+		t.Errorf("the next look took %v, want the 3 left (already settled)", names(more))
+	}
+}
+
+// TestRecoverPeerPutsAGoneProcessFilesBack: files another process left
+// claimed in its processing folder go back into the inbox; this
+// process's own folder is not a peer's.
+func TestRecoverPeerPutsAGoneProcessFilesBack(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "inbox")
+	peers := filepath.Join(dir, ".processing")
+	in, err := inbox.New(inbox.Config{Dir: dir, ArchiveDir: filepath.Join(root, "archive"), ErrorDir: filepath.Join(root, "errors"),
+		ProcessingDir: filepath.Join(peers, "b"), Peers: peers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop(t, filepath.Join(peers, "a", "sunrise", "sunrise_1.csv"), "x", time.Now())
+	drop(t, filepath.Join(peers, "b", "apollo", "apollo_1.csv"), "x", time.Now())
+	os.MkdirAll(filepath.Join(peers, "c"), 0o755) // a process that left nothing
+	names, err := in.PeerFolders()
+	if err != nil || len(names) != 1 || names[0] != "a" {
+		t.Fatalf("peer folders %v, %v; want [a]", names, err)
+	}
+	if n, err := in.RecoverPeer("a"); err != nil || n != 1 {
+		t.Fatalf("RecoverPeer = %d, %v", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sunrise", "sunrise_1.csv")); err != nil {
+		t.Errorf("not back in the inbox: %v", err)
+	}
+	if _, err := in.RecoverPeer(".."); err == nil {
+		t.Error("RecoverPeer(..) went outside the processing folders")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/logging"
@@ -82,16 +83,53 @@ func (in *Inbox) moveTo(src, root, name string) (string, error) {
 	}
 	// A partner's sheet holds patient data: archived or refused, it is
 	// its owner's alone, whatever mode it was uploaded with.
-	if err := os.Chmod(dst, 0o600); err != nil {
+	if err := ownerOnly(dst); err != nil {
 		return dst, err
 	}
 	return dst, nil
 }
 
+// ownerOnly makes the regular file at path readable by its owner alone.
+// It never follows a link: the file is opened with O_NOFOLLOW and
+// changed through its descriptor, so a link (a refused one, or one put
+// in its place) is left as it is, and so is what it points to — chmod
+// on the path would change the target, say the service's data folder.
+// Anything but a regular file (a link, a FIFO, a folder) is left alone.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil // a link: nothing of it or behind it is touched
+	}
+	if err != nil {
+		return fmt.Errorf("inbox: open %s: %w", filepath.Base(path), err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("inbox: stat %s: %w", filepath.Base(path), err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("inbox: chmod %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
 func (in *Inbox) writeReason(dst, rel, reason, advice string) error {
 	text := fmt.Sprintf("flabsync could not take this file.\n\nFile:       %s\nMoved here: %s\n\nWhat was wrong:\n  %s\n\nWhat to do:\n  %s\n",
 		rel, in.cfg.Now().Format(time.RFC1123), reason, advice)
-	if err := os.WriteFile(dst+".error.txt", []byte(text), 0o600); err != nil {
+	// O_NOFOLLOW: a link already there by that name is not written through.
+	f, err := os.OpenFile(dst+".error.txt", os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("inbox: write reason for %s: %w", rel, err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return fmt.Errorf("inbox: write reason for %s: %w", rel, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("inbox: write reason for %s: %w", rel, err)
 	}
 	return nil

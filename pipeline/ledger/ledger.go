@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -23,11 +24,12 @@ import (
 type Ledger struct {
 	db       *store.DB
 	now      func() time.Time
-	receipts Receipts // which files' ends queue a receipt (none by default)
+	receipts Receipts      // which files' ends queue a receipt (none by default)
+	takeover time.Duration // see WithTakeover
 }
 
 // New returns the ledger in db.
-func New(db *store.DB) *Ledger { return &Ledger{db: db, now: time.Now} }
+func New(db *store.DB) *Ledger { return &Ledger{db: db, now: time.Now, takeover: DefaultTakeover} }
 
 // WithClock makes the ledger stamp its records with now instead of the
 // wall clock (a month of nights in a test) and returns it.
@@ -44,6 +46,10 @@ type File struct {
 	SHA256  string
 	Size    int64
 	By      string // who claimed it
+	// Resumes is a file record of the same file that a process left half
+	// read and By took over (TakeFile): it is marked abandoned, read
+	// again as this one, in the same transaction.
+	Resumes int64
 }
 
 // Row is one sheet row's entry.
@@ -96,7 +102,16 @@ func (l *Ledger) StartFile(ctx context.Context, f File) (id int64, sameAs []int6
 		}
 		q := tx.Rebind(`INSERT INTO files (partner, name, path, sha256, size_bytes, status, duplicate_of, claimed_by, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
-		return tx.QueryRowxContext(ctx, q, clean(f.Partner), clean(f.Name), clean(f.Path), f.SHA256, f.Size, FileReading, dup, f.By, now, now).Scan(&id)
+		if err := tx.QueryRowxContext(ctx, q, clean(f.Partner), clean(f.Name), clean(f.Path), f.SHA256, f.Size, FileReading, dup, f.By, now, now).Scan(&id); err != nil {
+			return err
+		}
+		// An earlier reading of the same bytes whose reader is gone is
+		// this one now: it is not left "reading" for good.
+		aq := tx.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?
+WHERE status = ? AND sha256 = ? AND id < ? AND (id = ? OR (updated_at < ? AND ` + goneHolder("files") + `))`)
+		_, err := tx.ExecContext(ctx, aq, FileAbandoned, fmt.Sprintf("its reader stopped before its end; read again as file #%d", id), now,
+			FileReading, f.SHA256, id, f.Resumes, store.T(l.now().Add(-l.takeover)), now)
+		return err
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("ledger: record file %s: %w", f.Name, err)
@@ -482,12 +497,17 @@ func (l *Ledger) Moved(ctx context.Context, from, to string) error {
 }
 
 // Abandon marks the files a process of this name was still reading when
-// it stopped (status reading, claimed by name:…): the inbox puts such a
-// file back and it is read again under a new record. Returns how many.
-func (l *Ledger) Abandon(ctx context.Context, name string) (int64, error) {
+// it stopped (status reading, claimed by name:…) from its processing
+// folder (path under folder): the inbox puts such a file back and it is
+// read again under a new record. A file it was reading from elsewhere (a
+// hand-run import's it took over) stays reading, to be taken over as
+// such (Orphans). Returns how many.
+func (l *Ledger) Abandon(ctx context.Context, name, folder string) (int64, error) {
+	prefix := strings.TrimSuffix(folder, string(filepath.Separator)) + string(filepath.Separator)
 	q := l.db.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?
-WHERE status = ? AND claimed_by LIKE ?`)
-	res, err := l.db.ExecContext(ctx, q, FileAbandoned, "the process stopped while reading it; the file was taken again", store.T(l.now()), FileReading, name+":%")
+WHERE status = ? AND claimed_by LIKE ? AND substr(path, 1, ?) = ?`)
+	res, err := l.db.ExecContext(ctx, q, FileAbandoned, "the process stopped while reading it; the file was taken again", store.T(l.now()), FileReading, name+":%",
+		utf8.RuneCountInString(prefix), prefix)
 	if err != nil {
 		return 0, fmt.Errorf("ledger: abandon files of %s: %w", name, err)
 	}

@@ -75,10 +75,18 @@ type FileRecord struct {
 // was refused: it is in errors/ with a note, and a file_refused exception.
 func (f FileRecord) Refused() bool { return f.Status == FileFailed || f.Status == FileRefused }
 
+// Unread reports a file not read to its end (yet): being read, or its
+// reader stopped and no process has taken it over. Its counts prove
+// nothing, so it is never balanced.
+func (f FileRecord) Unread() bool { return f.Status == FileReading }
+
 // Balanced reports whether the file's rows add up, or it had none to
-// add (a duplicate, refused or abandoned file).
+// add (a duplicate, refused or abandoned file). A file not read to its
+// end is not balanced.
 func (f FileRecord) Balanced() bool {
 	switch f.Status {
+	case FileReading:
+		return false // not read to its end (yet): its counts prove nothing
 	case FileDuplicate, FileFailed, FileRefused, FileAbandoned:
 		return true
 	}
@@ -232,17 +240,18 @@ WHERE id = ? AND ` + col + ` >= ?`)
 }
 
 // StaleAfter is how long a booking may sit pending, in flight or waiting
-// to retry untouched before any process may take it up again: longer than
+// to retry untouched before Begin lets any process send it: longer than
 // the longest back-off, so a live submitter's bookings are never taken.
 const StaleAfter = 15 * time.Minute
 
 // Unsettled claims for holder, and returns, up to limit bookings left
 // pending, in flight or waiting to retry: those an earlier process of
 // this name left behind (a file cut short, a refused login, a crash) and
-// any untouched for StaleAfter (left by a process that is gone). Each
-// comes as the job to send: the stored request, marked MaybeBooked when an
-// attempt of it may have arrived. A booking another process claims in the
-// meantime is left to it.
+// those of a process that is gone (no live process lease, untouched for
+// Takeover: a killed serve or hand-run import). Each comes as the job to
+// send: the stored request, marked MaybeBooked when an attempt of it may
+// have arrived. A booking another process claims in the meantime is left
+// to it.
 func (l *Ledger) Unsettled(ctx context.Context, name, holder string, now time.Time, limit int) ([]Job, error) {
 	var rows []struct {
 		ID          string       `db:"integrator_id"`
@@ -251,17 +260,18 @@ func (l *Ledger) Unsettled(ctx context.Context, name, holder string, now time.Ti
 		Request     string       `db:"request"`
 		MaybeBooked bool         `db:"maybe_booked"`
 	}
+	whose := `((bookings.claimed_by LIKE ? AND bookings.claimed_by <> ?) OR (bookings.updated_at < ? AND ` + goneHolder("bookings") + `))`
 	q := l.db.Rebind(`SELECT integrator_id, partner, status, request, maybe_booked FROM bookings
-WHERE status IN (?, ?, ?) AND ((claimed_by LIKE ? AND claimed_by <> ?) OR updated_at < ?) ORDER BY updated_at LIMIT ?`)
-	stale := store.T(now.Add(-StaleAfter))
-	if err := l.db.SelectContext(ctx, &rows, q, Pending, InFlight, Retry, name+":%", holder, stale, limit); err != nil {
+WHERE status IN (?, ?, ?) AND ` + whose + ` ORDER BY updated_at LIMIT ?`)
+	stale := store.T(now.Add(-l.takeover))
+	if err := l.db.SelectContext(ctx, &rows, q, Pending, InFlight, Retry, name+":%", holder, stale, store.T(now), limit); err != nil {
 		return nil, fmt.Errorf("ledger: read unsettled bookings: %w", err)
 	}
 	claim := l.db.Rebind(`UPDATE bookings SET claimed_by = ?, updated_at = ?
-WHERE integrator_id = ? AND status IN (?, ?, ?) AND ((claimed_by LIKE ? AND claimed_by <> ?) OR updated_at < ?)`)
+WHERE integrator_id = ? AND status IN (?, ?, ?) AND ` + whose)
 	jobs := make([]Job, 0, len(rows))
 	for _, r := range rows {
-		res, err := l.db.ExecContext(ctx, claim, holder, store.T(now), r.ID, Pending, InFlight, Retry, name+":%", holder, stale)
+		res, err := l.db.ExecContext(ctx, claim, holder, store.T(now), r.ID, Pending, InFlight, Retry, name+":%", holder, stale, store.T(now))
 		if err != nil {
 			return nil, fmt.Errorf("ledger: claim booking %s: %w", r.ID, err)
 		}

@@ -226,7 +226,7 @@ func fileChecks(ctx context.Context, db *store.DB, since, at time.Time) ([]repor
 		c := f.Counts
 		out = append(out, report.FileCheck{FileID: f.ID, Name: f.Name, Partner: f.Partner, Status: string(f.Status), ReceivedAt: f.ReceivedAt,
 			RowsIn: c.RowsIn, Submitted: c.Submitted, Rejected: c.Rejected, RejectedFlabs: c.RejectedFlabs, Duplicate: c.Duplicate,
-			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unconfirmed: c.Unconfirmed, Unfinished: c.Unfinished, Balanced: f.Balanced(), Refused: f.Refused()})
+			Failed: c.Failed, Held: c.Held, Skipped: c.Skipped, Unconfirmed: c.Unconfirmed, Unfinished: c.Unfinished, Balanced: f.Balanced(), Refused: f.Refused(), Unread: f.Unread()})
 	}
 	return out, nil
 }

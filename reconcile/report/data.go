@@ -17,6 +17,7 @@ type FileCheck struct {
 	RowsIn, Submitted, Rejected, RejectedFlabs, Duplicate, Failed, Held, Skipped, Unconfirmed, Unfinished int
 	Balanced                                                                                              bool
 	Refused                                                                                               bool // never read to its end: in errors/ with a note
+	Unread                                                                                                bool // being read, or its reader gone: not read to its end (yet)
 }
 
 // Data is everything a report is made of. Exceptions must come sorted by

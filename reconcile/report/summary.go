@@ -20,6 +20,7 @@ const (
 	Balanced    = "BALANCED"
 	NotBalanced = "DOES NOT BALANCE"
 	Refused     = "REFUSED: see errors/"
+	Unread      = "NOT READ TO ITS END (yet)"
 )
 
 // The Summary's labels, which tests and the digest look for.
@@ -224,6 +225,8 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 		switch {
 		case fc.Refused:
 			check = cellOf(st.bad, Refused)
+		case fc.Unread:
+			check = cellOf(st.bad, Unread)
 		case !fc.Balanced:
 			check = cellOf(st.bad, NotBalanced)
 			info.Unbalanced++

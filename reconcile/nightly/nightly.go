@@ -147,10 +147,12 @@ func Run(ctx context.Context, cfg *config.Config, db *store.DB, at time.Time, op
 		Exceptions: exceptions, Files: files, Unmapped: mapping.Review(ix, unmapped), Rejects: rejects,
 		Trend: trend, Oldest: oldest, Location: loc}
 	out.Workbook = opts.Workbook
-	if out.Workbook == "" && !opts.Look {
+	if !opts.Look { // a run writes the partners' reject files in report.dir, whatever --out says
 		if err := os.MkdirAll(cfg.Report.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("reconcile: report.dir: %w", err)
 		}
+	}
+	if out.Workbook == "" && !opts.Look {
 		out.Workbook = filepath.Join(cfg.Report.Dir, "exceptions-"+at.In(loc).Format("2006-01-02")+".xlsx")
 	}
 	if out.Info, err = writeWorkbook(out.Workbook, data); err != nil {

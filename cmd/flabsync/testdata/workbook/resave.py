@@ -11,9 +11,9 @@
 #   /usr/bin/python3 resave.py exceptions-2026-11-30.xlsx /tmp/edited.xlsx
 #   soffice --headless --calc --convert-to xlsx:"Calc MS Excel 2007 XML" --outdir /tmp/lo /tmp/edited.xlsx
 #   cp /tmp/lo/edited.xlsx resaved.xlsx
-# Since issue 21 the submit_failed Detail and Suggested action strings in
-# xl/sharedStrings.xml were rewritten in place (the rules no longer quote
-# last_error): regenerate from a fresh workbook when the format changes again.
+# Regenerate it whenever the layout or a seeded exception's detail changes
+# (the hidden Fingerprint covers the detail): the workbook comes from
+# `flabsync reconcile --out exceptions.xlsx` on seedExceptions' database.
 import sys
 from datetime import datetime
 from openpyxl import load_workbook

@@ -85,7 +85,7 @@ func (s *Service) Run(ctx context.Context) error {
 	led := ledger.New(db)
 	rx := newInboxReceipts(cfg, s.Receipts, led, log)
 	defer rx.close(cfg.Serve.ShutdownTimeout) // after every part has stopped, before the database closes
-	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
+	lim := submit.LimiterFor(db, cfg.Flabs.ClientID, cfg.Flabs.RatePerSecond, cfg.Flabs.Burst) // shared by the processes on one PostgreSQL
 	sub := submit.New(s.Client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})
 	ing := &pipeline.Ingester{Ledger: led, Submitter: sub, Holder: holder, Logger: log.With(logging.KeyComponent, "pipeline"), SkipProcessed: true}

@@ -35,7 +35,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		return err
 	}
 	defer db.Close()
-	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
+	lim := submit.LimiterFor(db, cfg.Flabs.ClientID, cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	bar := newBar(m, progress && !asJSON, lim)
 	start := time.Now()
 	run := &pipeline.Run{Config: cfg, DB: db, Client: client, Limiter: lim, Holder: holder(), Partner: partner, Detail: asJSON,

@@ -84,7 +84,7 @@ func (s *Service) Run(ctx context.Context) error {
 	ms := mapping.NewStore(db)
 	led := ledger.New(db)
 	rx := newInboxReceipts(cfg, s.Receipts, led, log)
-	defer rx.close(cfg.Serve.ShutdownTimeout) // after every part has stopped, before the database closes
+	defer rx.close(cfg.Serve.ShutdownTimeout)                                                  // after every part has stopped, before the database closes
 	lim := submit.LimiterFor(db, cfg.Flabs.ClientID, cfg.Flabs.RatePerSecond, cfg.Flabs.Burst) // shared by the processes on one PostgreSQL
 	sub := submit.New(s.Client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})

@@ -84,8 +84,9 @@ func (s *Service) Run(ctx context.Context) error {
 	ms := mapping.NewStore(db)
 	led := ledger.New(db)
 	rx := newInboxReceipts(cfg, s.Receipts, led, log)
-	defer rx.close(cfg.Serve.ShutdownTimeout)                                                  // after every part has stopped, before the database closes
-	lim := submit.LimiterFor(db, cfg.Flabs.ClientID, cfg.Flabs.RatePerSecond, cfg.Flabs.Burst) // shared by the processes on one PostgreSQL
+	defer rx.close(cfg.Serve.ShutdownTimeout) // after every part has stopped, before the database closes
+	// One Flabs limit for the lab: shared by the processes on one PostgreSQL.
+	lim := submit.LimiterFor(db, cfg.Flabs.ClientID, cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	sub := submit.New(s.Client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})
 	ing := &pipeline.Ingester{Ledger: led, Submitter: sub, Holder: holder, Logger: log.With(logging.KeyComponent, "pipeline"), SkipProcessed: true}

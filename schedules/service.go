@@ -143,7 +143,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("serve: schedules.%s: %w", job, err)
 		}
 	}
-	met.watch(lim, sub, sched)
+	met.watch(lim, sub, sched, cfg.PartnerNames())
 
 	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout})
 	defer recv.Close()

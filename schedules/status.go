@@ -14,16 +14,19 @@ import (
 // Status is the state of a deployment at a glance: `flabsync status`
 // (--json prints it as it is; keys only ever get added).
 type Status struct {
-	Database      string            `json:"database"`
-	SchemaVersion int64             `json:"schema_version"`
-	Catalogue     CatalogueStatus   `json:"catalogue"`
-	Files         map[string]int    `json:"files"`    // by status
-	Rows          map[string]int    `json:"rows"`     // sheet rows by outcome
-	Bookings      map[string]int    `json:"bookings"` // by ledger state
-	Jobs          []JobStatus       `json:"jobs"`     // the last run of each job
-	Exceptions    map[string]int    `json:"open_exceptions"`
-	Leases        []LeaseStatus     `json:"leases"`
-	Schedules     map[string]string `json:"schedules,omitempty"`
+	Database      string          `json:"database"`
+	SchemaVersion int64           `json:"schema_version"`
+	Catalogue     CatalogueStatus `json:"catalogue"`
+	Files         map[string]int  `json:"files"`    // by status
+	Rows          map[string]int  `json:"rows"`     // sheet rows by outcome
+	Bookings      map[string]int  `json:"bookings"` // by ledger state
+	Jobs          []JobStatus     `json:"jobs"`     // the last run of each job
+	Exceptions    map[string]int  `json:"open_exceptions"`
+	Leases        []LeaseStatus   `json:"leases"`
+	// Backlog is, per partner with bookings not yet settled, how many and
+	// how long the oldest has waited.
+	Backlog   []BacklogStatus   `json:"backlog"`
+	Schedules map[string]string `json:"schedules,omitempty"`
 }
 
 // CatalogueStatus is the synced catalogue and the mapping table size.
@@ -45,6 +48,15 @@ type JobStatus struct {
 	Holder     string     `json:"holder"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// BacklogStatus is one partner's bookings waiting to be sent: pending, in
+// flight or waiting to retry; the oldest waits since its file came in.
+type BacklogStatus struct {
+	Partner       string    `json:"partner"`
+	Waiting       int       `json:"waiting"`
+	OldestSince   time.Time `json:"oldest_since"`
+	OldestSeconds float64   `json:"oldest_seconds"`
 }
 
 // LeaseStatus is who holds a lease (a job running, a claimed file) until when.
@@ -81,6 +93,15 @@ func GatherStatus(ctx context.Context, db *store.DB, cfg *config.Config) (*Statu
 		return nil, err
 	}
 	rep.Files, rep.Rows, rep.Bookings = tally.Files, tally.Rows, tally.Bookings
+	backlog, err := ledger.New(db).Backlog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Backlog = []BacklogStatus{}
+	for _, b := range backlog {
+		rep.Backlog = append(rep.Backlog, BacklogStatus{Partner: b.Partner, Waiting: b.Waiting, OldestSince: b.Oldest,
+			OldestSeconds: max(0, time.Since(b.Oldest).Seconds())})
+	}
 	if rep.Exceptions, err = rules.OpenByCategory(ctx, db); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,7 @@ type Limiter struct {
 
 	answered  atomic.Int64 // answers not yet added to the lab's count
 	throttled atomic.Int64
+	trips     atomic.Int64
 }
 
 // Slot is when a request was let through, on the limiter's clock: hand it
@@ -123,6 +124,7 @@ func (l *Limiter) take(ctx context.Context) error {
 	var seen labState
 	var storeNow time.Time
 	answered := l.answered.Swap(0)
+	l.trips.Add(1)
 	err := l.st.update(ctx, func(st *labState, now time.Time) {
 		st.Answered += answered
 		r := st.rate(l.max, now)
@@ -160,6 +162,7 @@ func (l *Limiter) Throttled(ctx context.Context, s Slot, retryAfter time.Duratio
 	l.throttled.Add(1)
 	answered := l.answered.Swap(0)
 	var seen labState
+	l.trips.Add(1)
 	err := l.st.update(ctx, func(st *labState, now time.Time) {
 		st.Answered += answered
 		st.Throttles++
@@ -196,6 +199,10 @@ func (l *Limiter) Rate() float64 {
 
 // Max is the configured rate (flabs.rate_per_second).
 func (l *Limiter) Max() float64 { return l.max }
+
+// Trips counts this limiter's trips to where the limit is kept: on
+// PostgreSQL, transactions on flabs_limit.
+func (l *Limiter) Trips() int64 { return l.trips.Load() }
 
 // Throttles counts the 429s this process saw.
 func (l *Limiter) Throttles() int64 { return l.throttled.Load() }

@@ -37,7 +37,9 @@ func Build(cfg *config.Config, db *store.DB, client submit.Biller, holder string
 		log = slog.New(slog.DiscardHandler)
 	}
 	led := ledger.New(db).WithTakeover(cfg.Inbox.TakeoverAfter)
-	lim := submit.NewLimiter(cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
+	// One Flabs limit for the lab: shared by the processes on one
+	// PostgreSQL (a token bucket in the database), in memory on SQLite.
+	lim := submit.LimiterFor(db, cfg.Flabs.ClientID, cfg.Flabs.RatePerSecond, cfg.Flabs.Burst)
 	sub := submit.New(client, led, lim, submit.Options{Concurrency: cfg.Flabs.Concurrency, MaxAttempts: cfg.Flabs.MaxAttempts,
 		Holder: holder, Logger: log.With(logging.KeyComponent, "submit")})
 	ing := &pipeline.Ingester{Ledger: led, Submitter: sub, Holder: holder, Logger: log.With(logging.KeyComponent, "pipeline")}

@@ -54,12 +54,18 @@ func (m *metrics) count(c ledger.Counts) {
 }
 
 // watch exports live values read when scraped: the submitter's, and what
-// the database says of the jobs and the open exceptions (dbStats).
-func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *Scheduler) {
+// the database says of the jobs, the open exceptions and the partners'
+// backlogs (dbStats; the partners named have a series from the start).
+func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *Scheduler, partners []string) {
+	stats := newDBStats(sched.db, sched.log)
+	for _, p := range partners {
+		stats.waiting[p] = ledger.PartnerBacklog{Partner: p}
+	}
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "flabsync_flabs_429_total", Help: "429 answers from Flabs."},
 			func() float64 { return float64(lim.Throttles()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_flabs_rate_per_second", Help: "The submitter's current rate limit."},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_flabs_rate_per_second",
+			Help: "The current Flabs rate limit: flabs.rate_per_second until Flabs answers 429, then what it adapts to. On PostgreSQL the lab's, shared by its processes."},
 			lim.Rate),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_submit_queue_depth", Help: "Bookings waiting for a worker."},
 			func() float64 { return float64(sub.Queued()) }),
@@ -68,7 +74,7 @@ func (m *metrics) watch(lim *submit.Limiter, sub *submit.Submitter, sched *Sched
 			func() float64 { return float64(sub.Settled()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flabsync_submit_active", Help: "Bookings queued, in flight or waiting to retry; it falls only as bookings leave the submitter (settled)."},
 			func() float64 { return float64(sub.Active()) }),
-		newDBStats(sched.db, sched.log),
+		stats,
 	)
 }
 
@@ -135,7 +141,8 @@ const jobRunsLookBack = 1000
 
 // dbStats exports what the database knows and the process cannot: the
 // jobs' runs in job_runs, by whichever process ran them, before or after
-// a restart; and the exceptions still open, by category. Each scrape
+// a restart; the exceptions still open, by category; and each partner's
+// bookings waiting to be sent, with the age of the oldest. Each scrape
 // reads the newest run of each job and the open exceptions within a
 // timeout, and keeps the latest success and failure it has seen; when a
 // read fails, the series keep the last values read and
@@ -146,12 +153,14 @@ type dbStats struct {
 	timeout time.Duration
 
 	up, lastRun, lastOK, lastFailed, open *prometheus.Desc
+	backlog, oldest                       *prometheus.Desc
 
 	mu       sync.Mutex // one scrape reads at a time; guards what follows
 	jobs     map[string]*jobTimes
-	lookedAt map[string]bool            // jobs whose earlier runs were read back
-	opens    map[reconcile.Category]int // open exceptions by category, as last read; nil before the first read
-	down     bool                       // the last read failed
+	lookedAt map[string]bool                  // jobs whose earlier runs were read back
+	opens    map[reconcile.Category]int       // open exceptions by category, as last read; nil before the first read
+	waiting  map[string]ledger.PartnerBacklog // by partner, as last read; a partner once seen stays, at 0
+	down     bool                             // the last read failed
 }
 
 // jobTimes is what the reads so far found of one job.
@@ -176,11 +185,15 @@ func newDBStats(db *store.DB, log *slog.Logger) *dbStats {
 			"When each job last finished failed, on any process (Unix time). 0: none seen (runs before the newest are read only when it was not ok). A partial run is not a failure.", job, nil),
 		open: prometheus.NewDesc("flabsync_open_exceptions",
 			"Exceptions still needing a person (new or open), by category, as the database holds them now.", []string{"category"}, nil),
-		jobs: map[string]*jobTimes{}, lookedAt: map[string]bool{}}
+		backlog: prometheus.NewDesc("flabsync_partner_backlog",
+			"Bookings waiting to be sent (pending, in flight or waiting to retry), by partner, on any process. A partner seen once stays, at 0.", []string{"partner"}, nil),
+		oldest: prometheus.NewDesc("flabsync_partner_oldest_waiting_seconds",
+			"How long each partner's longest-waiting booking has waited, since its file came in; 0 when nothing waits.", []string{"partner"}, nil),
+		jobs: map[string]*jobTimes{}, lookedAt: map[string]bool{}, waiting: map[string]ledger.PartnerBacklog{}}
 }
 
 func (c *dbStats) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.lastRun, c.lastOK, c.lastFailed, c.open} {
+	for _, d := range []*prometheus.Desc{c.up, c.lastRun, c.lastOK, c.lastFailed, c.open, c.backlog, c.oldest} {
 		ch <- d
 	}
 }
@@ -211,6 +224,15 @@ func (c *dbStats) Collect(ch chan<- prometheus.Metric) {
 	for cat, n := range c.opens {
 		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(n), string(cat))
 	}
+	now := time.Now()
+	for p, b := range c.waiting {
+		age := 0.0
+		if b.Waiting > 0 {
+			age = max(0, now.Sub(b.Oldest).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(b.Waiting), p)
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, p)
+	}
 }
 
 // read brings the values up to date: the newest run of each job (runs in
@@ -235,6 +257,16 @@ func (c *dbStats) read(ctx context.Context) error {
 		}
 	}
 	c.opens = open
+	backlog, err := ledger.New(c.db).Backlog(ctx)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	for p := range c.waiting {
+		c.waiting[p] = ledger.PartnerBacklog{Partner: p} // nothing waits, unless read below
+	}
+	for _, b := range backlog {
+		c.waiting[b.Partner] = b
+	}
 	for job, t := range c.jobs {
 		if !t.ok.IsZero() || c.lookedAt[job] {
 			continue

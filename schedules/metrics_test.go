@@ -17,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/internal/store"
 	"github.com/flabsync/flabsync/internal/store/storetest"
+	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 	"github.com/flabsync/flabsync/reconcile"
 	"github.com/flabsync/flabsync/reconcile/webhook"
@@ -203,7 +205,7 @@ func TestMetricsHandler(t *testing.T) {
 	addRun(t, db, JobImport, store.JobOK, time.Now().Add(-time.Minute), time.Now())
 	m := newMetrics()
 	lim := submit.NewLimiter(10, 1)
-	m.watch(lim, submit.New(nil, nil, lim, submit.Options{}), New(db, time.UTC, "test:1", nil))
+	m.watch(lim, submit.New(nil, nil, lim, submit.Options{}), New(db, time.UTC, "test:1", nil), []string{"sunrise"})
 	recv := webhook.New(db, config.Webhook{AuthToken: "t"}, nil)
 	t.Cleanup(func() { recv.Close() })
 	m.watchWebhooks(recv)
@@ -230,6 +232,7 @@ func TestMetricsHandler(t *testing.T) {
 		"flabsync_database_up":                    "gauge", "flabsync_open_exceptions": "gauge",
 		"flabsync_job_last_run_timestamp_seconds": "gauge", "flabsync_job_last_success_timestamp_seconds": "gauge",
 		"flabsync_job_last_failure_timestamp_seconds": "gauge",
+		"flabsync_partner_backlog":                    "gauge", "flabsync_partner_oldest_waiting_seconds": "gauge",
 	}
 	var names []string
 	for n := range want {
@@ -243,7 +246,7 @@ func TestMetricsHandler(t *testing.T) {
 	}
 	for _, s := range []string{`flabsync_job_last_success_timestamp_seconds{job_name="import"}`,
 		`flabsync_open_exceptions{category="not_sent"} 0`, `flabsync_webhook_deliveries_total{result="stored"} 0`,
-		`flabsync_database_up 1`} {
+		`flabsync_database_up 1`, `flabsync_partner_backlog{partner="sunrise"} 0`, `flabsync_partner_oldest_waiting_seconds{partner="sunrise"} 0`} {
 		if !strings.Contains(string(body), s) {
 			t.Errorf("/metrics lacks %s", s)
 		}
@@ -289,5 +292,48 @@ SELECT 'import', 'bench:1', CASE WHEN i % 7 = 0 THEN 'failed' ELSE 'ok' END,
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// TestMetricsPartnerBacklog: each partner's bookings waiting to be sent
+// and the age of its oldest; once all are sent the partner's series stay,
+// at 0, so an alert on them resolves rather than goes stale.
+func TestMetricsPartnerBacklog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := t.Context()
+		arrived := time.Now().Add(-20 * time.Minute)
+		led := ledger.New(db).WithClock(func() time.Time { return arrived })
+		f, _, err := led.StartFile(ctx, ledger.File{Partner: "sunrise", Name: "sunrise.csv", SHA256: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bs []ledger.Booking
+		var rows []ledger.Row
+		for i, id := range []string{"sunrise:1", "sunrise:2", "sunrise:3"} {
+			bs = append(bs, ledger.Booking{IntegratorID: id, Partner: "sunrise", FirstRow: i + 2, Rows: []int{i + 2},
+				Request: &flabs.BillingRequest{IntegratorID: id}})
+			rows = append(rows, ledger.Row{Num: i + 2, Status: ledger.RowAccepted, IntegratorID: id})
+		}
+		if _, err := led.Admit(ctx, f, bs, rows); err != nil {
+			t.Fatal(err)
+		}
+		stats := newDBStats(db, nil)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(stats)
+		got := gather(t, reg)
+		checkValues(t, got, map[string]float64{`flabsync_partner_backlog{partner="sunrise"}`: 3})
+		if age := got[`flabsync_partner_oldest_waiting_seconds{partner="sunrise"}`]; age < 20*60 || age > 21*60 {
+			t.Errorf("oldest waiting %.0f s, want about 1200", age)
+		}
+		for _, b := range bs {
+			if _, err := led.Sending(ctx, b.IntegratorID, "test"); err != nil {
+				t.Fatal(err)
+			}
+			if err := led.Settle(ctx, ledger.Result{IntegratorID: b.IntegratorID, State: ledger.Submitted, PreBookingID: "pb"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkValues(t, gather(t, reg), map[string]float64{`flabsync_partner_backlog{partner="sunrise"}`: 0,
+			`flabsync_partner_oldest_waiting_seconds{partner="sunrise"}`: 0})
 	})
 }

@@ -147,7 +147,7 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("serve: schedules.%s: %w", job, err)
 		}
 	}
-	met.watch(lim, sub, sched)
+	met.watch(lim, sub, sched, cfg.PartnerNames())
 
 	recv := webhook.NewWithOptions(db, cfg.Webhook, log.With(logging.KeyComponent, "webhook"), webhook.Options{ShutdownTimeout: cfg.Serve.ShutdownTimeout, LabID: cfg.Flabs.LabID})
 	defer recv.Close()

@@ -24,7 +24,10 @@ type Status struct {
 	Jobs          []JobStatus                `json:"jobs"`     // the last run of each job
 	Exceptions    map[reconcile.Category]int `json:"open_exceptions"`
 	Leases        []LeaseStatus              `json:"leases"`
-	Schedules     map[string]string          `json:"schedules,omitempty"`
+	// Backlog is, per partner with bookings not yet settled, how many and
+	// how long the oldest has waited.
+	Backlog   []BacklogStatus   `json:"backlog"`
+	Schedules map[string]string `json:"schedules,omitempty"`
 	// Receipts are the clinics' receipts in the outbox not yet sent.
 	Receipts ledger.ReceiptBacklog `json:"receipts"`
 }
@@ -48,6 +51,15 @@ type JobStatus struct {
 	Holder     string     `json:"holder"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// BacklogStatus is one partner's bookings waiting to be sent: pending, in
+// flight or waiting to retry; the oldest waits since its file came in.
+type BacklogStatus struct {
+	Partner       string    `json:"partner"`
+	Waiting       int       `json:"waiting"`
+	OldestSince   time.Time `json:"oldest_since"`
+	OldestSeconds float64   `json:"oldest_seconds"`
 }
 
 // LeaseStatus is who holds a lease (a job running, a claimed file) until when.
@@ -86,6 +98,15 @@ func GatherStatus(ctx context.Context, db *store.DB, cfg *config.Config) (*Statu
 	rep.Files, rep.Rows, rep.Bookings = tally.Files, tally.Rows, tally.Bookings
 	if rep.Receipts, err = ledger.New(db).Receipts(ctx); err != nil {
 		return nil, err
+	}
+	backlog, err := ledger.New(db).Backlog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Backlog = []BacklogStatus{}
+	for _, b := range backlog {
+		rep.Backlog = append(rep.Backlog, BacklogStatus{Partner: b.Partner, Waiting: b.Waiting, OldestSince: b.Oldest,
+			OldestSeconds: max(0, time.Since(b.Oldest).Seconds())})
 	}
 	if rep.Exceptions, err = rules.OpenByCategory(ctx, db); err != nil {
 		return nil, err

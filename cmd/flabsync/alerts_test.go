@@ -203,6 +203,7 @@ func scrapeServe(t *testing.T) map[string]map[string]map[string]bool {
 	cfg.Webhook.Listen, cfg.Serve.Listen, cfg.Webhook.AuthToken = "127.0.0.1:0", "127.0.0.1:0", "test-token"
 	cfg.Report.Dir = filepath.Join(dir, "reports")
 	cfg.Schedules = map[string]string{"import": "@every 1s", "mapping-sync": "off", "reconcile": "off", "expected-drops": "off"}
+	cfg.Partners = map[string]config.Partner{"citycare": {LeadSource: "citycare"}} // its backlog series are there from the start
 	cfg.Log.Level = "error"
 	if err := os.MkdirAll(cfg.Inbox.Dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -14,7 +14,8 @@ func runStatus(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("status", "status [--config FILE] [--json]",
 		"Opens the configured database (applying pending migrations) and shows: the schema version,\n"+
 			"the synced catalogue, files and rows by state, bookings by ledger state, the last run of\n"+
-			"each job, open exceptions by category, and who holds which lease.")
+			"each job, open exceptions by category, each partner's bookings waiting to be sent (and how\n"+
+			"long the oldest has waited), and who holds which lease.")
 	cfgPath := fs.String("config", "", "config file (default $FLABSYNC_CONFIG, else ./flabsync.yaml)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
@@ -63,6 +64,13 @@ func printStatus(w io.Writer, r *schedules.Status) {
 		exceptions[string(c)] = n
 	}
 	line("exceptions", exceptions)
+	if len(r.Backlog) == 0 {
+		fmt.Fprintln(w, "backlog    none")
+	}
+	for _, b := range r.Backlog {
+		fmt.Fprintf(w, "backlog    %s: %d waiting, the oldest for %s\n", b.Partner, b.Waiting,
+			(time.Duration(b.OldestSeconds) * time.Second).Round(time.Second))
+	}
 	fmt.Fprintf(w, "receipts   %d unsent", r.Receipts.Unsent)
 	if rc := r.Receipts; rc.Unsent > 0 {
 		fmt.Fprintf(w, ", the oldest queued %s ago", time.Since(rc.Oldest).Round(time.Second))

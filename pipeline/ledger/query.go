@@ -313,3 +313,33 @@ WHERE file_id = ? AND status <> ? ORDER BY first_row LIMIT ?`)
 	}
 	return out, nil
 }
+
+// PartnerBacklog is what one partner has waiting to be sent.
+type PartnerBacklog struct {
+	Partner string
+	Waiting int       // bookings pending, in flight or waiting to retry
+	Oldest  time.Time // when the file of its longest-waiting booking came in
+}
+
+// Backlog returns, per partner with any, the bookings not yet settled and
+// since when the oldest has waited: since the file that (last) admitted
+// it was received, so a booking sent again by a corrected file waits from
+// that file, not from the first.
+func (l *Ledger) Backlog(ctx context.Context) ([]PartnerBacklog, error) {
+	var rows []struct {
+		Partner string     `db:"partner"`
+		Waiting int        `db:"waiting"`
+		Oldest  store.Time `db:"oldest"`
+	}
+	q := l.db.Rebind(`SELECT b.partner AS partner, COUNT(*) AS waiting, MIN(COALESCE(f.created_at, b.created_at)) AS oldest
+FROM bookings b LEFT JOIN files f ON f.id = b.file_id
+WHERE b.status IN (?, ?, ?) GROUP BY b.partner ORDER BY b.partner`)
+	if err := l.db.SelectContext(ctx, &rows, q, Pending, InFlight, Retry); err != nil {
+		return nil, fmt.Errorf("ledger: backlog by partner: %w", err)
+	}
+	out := make([]PartnerBacklog, len(rows))
+	for i, r := range rows {
+		out[i] = PartnerBacklog{Partner: r.Partner, Waiting: r.Waiting, Oldest: r.Oldest.Time}
+	}
+	return out, nil
+}

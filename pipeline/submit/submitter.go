@@ -228,19 +228,24 @@ func (s *Submitter) dispatch(ctx context.Context) {
 
 func (s *Submitter) worker(ctx context.Context) {
 	for t := range s.work {
-		if err := s.lim.Wait(ctx); err != nil {
-			// Stopping: t was never sent and stays pending in the ledger;
-			// whoever waits on it hears so rather than wait on.
+		slot, err := s.lim.Wait(ctx)
+		if err != nil {
+			// Stopping (or the shared limit unreadable): t was never sent
+			// and stays pending in the ledger; whoever waits on it hears
+			// so rather than wait on.
+			if ctx.Err() == nil {
+				s.log.Error("flabs rate limit: no slot", logging.KeyIntegratorID, t.job.IntegratorID, logging.Err(err))
+			}
 			s.finish(t, ledger.Result{State: ledger.Pending, Error: "not sent: " + err.Error()})
 			continue
 		}
-		s.send(ctx, t)
+		s.send(ctx, t, slot)
 	}
 }
 
 // send makes one attempt and records it. The request itself is not
 // cancelled by a stop: it runs to its answer or the client's timeout.
-func (s *Submitter) send(ctx context.Context, t *task) {
+func (s *Submitter) send(ctx context.Context, t *task, slot Slot) {
 	keep := context.WithoutCancel(ctx)
 	id := t.job.IntegratorID
 	if t.first.IsZero() {
@@ -278,18 +283,18 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 		r.Error = err.Error()
 	}
 	v := Decide(t.job.MaybeBooked, err)
+	if err == nil || (fe != nil && !v.Throttled) {
+		s.lim.Answered() // it passed Flabs' limit: the measure of that limit
+	}
 	t.job.MaybeBooked, r.MaybeBooked = v.MaybeBooked, v.MaybeBooked
 	switch v.State {
 	case ledger.Submitted:
 		r.State, r.PreBookingID, r.HTTPStatus = ledger.Submitted, resp.PreBookingID, 200
-		s.lim.Succeeded()
 	case ledger.Rejected:
 		r.State = ledger.Rejected
-		s.lim.Succeeded()
 	case ledger.Unconfirmed:
 		r.State = ledger.Unconfirmed
 		r.Error = "a resend after an attempt with no clear answer was refused; it may already be booked: " + r.Error
-		s.lim.Succeeded()
 	case ledger.Pending: // credentials refused
 		r.State = ledger.Pending // not the booking's fault: sent again once the config is fixed
 		s.record(keep, r)
@@ -308,7 +313,9 @@ func (s *Submitter) send(ctx context.Context, t *task) {
 			retryAfter = fe.RetryAfter
 		}
 		if v.Throttled {
-			s.lim.Throttled(retryAfter)
+			if err := s.lim.Throttled(keep, slot, retryAfter); err != nil {
+				s.log.Error("flabs rate limit: record a 429", logging.KeyIntegratorID, id, logging.Err(err))
+			}
 		}
 		delay := s.opts.Backoff.Delay(attempt, retryAfter)
 		switch {

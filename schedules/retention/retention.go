@@ -8,9 +8,11 @@
 // the exception list work as before.
 //
 // On SQLite, erased means gone from the file's bytes: every connection
-// runs with secure_delete (erased content is overwritten with zeros) and a
-// prune ends by checkpointing the WAL and truncating it, so no copy of an
-// erased page is left in the -wal file either.
+// runs with secure_delete (erased content is overwritten with zeros), and
+// a prune that erased anything ends with store.Scrub, which rewrites the
+// file (VACUUM: page rebuilds leave stale copies of rows that
+// secure_delete never sees) and truncates the WAL, so no copy of an
+// erased row is left in the file or the -wal file.
 package retention
 
 import (
@@ -131,29 +133,27 @@ func pruneDB(ctx context.Context, db *store.DB, led *ledger.Ledger, before time.
 	if r.ExceptionDetails, err = rules.PruneDetails(ctx, db, before, false); err != nil {
 		return err
 	}
+	if lp.Bookings+lp.SheetRows+wp.Bodies+r.ExceptionDetails == 0 {
+		return nil
+	}
 	if err := compact(ctx, db, log); err != nil {
 		return fmt.Errorf("retention: prune before %s: %w", before.UTC().Format(time.DateOnly), err)
 	}
 	return nil
 }
 
-// compact makes SQLite's erasure reach the disk: the WAL is checkpointed
-// into the database file (where secure_delete has zeroed what was erased)
-// and truncated, so no older page image holding erased data is left in
-// it. A reader holding an old snapshot makes the checkpoint incomplete:
-// logged, and finished by the next prune. PostgreSQL needs nothing here
-// (see the README on VACUUM).
+// compact makes SQLite's erasure reach the disk once something was
+// erased: store.Scrub rewrites the file (secure_delete alone leaves stale
+// copies of rows in live pages) and truncates the WAL. A reader holding
+// an old snapshot leaves the WAL untruncated: logged, and finished by the
+// next prune. PostgreSQL needs nothing here (see the README on VACUUM).
 func compact(ctx context.Context, db *store.DB, log *slog.Logger) error {
-	if db.Dialect() != store.SQLite {
-		return nil
+	s, err := db.Scrub(ctx)
+	if err != nil {
+		return err
 	}
-	var busy, frames, done int
-	if err := db.QueryRowxContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
-		return fmt.Errorf("checkpoint the WAL: %w", err)
-	}
-	if busy != 0 {
-		log.Warn("retention: the WAL could not be truncated (a reader was busy); erased pages may stay in the -wal file until the next prune",
-			"frames", frames, "checkpointed", done)
+	if s.WALBusy {
+		log.Warn("retention: the WAL could not be truncated (a reader was busy); erased pages may stay in the -wal file until the next prune")
 	}
 	return nil
 }

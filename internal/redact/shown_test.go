@@ -17,7 +17,7 @@ func TestShow(t *testing.T) {
 		`x: "unclosed`:                                                  `x: "…"`,
 		`age "a" and "b"`:                                               `age "…" and "…"`,
 		"no column " + redact.Term("patient name"):                      `no column 'patient name'`,
-		"":                                                              "",
+		"": "",
 	} {
 		if got := redact.Show(in).String(); got != want {
 			t.Errorf("Show(%q) = %q, want %q", in, got, want)

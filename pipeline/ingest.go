@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/redact"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
@@ -265,7 +266,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		first := ""
 		if len(out.Result.Rejected) > 0 {
 			e := out.Result.Rejected[0]
-			first = fmt.Sprintf(" (row %d: %s)", e.Row, e.Msg)
+			first = fmt.Sprintf(" (row %d: %s)", e.Row, redact.Show(e.Msg)) // logged and noted: no cell
 		}
 		return out, fmt.Errorf("ingest %s: %w: all %d rows%s", name, ErrAllRejected, c.Rejected, first)
 	}

@@ -1,48 +1,15 @@
 package reconcile
 
-import "strings"
+import "github.com/flabsync/flabsync/internal/redact"
 
-// ShownDetail is an exception's detail as the workbook shows it. A
-// rejected row's detail quotes the partner's cells — an age, a date of
-// birth, a barcode, a booking reference — which are a patient's: the
-// workbook is mailed and kept past retention.patient_data_days, so it
-// shows "…" in their place. The reject file sent back to the partner, and
-// `exceptions list`, keep them.
-func ShownDetail(category Category, detail string) string {
-	if category != CategoryRejectedRow {
-		return detail
-	}
-	return elideQuoted(detail)
-}
-
-// elideQuoted replaces the text of every double-quoted string (Go's %q
-// quoting: a quote inside is escaped with a backslash) with "…". An
-// unclosed quote elides to the end.
-func elideQuoted(s string) string {
-	if !strings.Contains(s, `"`) {
-		return s
-	}
-	var b strings.Builder
-	in, esc := false, false
-	for _, r := range s {
-		switch {
-		case !in:
-			b.WriteRune(r)
-			if r == '"' {
-				in = true
-				b.WriteString("…")
-			}
-		case esc:
-			esc = false
-		case r == '\\':
-			esc = true
-		case r == '"':
-			in = false
-			b.WriteRune(r)
-		}
-	}
-	if in {
-		b.WriteRune('"')
-	}
-	return b.String()
+// ShownDetail is an exception's detail as it leaves the ledger: the
+// workbook, the digest, `exceptions list`, a decision's refusal. A
+// detail may quote a partner's cells — a rejected row's age, date of
+// birth, barcode or booking reference, which are a patient's — and what
+// leaves the ledger is mailed and kept past retention.patient_data_days:
+// redact.Show puts "…" in their place, for every category (flabsync's own
+// words — a test's name, a column it knows — are quoted with redact.Term
+// and stay). The reject file sent back to the partner keeps the cells.
+func ShownDetail(_ Category, detail string) string {
+	return redact.Show(detail).String()
 }

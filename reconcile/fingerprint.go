@@ -6,7 +6,8 @@ import (
 )
 
 // Fingerprint is what a person's decision on the exception id is checked
-// against: a digest of its ID and its facts (the stored detail). The
+// against: a digest of its ID and its facts (its detail as shown,
+// ShownDetail: what the person deciding saw). The
 // workbook carries it in a hidden column beside each row, where nobody
 // edits it, so a decision made on facts that have changed since — or on a
 // row whose fingerprint was deleted or pasted from another row — is

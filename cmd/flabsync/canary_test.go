@@ -61,7 +61,7 @@ func TestCanaryPatientDataStaysPut(t *testing.T) {
 	hookAddr := hl.Addr().String()
 	hl.Close()
 	hookURL := "http://" + hookAddr + "/webhooks/flabs"
-	dir, _, sim := sendRig(t, 0, flabstest.Options{ForbiddenLeadSources: []string{"lapsed"},
+	dir, _, sim := sendRig(t, 0, flabstest.Options{ForbiddenLeadSources: []string{"lapsed"}, EchoPatient: true,
 		Webhooks: flabstest.WebhookOptions{URL: hookURL, AuthToken: "test-token"}})
 	os.Remove(filepath.Join(dir, "crashclinic_2026-11-25.csv"))
 	inboxDir := withServe(t, dir, func(cfg string) string {
@@ -219,14 +219,33 @@ partners:
 		t.Errorf("%d emails: want the digest and the receipts", len(srv.Messages()))
 	}
 
+	// The test sees what it checks: the canaries went in, and the
+	// clinic's own files (the reject files, a receipt's rows to correct)
+	// and the database before the prune hold them.
+	dbBytes := func() []byte {
+		var db []byte
+		for _, s := range []string{"", "-wal"} {
+			b, _ := os.ReadFile(filepath.Join(dir, "flabsync.db"+s))
+			db = append(db, b...)
+		}
+		return db
+	}
+	var rejects, attached []byte
+	if m, _ := filepath.Glob(filepath.Join(dir, "reports", "canary_rejects_*.csv")); len(m) == 1 {
+		rejects, _ = os.ReadFile(m[0])
+	}
+	for _, m := range srv.Messages() {
+		attached = append(attached, mailtest.Parse(t, m.Data).Attachment...)
+	}
+	for what, b := range map[string][]byte{"the database before the prune": dbBytes(), "canary's reject file": rejects, "the receipts' attached rows": attached} {
+		if !bytes.Contains(bytes.ToLower(b), []byte("bexandrine")) {
+			t.Errorf("%s lacks the rejected row's cell: the test does not see what it checks", what)
+		}
+	}
+
 	// After the prune, the database bytes.
 	cli("prune", "--at", time.Now().Add(200*24*time.Hour).Format(time.RFC3339))
-	var db []byte
-	for _, s := range []string{"", "-wal"} {
-		b, _ := os.ReadFile(filepath.Join(dir, "flabsync.db"+s))
-		db = append(db, b...)
-	}
-	outputs["the database after prune"] = db
+	outputs["the database after prune"] = dbBytes()
 
 	for where, b := range outputs {
 		t.Logf("read %s: %d bytes", where, len(b))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flabsync/flabsync/internal/logging"
+	"github.com/flabsync/flabsync/internal/redact"
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline"
 	"github.com/flabsync/flabsync/pipeline/ledger"
@@ -37,21 +38,25 @@ func (in *Inbox) Refuse(f File, cause error) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("inbox: move %s to errors: %w", f.Rel, err)
 	}
-	if err := in.writeReason(dst, f.Rel, cause.Error(), Advice(cause)); err != nil {
+	// The reason leaves the ledger (the note, the log, the refused
+	// file's record): shown, never a cell's value.
+	reason := redact.ShowErr(cause).String()
+	if err := in.writeReason(dst, f.Rel, reason, Advice(cause)); err != nil {
 		return dst, err
 	}
-	in.log.Warn("inbox: refused", logging.KeyFile, f.Rel, "to", dst, "reason", cause.Error())
+	in.log.Warn("inbox: refused", logging.KeyFile, f.Rel, "to", dst, "reason", reason)
 	if in.cfg.Filed != nil {
 		in.cfg.Filed(f, dst)
 	}
 	if in.cfg.Refused != nil {
-		in.cfg.Refused(f, dst, cause.Error())
+		in.cfg.Refused(f, dst, reason)
 	}
 	return dst, nil
 }
 
 // refuse moves a file still in the inbox straight to errors/.
 func (in *Inbox) refuse(path, rel, reason, advice string) {
+	reason = redact.Show(reason).String()
 	dst, err := in.moveTo(path, in.cfg.ErrorDir, filepath.Base(rel))
 	if err != nil {
 		in.log.Error("inbox: move to errors", logging.KeyFile, rel, logging.Err(err))

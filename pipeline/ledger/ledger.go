@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/flabsync/flabsync/internal/flabs"
+	"github.com/flabsync/flabsync/internal/redact"
 	"github.com/flabsync/flabsync/internal/store"
 )
 
@@ -524,7 +525,7 @@ func (l *Ledger) FailFile(ctx context.Context, fileID int64, cause error) error 
 	err := l.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		q := tx.Rebind(`UPDATE files SET status = ?, reason = ?, updated_at = ?, finished_at = ? WHERE id = ? RETURNING partner, name`)
 		var partner, name string
-		if err := tx.QueryRowxContext(ctx, q, FileFailed, clean(cause.Error()), now, now, fileID).Scan(&partner, &name); err != nil {
+		if err := tx.QueryRowxContext(ctx, q, FileFailed, shown(cause.Error()), now, now, fileID).Scan(&partner, &name); err != nil {
 			return err
 		}
 		if stopped(cause) {
@@ -576,6 +577,13 @@ FROM bookings WHERE integrator_id IN (?)`, chunk)
 // NUL byte or invalid UTF-8 in text (and would fail the whole batch with
 // it), so they become U+FFFD. Messages are ours, but they may quote a
 // cell.
+// shown is a reason as the ledger keeps it for people (files.reason, a
+// receipt's reason): clean, and fit to leave the ledger (redact.Show: no
+// sheet cell's value; a refusal that quotes the first bad row's cells
+// keeps where and what, not the cell). The workbook, the digest, the
+// receipts, status and the file_refused exception all read it from here.
+func shown(s string) string { return redact.Show(clean(s)).String() }
+
 func clean(s string) string {
 	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
 		return s

@@ -45,7 +45,7 @@ func (l *Ledger) queueReceipt(ctx context.Context, tx *sqlx.Tx, fileID int64, pa
 		return false, nil
 	}
 	q := tx.Rebind(`INSERT INTO receipt_outbox (file_id, partner, name, reason, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-	if _, err := tx.ExecContext(ctx, q, fileID, clean(partner), clean(name), clean(reason), now, now); err != nil {
+	if _, err := tx.ExecContext(ctx, q, fileID, clean(partner), clean(name), shown(reason), now, now); err != nil {
 		return false, fmt.Errorf("queue receipt: %w", err)
 	}
 	return true, nil
@@ -93,7 +93,7 @@ func (l *Ledger) RecordRefusedFile(ctx context.Context, f RefusedFile) error {
 		q := tx.Rebind(`INSERT INTO files (partner, name, path, sha256, status, reason, created_at, updated_at, finished_at)
 SELECT ?, ?, ?, '', ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM files WHERE path = ?) RETURNING id`)
 		var id int64
-		err := tx.QueryRowxContext(ctx, q, clean(f.Partner), clean(f.Name), clean(f.Path), FileRefused, clean(f.Reason), now, now, now, f.Path).Scan(&id)
+		err := tx.QueryRowxContext(ctx, q, clean(f.Partner), clean(f.Name), clean(f.Path), FileRefused, shown(f.Reason), now, now, now, f.Path).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

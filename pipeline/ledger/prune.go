@@ -49,7 +49,8 @@ var prunable = []BookingState{Submitted, Rejected, Failed, Held, Unconfirmed}
 //     there, but older versions did, and they may echo the patient);
 //   - a file received before then keeps its name, status, reason and
 //     counts; its rows lose their message and booking reference (both may
-//     quote cells). A refused file's reason is kept: it is the fact of its
+//     quote cells), and their sheet's name (clinics name tabs after
+//     patients) becomes its position, "#1", "#2", … in name order. A refused file's reason is kept: it is the fact of its
 //     file_refused exception, which stays open until a good file replaces
 //     it, and a closed exception whose fact changed would come back.
 //
@@ -139,6 +140,9 @@ func (l *Ledger) pruneFiles(ctx context.Context, before time.Time, batch int) (f
 		if rows, err = res.RowsAffected(); err != nil {
 			return err
 		}
+		if err := sheetsToPositions(ctx, tx, ids); err != nil {
+			return err
+		}
 		q, args, err = sqlx.In(`UPDATE files SET pruned_at = ? WHERE id IN (?)`, store.T(l.now()), ids)
 		if err != nil {
 			return err
@@ -195,4 +199,39 @@ func (l *Ledger) ReceivedAt(ctx context.Context, paths []string) (map[string]tim
 		}
 	}
 	return out, nil
+}
+
+// sheetsToPositions renames the sheets of the files ids to their
+// positions in name order ("#1", "#2", …), in two steps so that no
+// rename meets a name still to be renamed.
+func sheetsToPositions(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+	q, args, err := sqlx.In(`SELECT DISTINCT file_id, sheet FROM sheet_rows WHERE file_id IN (?) AND sheet <> '' ORDER BY file_id, sheet`, ids)
+	if err != nil {
+		return err
+	}
+	var sheets []struct {
+		FileID int64  `db:"file_id"`
+		Sheet  string `db:"sheet"`
+	}
+	if err := tx.SelectContext(ctx, &sheets, tx.Rebind(q), args...); err != nil {
+		return err
+	}
+	const temp = "\x01" // no sheet name holds a control character (the reader refuses them)
+	rename := tx.Rebind(`UPDATE sheet_rows SET sheet = ? WHERE file_id = ? AND sheet = ?`)
+	pos, last := 0, int64(-1)
+	for _, s := range sheets {
+		if s.FileID != last {
+			pos, last = 0, s.FileID
+		}
+		pos++
+		if _, err := tx.ExecContext(ctx, rename, fmt.Sprintf("%s#%d", temp, pos), s.FileID, s.Sheet); err != nil {
+			return fmt.Errorf("rename sheet of file %d: %w", s.FileID, err)
+		}
+	}
+	q, args, err = sqlx.In(`UPDATE sheet_rows SET sheet = SUBSTR(sheet, 2) WHERE file_id IN (?) AND sheet LIKE ?`, ids, temp+"#%")
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, tx.Rebind(q), args...)
+	return err
 }

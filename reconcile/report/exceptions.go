@@ -270,7 +270,7 @@ func (cs *categorySheet) write(row int, e reconcile.Exception) error {
 	if e.Note != "" {
 		c[colNote] = excelize.Cell{StyleID: st.inputWrap, Value: e.Note}
 	}
-	c[colPrint] = excelize.Cell{StyleID: st.text, Value: reconcile.Fingerprint(e.ID, e.Detail)}
+	c[colPrint] = excelize.Cell{StyleID: st.text, Value: reconcile.Fingerprint(e.ID, reconcile.ShownDetail(e.Category, e.Detail))}
 	// The row is as tall as its longest wrapped text: neither Excel nor
 	// every LibreOffice sizes a written row to its wrapped cells.
 	lines := 1
@@ -330,7 +330,7 @@ func wrappedLines(s string, width float64) int {
 // partner's reject file of the run's day.
 func (w *workbook) shownDetail(e reconcile.Exception) string {
 	d := reconcile.ShownDetail(e.Category, e.Detail)
-	if d == e.Detail || !strings.Contains(d, "…") {
+	if !strings.Contains(d, `"…"`) {
 		return d
 	}
 	if e.Category != reconcile.CategoryRejectedRow {

@@ -94,12 +94,17 @@ func TestWriteWorkbook(t *testing.T) {
 				if since.IsZero() {
 					since = e.FirstSeen
 				}
-				detail := reconcile.ShownDetail(e.Category, e.Detail)
-				if detail != e.Detail {
+				shown := reconcile.ShownDetail(e.Category, e.Detail)
+				detail := shown
+				switch {
+				case shown == e.Detail:
+				case e.Category == reconcile.CategoryRejectedRow:
 					detail += " (… is the clinic's value, left out of this workbook: it is in " + e.Partner + "_rejects_2026-11-25.csv)"
+				default:
+					detail += " (… is the clinic's value, left out of this workbook)"
 				}
 				want := []string{e.ID, string(e.Status), e.AgeBucket, since.In(ist).Format("2006-01-02 15:04"), e.Partner, e.File, row, e.IntegratorID,
-					detail, e.SuggestedAction, "", "", e.Note, e.FirstSeen.In(ist).Format("2006-01-02 15:04"), reconcile.Fingerprint(e.ID, e.Detail)}
+					detail, e.SuggestedAction, "", "", e.Note, e.FirstSeen.In(ist).Format("2006-01-02 15:04"), reconcile.Fingerprint(e.ID, shown)}
 				if diff := cmp.Diff(want, r); diff != "" {
 					t.Errorf("%s row %d (-want +got):\n%s", s.Name, i+2, diff)
 				}

@@ -97,7 +97,7 @@ func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time
 		return fmt.Errorf("%s%s %q needs a note saying why", where(d), d.Action, d.ID)
 	case d.Action == reconcile.ActionSnooze && !d.Until.After(now):
 		return fmt.Errorf("%ssnooze %q until %s: that is not in the future", where(d), d.ID, d.Until.Format(time.DateOnly))
-	case d.Fingerprint != "" && d.Fingerprint != reconcile.Fingerprint(d.ID, cur.Detail):
+	case d.Fingerprint != "" && d.Fingerprint != reconcile.Fingerprint(d.ID, reconcile.ShownDetail(cur.Category, cur.Detail)):
 		return fmt.Errorf("%sexception %q has changed since this was written (now: %s); decide on the latest workbook", where(d), d.ID, reconcile.ShownDetail(cur.Category, cur.Detail))
 	}
 	return nil

@@ -15,16 +15,20 @@ const erasedDetail = ` (detail erased: past retention.patient_data_days)`
 
 // prunable are the exceptions whose detail may quote a partner's sheet
 // (a rejected row's message, a refused file's reason), resolved before a
-// cutoff: nothing decides on them any more.
-const prunable = `category IN (?, ?) AND status = ? AND resolved_at < ? AND detail NOT LIKE ?`
+// cutoff — nothing decides on them any more — and rejected rows first
+// seen before it, whatever their status: a row past the retention is past
+// its rejects_for window too, so no run finds it again, and its detail
+// quotes the patient's cells.
+const prunable = `((category IN (?, ?) AND status = ? AND resolved_at < ?) OR (category = ? AND first_seen < ?)) AND detail NOT LIKE ?`
 
-// PruneDetails erases, from exceptions resolved before before, the part
-// of their detail that may quote a sheet's cells; IDs, categories, dates,
+// PruneDetails erases, from the prunable exceptions, the part of their
+// detail that may quote a sheet's cells; IDs, categories, dates,
 // notes and who closed what stay. A dry run only counts. It returns how
 // many exceptions it erased (or would).
 func PruneDetails(ctx context.Context, db *store.DB, before time.Time, dryRun bool) (int64, error) {
-	args := []any{reconcile.CategoryRejectedRow, reconcile.CategoryFileRefused, reconcile.StatusResolved,
-		store.T(before.UTC().Truncate(time.Microsecond)), "%" + erasedDetail}
+	cut := store.T(before.UTC().Truncate(time.Microsecond))
+	args := []any{reconcile.CategoryRejectedRow, reconcile.CategoryFileRefused, reconcile.StatusResolved, cut,
+		reconcile.CategoryRejectedRow, cut, "%" + erasedDetail}
 	if dryRun {
 		var n int64
 		if err := db.GetContext(ctx, &n, db.Rebind(`SELECT COUNT(*) FROM exceptions WHERE `+prunable), args...); err != nil {

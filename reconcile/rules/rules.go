@@ -252,6 +252,9 @@ ORDER BY ` + order)
 			&e.SuggestedAction, &since, &first, &last, &e.Note, &l.ClosedBy, &closed, &snoozed); err != nil {
 			return fmt.Errorf("reconcile: read exception: %w", err)
 		}
+		// The one door out of the exceptions table: what leaves it
+		// holds no partner's cell (reconcile.ShownDetail).
+		e.Detail = reconcile.ShownDetail(e.Category, e.Detail)
 		e.Since, e.FirstSeen, e.LastSeen = since.Time, first.Time, last.Time
 		e.AgeBucket = reconcile.AgeBucket(e.Since, at)
 		if !closed.IsZero() {

@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"github.com/flabsync/flabsync/internal/redact"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -52,7 +53,7 @@ func unmappedRule(ctx context.Context, tx *sqlx.Tx, dialect store.Dialect, ix *m
 		r := rule{reconcile.CategoryUnmappedTest, `SELECT ? AS id, '' AS integrator_id, ? AS partner,
 	CAST(NULL AS INTEGER) AS file_id, 0 AS row_num, ? AS detail, ? AS suggested_action, ` + timeParam(dialect) + ` AS occurred_at`,
 			[]any{"unmapped_test:" + u.Partner + ":" + u.Kind + ":" + mapping.Key(u.Name), u.Partner,
-				fmt.Sprintf("%s %q sent unmapped in %d booking(s); Flabs staff map it by hand", u.Kind, u.Name, u.Count),
+				fmt.Sprintf("%s %s sent unmapped in %d booking(s); Flabs staff map it by hand", u.Kind, redact.Term(u.Name), u.Count),
 				"fill in its Flabs ID on the Unmapped sheet and run 'flabsync mapping import --review' on the workbook", u.Since}}
 		if _, err := apply(ctx, tx, dialect, r, at); err != nil {
 			return err

@@ -50,9 +50,10 @@ var prunable = []BookingState{Submitted, Rejected, Failed, Held, Unconfirmed}
 //   - a file received before then keeps its name, status, reason and
 //     counts; its rows lose their message and booking reference (both may
 //     quote cells), and their sheet's name (clinics name tabs after
-//     patients) becomes its position, "#1", "#2", … in name order. A refused file's reason is kept: it is the fact of its
-//     file_refused exception, which stays open until a good file replaces
-//     it, and a closed exception whose fact changed would come back.
+//     patients) becomes its position, "#1", "#2", … in name order. A
+//     refused file's reason is kept: it is the fact of its file_refused
+//     exception, which stays open until the same file comes again and is
+//     read, and a closed exception whose fact changed would come back.
 //
 // Work goes in batches of opt.Batch, each its own transaction.
 func (l *Ledger) Prune(ctx context.Context, before time.Time, opt PruneOptions) (Pruned, error) {

@@ -39,8 +39,9 @@ type Report struct {
 	LedgerFiles   int64 `json:"ledger_files"`   // files whose rows were erased
 	SheetRows     int64 `json:"sheet_rows"`     // rows whose message or reference was erased
 	WebhookBodies int64 `json:"webhook_bodies"` // raw bodies emptied
-	// ExceptionDetails counts resolved exceptions whose detail (which may
-	// quote a sheet) was cut to its code.
+	// ExceptionDetails counts exceptions whose detail (which may quote a
+	// sheet) was cut to its code: resolved rejected rows and refused
+	// files, and rejected rows past the retention whatever their status.
 	ExceptionDetails int64 `json:"exception_details"`
 	// Files on disk.
 	ArchivedSheets int `json:"archived_sheets"`

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -32,27 +31,26 @@ const (
 // (tokens, shared strings, cells, rows, damaged XML). The workbook is read
 // from the descriptor that was checked, never opened again by name.
 //
-// Errors name the file and wrap ErrRefused (a *LimitError among them); a
-// file that is not a zip at all also wraps zip.ErrFormat. The caller
-// closes the *excelize.File.
+// Errors do not name the file (the caller does). They wrap ErrRefused (a
+// *LimitError among them); a file that is not a zip at all also wraps
+// zip.ErrFormat. The caller closes the *excelize.File.
 func OpenWorkbook(path string, maxUnzip int64) (*excelize.File, error) {
-	base := filepath.Base(path)
 	f, st, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", base, err)
+		return nil, err
 	}
 	defer f.Close()
 	if st.Size() > MaxOpenedWorkbook {
-		return nil, fmt.Errorf("read %s: %w", base, &LimitError{What: "workbook file", Size: st.Size(), Limit: MaxOpenedWorkbook,
-			Hint: "a workbook of decisions is far smaller: save only its sheets of exceptions"})
+		return nil, &LimitError{What: "workbook file", Size: st.Size(), Limit: MaxOpenedWorkbook,
+			Hint: "a workbook of decisions is far smaller: save only its sheets of exceptions"}
 	}
 	zr, err := zip.NewReader(f, st.Size())
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w: the workbook cannot be opened (%w); open it in Excel, save it again as .xlsx", base, ErrRefused, err)
+		return nil, fmt.Errorf("%w: the workbook cannot be opened (%w); open it in Excel, save it again as .xlsx", ErrRefused, err)
 	}
 	budget, err := checkXLSX(zr, st.Size(), maxUnzip, maxOpenedTexts)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", base, err)
+		return nil, err
 	}
 	opts := excelizeOptions()
 	opts.UnzipSizeLimit = budget
@@ -62,7 +60,7 @@ func OpenWorkbook(path string, maxUnzip int64) (*excelize.File, error) {
 		if x != nil {
 			x.Close()
 		}
-		return nil, fmt.Errorf("read %s: %w: the workbook cannot be opened (%v); open it in Excel and save it again as .xlsx", base, ErrRefused, err)
+		return nil, fmt.Errorf("%w: the workbook cannot be opened (%v); open it in Excel and save it again as .xlsx", ErrRefused, err)
 	}
 	return x, nil
 }

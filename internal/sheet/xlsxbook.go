@@ -99,8 +99,14 @@ func newBook(f *os.File, size int64, opts bookOptions) (*book, error) {
 	return b, nil
 }
 
-// Close closes the workbook's file.
-func (b *book) Close() error { return b.file.Close() }
+// Close closes the workbook's file (and the scratch workbook that
+// formats its numbers).
+func (b *book) Close() error {
+	if b.fm != nil && b.fm.f != nil {
+		b.fm.f.Close()
+	}
+	return b.file.Close()
+}
 
 // part returns the zip entry named name (any case), or nil.
 func (b *book) part(name string) *zip.File { return b.parts[strings.ToLower(name)] }

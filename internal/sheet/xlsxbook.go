@@ -429,6 +429,7 @@ type sheetScan struct {
 	formula  bool
 	v        []byte // the cell's <v>
 	is       []byte // the cell's inline text
+	sawIS    bool   // the cell has an <is>
 	inV, inT int
 	inIS     int
 	rPh      int
@@ -468,6 +469,7 @@ func (s *sheetScan) token(tok xml.Token) error {
 			s.formula = s.formula || s.inCell
 		case "is":
 			s.inIS++
+			s.sawIS = s.sawIS || s.inCell
 		case "t":
 			s.inT++
 		case "rPh":
@@ -520,13 +522,19 @@ func (s *sheetScan) token(tok xml.Token) error {
 	return nil
 }
 
-// startRow numbers a row as excelize's Rows does: its r if that is past
-// the rows before it, else the next; rows between come as empty rows.
+// startRow numbers a row: its r, or the next if it has none; rows left
+// out between come as empty rows, as in excelize's Rows. A row numbered
+// at or before the one above it is damage (excelize would fold its cells
+// into that row): refused.
 func (s *sheetScan) startRow(t xml.StartElement) error {
 	next := s.num + 1
-	if r, err := strconv.Atoi(attr(t, "r")); err == nil && r > next {
-		if r > maxSheetRows {
+	if r, err := strconv.Atoi(attr(t, "r")); err == nil && r > 0 {
+		switch {
+		case r > maxSheetRows:
 			return s.fail(namedErr{s.limit(&LimitError{What: "rows", Row: r, Size: int64(r), Limit: maxSheetRows, Hint: xlsxCheckHint})})
+		case r < next:
+			return s.fail(namedErr{fmt.Errorf("sheet %q: %w: row %d comes after row %d (the workbook is damaged); %s",
+				excerpt(s.sheet, maxQuoted), ErrRefused, r, s.num, xlsxCheckHint)})
 		}
 		for s.num+1 < r {
 			if err := s.hand(s.num+1, nil); err != nil {
@@ -575,7 +583,7 @@ func (s *sheetScan) startCell(t xml.StartElement) error {
 		return nil
 	}
 	s.inCell, s.typ, s.style, s.formula, s.colRef = true, "", 0, false, ""
-	s.v, s.is, s.inV, s.inT, s.inIS, s.rPh = s.v[:0], s.is[:0], 0, 0, 0, 0
+	s.v, s.is, s.sawIS, s.inV, s.inT, s.inIS, s.rPh = s.v[:0], s.is[:0], false, 0, 0, 0, 0
 	s.col++
 	for _, a := range t.Attr {
 		switch a.Name.Local {
@@ -651,6 +659,9 @@ func (s *sheetScan) value() (string, error) {
 		}
 		return text, nil
 	case "inlineStr":
+		if !s.sawIS {
+			return string(s.v), nil // as excelize: the <v>, if any
+		}
 		return bstrUnescape(s.is), nil
 	case "str":
 		return string(s.v), nil

@@ -1,8 +1,10 @@
 package sheet_test
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +146,46 @@ func TestXLSXFixturesReadAsExcelize(t *testing.T) {
 		}
 		if diff := cmp.Diff(excelizeGrid(t, p), got); diff != "" {
 			t.Errorf("%s: ReadGrid differs from excelize (-excelize +ReadGrid):\n%s", p, diff)
+		}
+	}
+}
+
+// Sheets as other programs write them read as excelize reads them too:
+// rows and cells without references, cells out of order, inline strings with and without <is>, rich and
+// phonetic runs, escapes, error, explicit-number and ISO-date cells,
+// empty shared-string cells, formulas without a value, blanks in <v>,
+// prefixed element names.
+func TestXLSXHandWrittenReadsAsExcelize(t *testing.T) {
+	sheetXML := sheetStart + headerRow +
+		`<row><c t="inlineStr"><is><t>no ref</t></is></c><c><v>5</v></c><c t="inlineStr"><v>from v</v></c></row>` +
+		`<row r="4"><c r="C4" t="s"><v>4</v></c><c r="A4"><v>1.5</v></c><c t="e"><v>#N/A</v></c></row>` +
+		`<row r="5"><c r="B5" t="n"><v>0012</v></c><c r="D5" t="d"><v>2026-11-24T09:30:00Z</v></c></row>` +
+		`<row r="6"><c r="A6" t="s"><v></v></c><c r="B6"><f>1+1</f></c><c r="C6" t="s"><v> 5 </v></c><c r="D6" t="b"><v>1</v></c></row>` +
+		`<row r="7"><c r="A7" t="inlineStr"><is><r><t>Ri</t></r><r><rPr><b/></rPr><t xml:space="preserve">ch </t></r><rPh><t>ph</t></rPh></is></c><c r="B7" t="str"><v>a_x000D_b</v></c></row>` +
+		`<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="8"><x:c r="A8" t="inlineStr"><x:is><x:t>prefixed</x:t></x:is></x:c></x:row>` +
+		sheetEnd
+	sst := sstStart + headerSST + `<si><t>shared</t><rPh><t>ruby</t></rPh></si><si><r><t>a_x000D_</t></r><r><t>_x005F_x0041_b</t></r></si>` + sstEnd
+	p := writeParts(t, text(sheetXML), text(sst))
+	var got []sheet.GridRow
+	if _, err := sheet.ReadGrid(t.Context(), p, sheet.GridOptions{AllSheets: true}, func(r sheet.GridRow) error {
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(excelizeGrid(t, p), got); diff != "" {
+		t.Errorf("ReadGrid differs from excelize (-excelize +ReadGrid):\n%s", diff)
+	}
+}
+
+// A row numbered at or before the row above it is damage: the sheet is
+// refused (excelize folded its cells into the row above).
+func TestXLSXRowsOutOfOrder(t *testing.T) {
+	for _, r := range []string{"2", "3"} {
+		p := writeParts(t, text(sheetStart+headerRow+inlineRow(3, "Asha", "30", "F", "CBC")+`<row r="`+r+`"><c r="A`+r+`" t="inlineStr"><is><t>Ravi</t></is></c></row>`+sheetEnd), text(sstStart+headerSST+sstEnd))
+		_, err := sheet.ReadGrid(t.Context(), p, sheet.GridOptions{}, func(sheet.GridRow) error { return nil })
+		if !errors.Is(err, sheet.ErrRefused) || !strings.Contains(err.Error(), "row "+r+" comes after row 3") {
+			t.Errorf("row %s after row 3: %v, want a refusal", r, err)
 		}
 	}
 }

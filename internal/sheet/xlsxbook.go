@@ -20,7 +20,8 @@ import (
 // checked as it is read: there is no second pass and no temporary file.
 //
 // Before anything is unpacked, the sizes the zip declares are checked
-// (checkDeclared: the whole, each part, the shared-strings table);
+// (checkDeclared: the whole, each part it may read, the shared-strings
+// table);
 // archive/zip fails a part that unpacks to more than it declared, so they
 // hold. Then every token of the XML read is bounded (maxXMLToken), as are
 // the shared-strings table (MaxSharedStringItems texts, maxSharedString
@@ -84,7 +85,7 @@ func newBook(f *os.File, size int64, opts bookOptions) (*book, error) {
 	if len(zr.File) > maxParts {
 		return nil, &LimitError{What: "part count", Size: int64(len(zr.File)), Limit: maxParts, Hint: xlsxCheckHint}
 	}
-	if err := checkDeclared(zr, size, b.budget); err != nil {
+	if err := checkDeclared(zr, size, b.budget, false); err != nil {
 		return nil, err
 	}
 	for _, zf := range zr.File {

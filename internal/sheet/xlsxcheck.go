@@ -48,7 +48,7 @@ func checkXLSX(zr *zip.Reader, size, maxUnzip int64, maxTexts int) (int64, error
 	if len(zr.File) > maxParts {
 		return budget, &LimitError{What: "part count", Size: int64(len(zr.File)), Limit: maxParts, Hint: xlsxCheckHint}
 	}
-	if err := checkDeclared(zr, size, budget); err != nil {
+	if err := checkDeclared(zr, size, budget, true); err != nil {
 		return budget, err
 	}
 	names := sheetParts(zr)
@@ -72,6 +72,12 @@ func checkXLSX(zr *zip.Reader, size, maxUnzip int64, maxTexts int) (int64, error
 	return budget, nil
 }
 
+// isXMLPart reports a part the book may read: XML or relationships.
+func isXMLPart(name string) bool {
+	name = strings.ToLower(name)
+	return strings.HasSuffix(name, ".xml") || strings.HasSuffix(name, ".rels")
+}
+
 // partName is a zip entry's name as excelize uses it.
 func partName(name string) string { return strings.ReplaceAll(name, "\\", "/") }
 
@@ -85,8 +91,12 @@ func isWorksheetName(name string) bool {
 	return strings.HasPrefix(strings.ToLower(partName(name)), "xl/worksheets/sheet")
 }
 
-// checkDeclared checks the sizes the zip declares.
-func checkDeclared(zr *zip.Reader, size, budget int64) error {
+// checkDeclared checks the sizes the zip declares. With readsAll (a
+// workbook excelize opens, which unpacks and holds every part) every part
+// is bounded; without (the book, which reads only XML parts), a part
+// that is not XML — a picture, an embedded object — is only counted in
+// the whole, never read.
+func checkDeclared(zr *zip.Reader, size, budget int64, readsAll bool) error {
 	hint := fmt.Sprintf("a workbook of %s may unpack to %s at most (%d times its size, or %s if more; Excel's unpack to 3 to 10 times their size): "+
 		"it is damaged or made to hurt; open it in Excel and save it again, or save the sheet as .csv",
 		sizeText(size), sizeText(budget), MaxUnzipRatio, sizeText(MinUnzipBudget))
@@ -118,6 +128,8 @@ func checkDeclared(zr *zip.Reader, size, budget int64) error {
 				Hint: "the workbook holds more text than a booking sheet can (hundreds of thousands of rows): split it, or save the sheet as .csv"}
 		case (isSharedStrings(name) || isWorksheetName(name)) && n > xmlInMemory:
 			// unpacked to a temporary file and streamed from there
+		case !readsAll && !isXMLPart(name):
+			// never read
 		case n > maxPart:
 			return &LimitError{What: "part", Part: name, Size: n, Limit: maxPart,
 				Hint: "only the sheets are read, but this part is too large to open the workbook with; remove large pictures or objects, or save the sheet as .csv"}

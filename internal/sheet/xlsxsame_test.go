@@ -2,6 +2,7 @@ package sheet_test
 
 import (
 	"errors"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -187,5 +188,22 @@ func TestXLSXRowsOutOfOrder(t *testing.T) {
 		if !errors.Is(err, sheet.ErrRefused) || !strings.Contains(err.Error(), "row "+r+" comes after row 3") {
 			t.Errorf("row %s after row 3: %v, want a refusal", r, err)
 		}
+	}
+}
+
+// A picture is never read by the sheet reader: a workbook with one too
+// large to open with excelize is read (its size still counts toward what
+// the workbook may unpack to), and refused only where excelize would
+// hold it, opening a workbook of ops' decisions.
+func TestXLSXLargePictureIsNotRead(t *testing.T) {
+	p := writeParts(t, text(sheetStart+headerRow+inlineRow(2, "Asha", "30", "F", "CBC")+sheetEnd), text(sstStart+headerSST+sstEnd),
+		xlsxPart{name: "xl/media/image1.png", body: func(w io.Writer) { repeat(w, 0, 20<<20) }})
+	got, _, err := rowsOf(t, p, sheet.Options{})
+	if err != nil || len(got) != 1 {
+		t.Errorf("Read: %d rows, %v; want the one row", len(got), err)
+	}
+	var le *sheet.LimitError
+	if _, err := sheet.OpenWorkbook(p, 0); !errors.As(err, &le) || le.Part != "xl/media/image1.png" {
+		t.Errorf("OpenWorkbook: %v, want the picture refused", err)
 	}
 }

@@ -40,6 +40,10 @@ type book struct {
 
 	sst     *sharedStrings // loaded before the first sheet is read
 	sstErr  error
+	// stylesErr is the styles part's check, made before the first sheet
+	// is read (the formatter reads the part when a number needs it).
+	stylesErr     error
+	stylesChecked bool
 	fm      *formatter
 	options bookOptions
 }
@@ -206,6 +210,17 @@ func (b *book) hasSheet(name string) bool {
 		}
 	}
 	return false
+}
+
+// checkStyles checks the styles part, if any, once (checkStyles).
+func (b *book) checkStyles() error {
+	if !b.stylesChecked {
+		b.stylesChecked = true
+		if zf := b.part("xl/styles.xml"); zf != nil {
+			b.stylesErr = checkStyles(zf)
+		}
+	}
+	return b.stylesErr
 }
 
 // sharedStrings is a workbook's shared-strings table: every text, one
@@ -376,6 +391,9 @@ func (b *book) rows(ctx context.Context, name string, keep bool, fn func(num int
 		return namedErr{fmt.Errorf("sheet %q: %w: the workbook has no worksheet for it (it is damaged); %s", excerpt(name, maxQuoted), ErrRefused, xlsxCheckHint)}
 	}
 	if err := b.loadSharedStrings(); err != nil {
+		return err
+	}
+	if err := b.checkStyles(); err != nil {
 		return err
 	}
 	sc := sheetScan{b: b, ctx: ctx, sheet: name, part: partName(zf.Name), keep: keep, fn: fn}

@@ -92,7 +92,7 @@ func (b *book) newFormatter() (*formatter, error) {
 	if zf == nil {
 		return fm, nil
 	}
-	if err := checkStyles(zf); err != nil {
+	if err := b.checkStyles(); err != nil {
 		return nil, err
 	}
 	date1904 := ""

@@ -207,3 +207,22 @@ func TestXLSXLargePictureIsNotRead(t *testing.T) {
 		t.Errorf("OpenWorkbook: %v, want the picture refused", err)
 	}
 }
+
+// A styles part with more elements than any workbook has is refused
+// before any row is handed over, whether or not a cell uses a style.
+func TestXLSXStylesRefusedFirst(t *testing.T) {
+	p := writeParts(t, text(sheetStart+headerRow+inlineRow(2, "Asha", "30", "F", "CBC")+sheetEnd), text(sstStart+headerSST+sstEnd),
+		xlsxPart{name: "xl/styles.xml", body: func(w io.Writer) {
+			io.WriteString(w, `<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><cellXfs>`)
+			for range 300_000 {
+				io.WriteString(w, `<xf/>`)
+			}
+			io.WriteString(w, `</cellXfs></styleSheet>`)
+		}})
+	calls := 0
+	_, err := sheet.Read(t.Context(), p, sheet.Options{}, func(*sheet.Record) error { calls++; return nil })
+	var le *sheet.LimitError
+	if !errors.As(err, &le) || le.What != "styles" || calls != 0 {
+		t.Errorf("err = %v after %d rows, want the styles refused first", err, calls)
+	}
+}

@@ -38,14 +38,14 @@ type book struct {
 	sheets   []bookSheet          // in workbook order
 	date1904 bool
 
-	sst     *sharedStrings // loaded before the first sheet is read
-	sstErr  error
+	sst    *sharedStrings // loaded before the first sheet is read
+	sstErr error
 	// stylesErr is the styles part's check, made before the first sheet
 	// is read (the formatter reads the part when a number needs it).
 	stylesErr     error
 	stylesChecked bool
-	fm      *formatter
-	options bookOptions
+	fm            *formatter
+	options       bookOptions
 }
 
 // bookSheet is one sheet the workbook lists.

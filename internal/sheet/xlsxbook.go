@@ -397,7 +397,11 @@ func (b *book) rows(ctx context.Context, name string, keep bool, fn func(num int
 		return err
 	}
 	sc := sheetScan{b: b, ctx: ctx, sheet: name, part: partName(zf.Name), keep: keep, fn: fn}
-	err := xmlTokens(zf, sc.token)
+	err := lexSheet(zf, &sc)
+	if errors.Is(err, errFallback) {
+		sc = sheetScan{b: b, ctx: ctx, sheet: name, part: partName(zf.Name), keep: keep, fn: fn}
+		err = xmlTokens(zf, sc.token)
+	}
 	switch {
 	case err == nil || errors.Is(err, errStop):
 		return sc.err
@@ -464,90 +468,139 @@ func (s *sheetScan) fail(err error) error {
 	return errStop
 }
 
+// token is the sheetScan fed by encoding/xml (a worksheet the lexer
+// gives back: another encoding, a DOCTYPE).
 func (s *sheetScan) token(tok xml.Token) error {
 	switch t := tok.(type) {
 	case xml.StartElement:
-		switch t.Name.Local {
-		case "row":
-			if s.inRow {
-				if err := s.endRow(); err != nil {
-					return err
-				}
-			}
-			return s.startRow(t)
-		case "c":
-			if s.inCell {
-				if err := s.endCell(); err != nil {
-					return err
-				}
-			}
-			return s.startCell(t)
-		case "v":
-			s.inV++
-		case "f":
-			s.formula = s.formula || s.inCell
-		case "is":
-			s.inIS++
-			s.sawIS = s.sawIS || s.inCell
-		case "t":
-			s.inT++
-		case "rPh":
-			s.rPh++
+		attrs := make([]rawAttr, len(t.Attr))
+		for i, a := range t.Attr {
+			attrs[i] = rawAttr{local: []byte(a.Name.Local), value: []byte(a.Value)}
 		}
+		return s.start([]byte(t.Name.Local), attrs)
 	case xml.EndElement:
-		switch t.Name.Local {
-		case "row":
-			if s.inRow {
-				return s.endRow()
-			}
-		case "c":
-			if s.inCell {
-				return s.endCell()
-			}
-		case "v":
-			s.inV--
-		case "is":
-			s.inIS--
-		case "t":
-			s.inT--
-		case "rPh":
-			s.rPh--
-		case "sheetData":
-			// excelize's Rows stops here too.
-			if s.inRow {
-				if err := s.endRow(); err != nil {
-					return err
-				}
-			}
-			return errStop
-		}
+		return s.end([]byte(t.Name.Local))
 	case xml.CharData:
-		if !s.inCell {
-			return nil
-		}
-		switch {
-		case s.inV > 0:
-			s.v = append(s.v, t...)
-		case s.inIS > 0 && s.inT > 0 && s.rPh == 0:
-			s.is = append(s.is, t...)
-		default:
-			return nil
-		}
-		if len(s.v) > MaxCell || len(s.is) > MaxCell {
-			return s.fail(namedErr{s.limit(&LimitError{What: "cell", Row: s.row, Column: s.column(), Size: int64(max(len(s.v), len(s.is))), Limit: MaxCell,
-				Hint: "a booking sheet has no cell this long: shorten or clear it and save the workbook again"})})
+		if s.inCell {
+			return s.chars(t)
 		}
 	}
 	return nil
+}
+
+// start takes an element's start.
+func (s *sheetScan) start(local []byte, attrs []rawAttr) error {
+	switch string(local) {
+	case "row":
+		if s.inRow {
+			if err := s.endRow(); err != nil {
+				return err
+			}
+		}
+		return s.startRow(attrs)
+	case "c":
+		if s.inCell {
+			if err := s.endCell(); err != nil {
+				return err
+			}
+		}
+		return s.startCell(attrs)
+	case "v":
+		s.inV++
+	case "f":
+		s.formula = s.formula || s.inCell
+	case "is":
+		s.inIS++
+		s.sawIS = s.sawIS || s.inCell
+	case "t":
+		s.inT++
+	case "rPh":
+		s.rPh++
+	}
+	return nil
+}
+
+// end takes an element's end.
+func (s *sheetScan) end(local []byte) error {
+	switch string(local) {
+	case "row":
+		if s.inRow {
+			return s.endRow()
+		}
+	case "c":
+		if s.inCell {
+			return s.endCell()
+		}
+	case "v":
+		s.inV--
+	case "is":
+		s.inIS--
+	case "t":
+		s.inT--
+	case "rPh":
+		s.rPh--
+	case "sheetData":
+		// excelize's Rows stops here too.
+		if s.inRow {
+			if err := s.endRow(); err != nil {
+				return err
+			}
+		}
+		return errStop
+	}
+	return nil
+}
+
+// chars takes text inside a cell.
+func (s *sheetScan) chars(t []byte) error {
+	switch {
+	case s.inV > 0:
+		s.v = append(s.v, t...)
+	case s.inIS > 0 && s.inT > 0 && s.rPh == 0:
+		s.is = append(s.is, t...)
+	default:
+		return nil
+	}
+	if len(s.v) > MaxCell || len(s.is) > MaxCell {
+		return s.fail(namedErr{s.limit(&LimitError{What: "cell", Row: s.row, Column: s.column(), Size: int64(max(len(s.v), len(s.is))), Limit: MaxCell,
+			Hint: "a booking sheet has no cell this long: shorten or clear it and save the workbook again"})})
+	}
+	return nil
+}
+
+// attrOf returns the value of the attribute local, or nil.
+func attrOf(attrs []rawAttr, local string) []byte {
+	for _, a := range attrs {
+		if string(a.local) == local {
+			return a.value
+		}
+	}
+	return nil
+}
+
+// atoi reads a non-negative decimal number; ok is false for anything
+// else (or one too large).
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // startRow numbers a row: its r, or the next if it has none; rows left
 // out between come as empty rows, as in excelize's Rows. A row numbered
 // at or before the one above it is damage (excelize would fold its cells
 // into that row): refused.
-func (s *sheetScan) startRow(t xml.StartElement) error {
+func (s *sheetScan) startRow(attrs []rawAttr) error {
 	next := s.num + 1
-	if r, err := strconv.Atoi(attr(t, "r")); err == nil && r > 0 {
+	if r, ok := atoi(attrOf(attrs, "r")); ok && r > 0 {
 		switch {
 		case r > maxSheetRows:
 			return s.fail(namedErr{s.limit(&LimitError{What: "rows", Row: r, Size: int64(r), Limit: maxSheetRows, Hint: xlsxCheckHint})})
@@ -596,7 +649,7 @@ func (s *sheetScan) hand(num int, cells []string) error {
 	return nil
 }
 
-func (s *sheetScan) startCell(t xml.StartElement) error {
+func (s *sheetScan) startCell(attrs []rawAttr) error {
 	if !s.inRow {
 		// A cell outside a row: excelize passes it over.
 		return nil
@@ -604,22 +657,29 @@ func (s *sheetScan) startCell(t xml.StartElement) error {
 	s.inCell, s.typ, s.style, s.formula, s.colRef = true, "", 0, false, ""
 	s.v, s.is, s.sawIS, s.inV, s.inT, s.inIS, s.rPh = s.v[:0], s.is[:0], false, 0, 0, 0, 0
 	s.col++
-	for _, a := range t.Attr {
-		switch a.Name.Local {
+	for _, a := range attrs {
+		switch string(a.local) {
 		case "r":
-			letters := strings.TrimRight(a.Value, "0123456789")
-			n := columnIndex(letters)
-			if n == 0 || len(letters) == len(a.Value) {
-				return s.fail(namedErr{fmt.Errorf("sheet %q row %d: %w: a cell's reference %q is not a cell (the workbook is damaged); %s",
-					excerpt(s.sheet, maxQuoted), s.row, ErrRefused, excerpt(a.Value, 12), xlsxCheckHint)})
+			v := a.value
+			k := 0
+			for k < len(v) && (v[k]|0x20 >= 'a' && v[k]|0x20 <= 'z') {
+				k++
 			}
-			s.col, s.colRef = n, letters
+			n := 0
+			if k > 0 && k <= 3 {
+				n = columnIndex(string(v[:k]))
+			}
+			if _, digits := atoi(v[k:]); n == 0 || !digits {
+				return s.fail(namedErr{fmt.Errorf("sheet %q row %d: %w: a cell's reference %q is not a cell (the workbook is damaged); %s",
+					excerpt(s.sheet, maxQuoted), s.row, ErrRefused, excerpt(string(v), 12), xlsxCheckHint)})
+			}
+			s.col, s.colRef = n, string(v[:k])
 		case "s":
-			if n, err := strconv.Atoi(a.Value); err == nil && n > 0 {
+			if n, ok := atoi(a.value); ok && n > 0 {
 				s.style = n
 			}
 		case "t":
-			s.typ = a.Value
+			s.typ = cellType(a.value)
 		}
 	}
 	if s.col > MaxColumns {
@@ -627,6 +687,16 @@ func (s *sheetScan) startCell(t xml.StartElement) error {
 			Hint: "the workbook is damaged or made to hurt: open it in Excel and save it again, or save the sheet as .csv"})})
 	}
 	return nil
+}
+
+// cellType interns a cell's t attribute.
+func cellType(t []byte) string {
+	for _, k := range [...]string{"s", "n", "str", "inlineStr", "b", "e", "d"} {
+		if string(t) == k {
+			return k
+		}
+	}
+	return string(t)
 }
 
 func (s *sheetScan) column() string {

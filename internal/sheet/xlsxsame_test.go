@@ -226,3 +226,64 @@ func TestXLSXStylesRefusedFirst(t *testing.T) {
 		t.Errorf("err = %v after %d rows, want the styles refused first", err, calls)
 	}
 }
+
+// The worksheet lexer reads what encoding/xml reads: the same sheets, one
+// read by the lexer and one given back to encoding/xml (a DOCTYPE sends
+// it there), give the same rows, and both refuse the same damage.
+func TestXLSXLexerReadsAsEncodingXML(t *testing.T) {
+	const decl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n"
+	const open = `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`
+	good := []string{
+		headerRow + inlineRow(2, "A &amp; B &lt;x&gt; &quot;q&quot; &apos;s&apos; &#233;&#xE9;", "30", "F", "CBC"),
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t><![CDATA[a <b> & c]]></t></is></c><!-- a comment --><c r="B2"><v>4<!-- x -->2</v></c></row>`,
+		headerRow + "<row r=\"2\">\r\n<c r=\"A2\" t=\"inlineStr\"><is><t xml:space=\"preserve\">line\r\nbreak\rCR &#13; kept</t></is></c></row>",
+		headerRow + `<row r='2' spans='1:4'><c r='A2' s='0' t='inlineStr' ><is><t>single quotes</t></is></c ><c	r="B2"	t="str"><v>tabs</v></c></row >`,
+		headerRow + `<?pi inside?><row r="2"><x:c xmlns:x="urn:x" r="C2" t="inlineStr"><x:is><x:t>prefixed</x:t></x:is></x:c><c r="D2" t="s"><v>3</v></c></row>`,
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t>` + strings.Repeat("é", 30000/2) + `</t></is></c></row>`,
+		headerRow + strings.Repeat(`<row><c t="inlineStr"><is><t>`+strings.Repeat("a&amp;\r\n&#xE9;", 1500)+`</t></is></c><c><v>1</v></c></row>`, 40), // entities and line ends across the lexer's buffer
+	}
+	bad := []string{
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t>a &nbsp; b</t></is></c></row>`,
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t>a &#0; b</t></is></c></row>`,
+		headerRow + "<row r=\"2\"><c r=\"A2\" t=\"inlineStr\"><is><t>a \x01 b</t></is></c></row>",
+		headerRow + `<row r="2"><c r="A2" t=inlineStr><is><t>x</t></is></c></row>`,
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t>x</t></is></c></row`,
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t>x</t></is></c></row><!-- never closed`,
+		headerRow + `<row r="2"><c r="A2" t="inlineStr"><is><t><![CDATA[never closed</t></is></c></row>`,
+	}
+	read := func(body string, doctype bool) ([]sheet.GridRow, error) {
+		x := decl
+		if doctype {
+			x += `<!DOCTYPE worksheet>`
+		}
+		p := writeParts(t, text(x+open+body+sheetEnd), text(sstStart+headerSST+sstEnd))
+		var got []sheet.GridRow
+		_, err := sheet.ReadGrid(t.Context(), p, sheet.GridOptions{}, func(r sheet.GridRow) error {
+			got = append(got, r)
+			return nil
+		})
+		return got, err
+	}
+	for i, body := range good {
+		lexed, err := read(body, false)
+		if err != nil {
+			t.Errorf("good %d: %v", i, err)
+			continue
+		}
+		viaXML, err := read(body, true)
+		if err != nil {
+			t.Errorf("good %d through encoding/xml: %v", i, err)
+			continue
+		}
+		if diff := cmp.Diff(viaXML, lexed); diff != "" {
+			t.Errorf("good %d: the lexer differs from encoding/xml (-encoding/xml +lexer):\n%s", i, diff)
+		}
+	}
+	for i, body := range bad {
+		_, lexErr := read(body, false)
+		_, xmlErr := read(body, true)
+		if !errors.Is(lexErr, sheet.ErrRefused) || !errors.Is(xmlErr, sheet.ErrRefused) {
+			t.Errorf("bad %d: lexer %v; encoding/xml %v; want both refused", i, lexErr, xmlErr)
+		}
+	}
+}

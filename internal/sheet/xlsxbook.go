@@ -31,9 +31,6 @@ import (
 // shared-strings table (at most MaxSharedStrings) and one row.
 type book struct {
 	file     *os.File
-	zr       *zip.Reader
-	size     int64
-	budget   int64
 	parts    map[string]*zip.File // by name in lower case
 	sheets   []bookSheet          // in workbook order
 	date1904 bool
@@ -85,11 +82,11 @@ func newBook(f *os.File, size int64, opts bookOptions) (*book, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the workbook cannot be opened (%w); open it in Excel, save it again as .xlsx, or save as .csv", ErrRefused, err)
 	}
-	b := &book{file: f, zr: zr, size: size, budget: unzipBudget(size, opts.maxUnzip), options: opts, parts: make(map[string]*zip.File, len(zr.File))}
+	b := &book{file: f, parts: make(map[string]*zip.File, len(zr.File))}
 	if len(zr.File) > maxParts {
 		return nil, &LimitError{What: "part count", Size: int64(len(zr.File)), Limit: maxParts, Hint: xlsxCheckHint}
 	}
-	if err := checkDeclared(zr, size, b.budget, false); err != nil {
+	if err := checkDeclared(zr, size, unzipBudget(size, opts.maxUnzip), false); err != nil {
 		return nil, err
 	}
 	for _, zf := range zr.File {

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/internal/redact"
+	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/pipeline/submit"
 )
@@ -284,7 +284,7 @@ var ErrNoRows = errors.New("the sheet has a header but no booking rows below it"
 var ErrAllRejected = errors.New("no row of the sheet is valid")
 
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := sheet.Open(path) // a FIFO is refused, never waited on
 	if err != nil {
 		return "", 0, err
 	}

@@ -303,3 +303,23 @@ func walkMIME(t *testing.T, ctype string, body io.Reader) (string, []byte) {
 	}
 	return text, att
 }
+
+// TestReconcileOutOnAFreshInstall: a run as of now with --out writes the
+// workbook where --out says and the partners' reject files in report.dir,
+// which it makes (it failed when the folder did not exist yet).
+func TestReconcileOutOnAFreshInstall(t *testing.T) {
+	files := seedExceptions(t)
+	out := filepath.Join(t.TempDir(), "mine.xlsx")
+	if code, stdout, stderr := run(t, files, "reconcile", "--out", out); code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("no workbook at --out: %v", err)
+	}
+	var dir string
+	fmt.Sscanf(strings.SplitN(files["flabsync.yaml"], "report: {dir: ", 2)[1], "%s", &dir)
+	dir = strings.TrimSuffix(dir, "}")
+	if m, _ := filepath.Glob(filepath.Join(dir, "p_rejects_*.csv")); len(m) != 1 {
+		t.Errorf("reject files in %s: %v, want p's", dir, m)
+	}
+}

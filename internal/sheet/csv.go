@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -22,7 +21,7 @@ const sniffSize = 64 << 10
 
 func readCSV(ctx context.Context, path string, opts Options, dict dictionary, fn func(*Record) error) (Summary, error) {
 	sum := Summary{Format: "csv"}
-	f, err := os.Open(path)
+	f, _, err := openFile(path)
 	if err != nil {
 		return sum, err
 	}

@@ -139,7 +139,7 @@ func TestHeaderDetection(t *testing.T) {
 		{"synonyms and punctuation", "Patient's Name:,AGE (Yrs),Gender/Sex,Investigations,Visit No.\nA B,3,M,CBC,V1\n", sheet.Options{}, "", row{Row: 2, Name: "A B", Age: "3", Gender: "M", Tests: "CBC", Ref: "V1"}},
 		{"partner alias", "Pt,Yrs,MF,Panel,Lab Ref\nA B,3,M,CBC,V1\n", sheet.Options{Aliases: map[sheet.Field][]string{sheet.Name: {"Pt"}, sheet.Age: {"Yrs"}, sheet.Gender: {"MF"}, sheet.Tests: {"panel"}}}, "", row{Row: 2, Name: "A B", Age: "3", Gender: "M", Tests: "CBC", Ref: "V1"}},
 		{"numbered test columns", "Name,Age,Sex,Test 1,Test 2,Test3\nA B,3,M,CBC,,ESR\n", sheet.Options{}, "", row{Row: 2, Name: "A B", Age: "3", Gender: "M", Tests: "CBC; ESR"}},
-		{"missing columns listed", "Patient Name,Age,Phone\nA,1,2\n", sheet.Options{}, `has ["Patient Name", "Age", "Phone"] but lacks gender (Sex or Gender), tests`, row{}},
+		{"missing columns listed", "Patient Name,Age,Phone\nA,1,2\n", sheet.Options{}, `has ['Patient Name', 'Age', 'Phone'] but lacks gender (Sex or Gender), tests`, row{}},
 		{"no header at all", "1,2,3\n4,5,6\n", sheet.Options{}, `no row in the first 30 looks like a header: 2 rows (rows 1 to 2) with 3 columns were looked at`, row{}},
 		{"empty", "\n\n", sheet.Options{}, "the sheet has no data", row{}},
 	}

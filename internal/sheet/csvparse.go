@@ -223,7 +223,7 @@ func (c *csvReader) endField(start int) error {
 func (e *csvError) refusal(row int) error {
 	switch e.what {
 	case "quote":
-		return fmt.Errorf("row %d: %w: a quote (\") opened on line %d is never closed: everything after it would be one cell; "+
+		return fmt.Errorf("row %d: %w: a double quote mark opened on line %d is never closed: everything after it would be one cell; "+
 			"close the quote where the cell ends (or remove it) and save the file again", row, ErrRefused, e.line)
 	case "columns":
 		return &LimitError{What: "columns", Row: row, Line: e.line, Size: e.size, Limit: MaxColumns,
@@ -231,13 +231,13 @@ func (e *csvError) refusal(row int) error {
 	case "row":
 		hint := fmt.Sprintf("the row begins on line %d; a booking row is far shorter: save the file again from the spreadsheet", e.line)
 		if e.quote {
-			hint = fmt.Sprintf("a quote (\") opened on line %d is probably never closed: close it where the cell ends (or remove it) and save the file again", e.line)
+			hint = fmt.Sprintf("a double quote mark opened on line %d is probably never closed: close it where the cell ends (or remove it) and save the file again", e.line)
 		}
 		return &LimitError{What: "row", Row: row, Line: e.line, Size: e.size, Limit: MaxRowBytes, Hint: hint}
 	}
 	hint := fmt.Sprintf("the cell begins on line %d; shorten it and save the file again", e.line)
 	if e.quote {
-		hint = fmt.Sprintf("a quote (\") opened on line %d is probably never closed: close it where the cell ends (or remove it) and save the file again", e.line)
+		hint = fmt.Sprintf("a double quote mark opened on line %d is probably never closed: close it where the cell ends (or remove it) and save the file again", e.line)
 	}
 	return &LimitError{What: "cell", Row: row, Line: e.line, Size: e.size, Limit: MaxCell, Hint: hint}
 }

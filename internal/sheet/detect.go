@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -23,7 +22,7 @@ var (
 // and its name, or refuses it (ErrRefused) with what to do instead.
 func Detect(path string) (string, error) {
 	ext := strings.ToLower(filepath.Ext(path))
-	f, err := os.Open(path)
+	f, st, err := openFile(path)
 	if err != nil {
 		return "", err
 	}
@@ -44,7 +43,7 @@ func Detect(path string) (string, error) {
 		}
 		return "", fmt.Errorf("%w: old binary Excel (.xls) is not read; %s", ErrRefused, saveAs)
 	case bytes.HasPrefix(head, magicZip):
-		return detectZip(path, ext, saveAs)
+		return detectZip(f, st.Size(), ext, saveAs)
 	case bytes.HasPrefix(head, magicPDF):
 		return "", fmt.Errorf("%w: this is a PDF, not a sheet; ask the clinic for the bookings as .xlsx or .csv", ErrRefused)
 	case bytes.HasPrefix(head, magicGzip):
@@ -75,12 +74,11 @@ func Detect(path string) (string, error) {
 }
 
 // detectZip tells an XLSX from an ODS or any other zip.
-func detectZip(path, ext, saveAs string) (string, error) {
-	z, err := zip.OpenReader(path)
+func detectZip(r io.ReaderAt, size int64, ext, saveAs string) (string, error) {
+	z, err := zip.NewReader(r, size)
 	if err != nil {
 		return "", fmt.Errorf("%w: the file looks like a zip/workbook but is damaged (%v); %s", ErrRefused, err, saveAs)
 	}
-	defer z.Close()
 	var workbook, xlsb bool
 	for _, f := range z.File {
 		switch f.Name {

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
-
-	"github.com/xuri/excelize/v2"
 )
 
 // GridRow is one row of a sheet as written, for readers of plain tables
@@ -123,14 +120,14 @@ func ReadGridCSV(ctx context.Context, r io.Reader, opts GridOptions, fn func(Gri
 }
 
 func readGridCSVFile(ctx context.Context, path string, opts GridOptions, fn func(GridRow) error) (Summary, error) {
-	f, err := os.Open(path)
+	f, st, err := openFile(path)
 	if err != nil {
 		return Summary{Format: "csv"}, err
 	}
 	defer f.Close()
 	if opts.MaxSize > 0 {
 		// Refuse a file known to be too large before reading any of it.
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > opts.MaxSize {
+		if st.Size() > opts.MaxSize {
 			return Summary{Format: "csv"}, tooLarge(opts.MaxSize)
 		}
 	}
@@ -139,20 +136,20 @@ func readGridCSVFile(ctx context.Context, path string, opts GridOptions, fn func
 
 func readGridXLSX(ctx context.Context, path string, opts GridOptions, fn func(GridRow) error) (Summary, error) {
 	sum := Summary{Format: "xlsx"}
-	f, err := openWorkbook(path, opts.MaxUnzipSize)
+	b, err := openBook(path, bookOptions{maxUnzip: opts.MaxUnzipSize})
 	if err != nil {
 		return sum, err
 	}
-	defer f.Close()
+	defer b.Close()
 	var names []string
 	switch {
 	case opts.Sheet != "":
-		if idx, err := f.GetSheetIndex(opts.Sheet); err != nil || idx < 0 {
-			return sum, fmt.Errorf("the workbook has no sheet %q (it has %s)", excerpt(opts.Sheet, maxQuoted), quoteList(f.GetSheetList()))
+		if !b.hasSheet(opts.Sheet) {
+			return sum, fmt.Errorf("the workbook has no sheet %q (it has %s)", excerpt(opts.Sheet, maxQuoted), quoteList(b.sheetList()))
 		}
 		names = []string{opts.Sheet}
 	default:
-		names = visibleSheets(f)
+		names = b.visibleSheets()
 		if len(names) == 0 {
 			return sum, errors.New("the workbook has no visible sheet")
 		}
@@ -162,7 +159,7 @@ func readGridXLSX(ctx context.Context, path string, opts GridOptions, fn func(Gr
 	}
 	for _, name := range names {
 		sum.Sheet = name
-		if err := readGridSheet(ctx, f, name, &sum, fn); err != nil {
+		if err := readGridSheet(ctx, b, name, &sum, fn); err != nil {
 			return sum, err
 		}
 	}
@@ -170,40 +167,26 @@ func readGridXLSX(ctx context.Context, path string, opts GridOptions, fn func(Gr
 }
 
 // readGridSheet streams one worksheet's rows to fn.
-func readGridSheet(ctx context.Context, f *excelize.File, name string, sum *Summary, fn func(GridRow) error) error {
-	rows, err := f.Rows(name)
-	if err != nil {
-		return fmt.Errorf("sheet %q: %w", excerpt(name, maxQuoted), err)
-	}
-	defer rows.Close()
-	for num := 1; rows.Next(); num++ {
-		if num%gridCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		cells, err := rows.Columns()
-		if err != nil {
-			return fmt.Errorf("sheet %q row %d: %w", excerpt(name, maxQuoted), num, err)
-		}
-		if err := checkCells(name, num, cells); err != nil {
-			return err
-		}
+func readGridSheet(ctx context.Context, b *book, name string, sum *Summary, fn func(GridRow) error) error {
+	var fnErr error
+	err := b.rows(ctx, name, true, func(num int, cells []string) error {
 		if len(cells) == 0 {
-			continue // an empty row, as CSV's empty lines
+			return nil // an empty row, as CSV's empty lines
 		}
 		sum.Records++
-		if err := fn(GridRow{Sheet: name, Row: num, Cells: cleanCells(cells)}); err != nil {
-			if errors.Is(err, ErrSkipSheet) {
-				return nil
-			}
-			return err
-		}
+		fnErr = fn(GridRow{Sheet: name, Row: num, Cells: cleanCells(cells)})
+		return fnErr
+	})
+	var named namedErr
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrSkipSheet):
+		return nil
+	case err == fnErr, errors.As(err, &named), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	}
-	if err := rows.Error(); err != nil {
-		return fmt.Errorf("sheet %q: %w", excerpt(name, maxQuoted), err)
-	}
-	return nil
+	return fmt.Errorf("sheet %q: %w", excerpt(name, maxQuoted), err)
 }
 
 // cleanCells makes every cell text (cleanCell), in place.

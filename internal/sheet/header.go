@@ -3,7 +3,6 @@ package sheet
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 )
@@ -253,7 +252,7 @@ func (h *headerFinder) failure() error {
 			rest = fmt.Sprintf(" (and %d other %s)", others, plural(others, "column", "columns"))
 		}
 		return fmt.Errorf("%w: the header on row %d has %s%s but lacks %s; name the columns in partners.<name>.columns if they are called something else",
-			ErrNoHeader, b.row, quoteList(known), rest, strings.Join(b.missing(), ", "))
+			ErrNoHeader, b.row, termList(known), rest, strings.Join(b.missing(), ", "))
 	}
 	if h.rows == 0 {
 		return fmt.Errorf("%w: the sheet has no data", ErrNoHeader)
@@ -302,7 +301,7 @@ func (h *headerFinder) knownNames() string {
 			names = names[:8]
 		}
 		for i, n := range names {
-			names[i] = strconv.Quote(excerpt(n, maxQuoted))
+			names[i] = term(n)
 		}
 		out = append(out, fmt.Sprintf("%s (%s%s)", label, strings.Join(names, ", "), more))
 	}
@@ -315,6 +314,22 @@ func trimAll(cells []string) []string {
 		out[i] = strings.TrimSpace(c)
 	}
 	return out
+}
+
+// term quotes a word flabsync knows — a header name it looks for or
+// recognised — with single quotes. A cell's value is quoted with double
+// quotes (%q), and text that leaves the ledger hides those (redact.Show,
+// the same convention): a refusal keeps the names it recognised readable
+// and never shows a patient's cell.
+func term(s string) string { return "'" + excerpt(s, maxQuoted) + "'" }
+
+// termList is the words in s, each a term, in brackets.
+func termList(s []string) string {
+	q := make([]string, len(s))
+	for i, c := range s {
+		q[i] = term(c)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 func quoteList(s []string) string {

@@ -84,7 +84,9 @@ func unzipBudget(size, maxUnzip int64) int64 {
 type LimitError struct {
 	// What is what is too large: "cell", "row", "columns", "workbook",
 	// "worksheet", "shared strings", "shared string count", "part",
-	// "shared string" (one text of the table), "part count", "xml token".
+	// "shared string" (one text of the table), "part count", "xml token",
+	// "styles" (elements of the styles part), "rows" (a row numbered past
+	// the sheet's 1,048,576), "workbook file" (OpenWorkbook's file size).
 	What   string
 	Part   string // XLSX: the part of the zip, e.g. "xl/sharedStrings.xml"; "" for a CSV
 	Sheet  string // XLSX: the worksheet, when known
@@ -143,6 +145,10 @@ func (e *LimitError) noun() string {
 		return "the shared-strings table holds more texts than"
 	case "part count":
 		return "the workbook's zip holds more parts than"
+	case "styles":
+		return "the styles part holds more elements than"
+	case "rows":
+		return "a row is numbered beyond the sheet's last,"
 	case "xml token":
 		return "a text or tag in the XML is over"
 	case "workbook":
@@ -159,7 +165,7 @@ func (e *LimitError) Unwrap() error { return ErrRefused }
 // amount writes n as what e measures: columns, texts or bytes.
 func (e *LimitError) amount(n int64) string {
 	switch e.What {
-	case "columns", "shared string count", "part count":
+	case "columns", "shared string count", "part count", "styles", "rows":
 		return strconv.FormatInt(n, 10)
 	}
 	return sizeText(n)

@@ -47,7 +47,7 @@ func (p CellProblem) Msg() string {
 	switch p.Code {
 	case ProblemLineBreak:
 		if p.Line > 0 {
-			return fmt.Sprintf("%s holds a line break: the quote (\") opened on line %d closes on a later line, "+
+			return fmt.Sprintf("%s holds a line break: the double quote mark opened on line %d closes on a later line, "+
 				"so the lines between (probably the next rows) were read into this cell; close the quote where the cell ends", where, p.Line)
 		}
 		return where + " holds a line break; write it on one line"

@@ -3,6 +3,7 @@ package sheet_test
 import (
 	"bytes"
 	"errors"
+	"github.com/flabsync/flabsync/internal/redact"
 	"io"
 	"strings"
 	"testing"
@@ -32,10 +33,10 @@ func TestCSVQuoteNeverClosed(t *testing.T) {
 		name, data string
 		want       string
 	}{
-		{"the review's four lines", "Name,Age,Sex,Tests\nR1,40,F,\"CBC\nR2,C,30,M,R3\n", `row 2: not a readable sheet: a quote (") opened on line 2 is never closed`},
-		{"after good rows, CRLF", "Name,Age,Sex,Tests\r\nA,1,M,CBC\r\n\r\nB,2,F,\"ESR\r\nC,3,M,TSH\r\n", `row 4: not a readable sheet: a quote (") opened on line 4 is never closed`},
-		{"a quote closed and opened again", "Name,Age,Sex,Tests\nA,1,M,\"CBC\" x,y\nB,2,F,ESR\n", `a quote (") opened on line 2 is never closed`},
-		{"the last cell, no newline", "Name,Age,Sex,Tests\nA,1,M,\"", `a quote (") opened on line 2 is never closed`},
+		{"the review's four lines", "Name,Age,Sex,Tests\nR1,40,F,\"CBC\nR2,C,30,M,R3\n", `row 2: not a readable sheet: a double quote mark opened on line 2 is never closed`},
+		{"after good rows, CRLF", "Name,Age,Sex,Tests\r\nA,1,M,CBC\r\n\r\nB,2,F,\"ESR\r\nC,3,M,TSH\r\n", `row 4: not a readable sheet: a double quote mark opened on line 4 is never closed`},
+		{"a quote closed and opened again", "Name,Age,Sex,Tests\nA,1,M,\"CBC\" x,y\nB,2,F,ESR\n", `a double quote mark opened on line 2 is never closed`},
+		{"the last cell, no newline", "Name,Age,Sex,Tests\nA,1,M,\"", `a double quote mark opened on line 2 is never closed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,7 +119,7 @@ func TestCSVRunawayQuoteStopsEarly(t *testing.T) {
 			}
 			// On many lines the cell passes its bound first; on one, the
 			// line its row's.
-			if le.What != "cell" && le.What != "row" || le.Row != 2 || le.Line != 2 || !strings.Contains(err.Error(), `a quote (") opened on line 2 is probably never closed`) {
+			if le.What != "cell" && le.What != "row" || le.Row != 2 || le.Line != 2 || !strings.Contains(err.Error(), `a double quote mark opened on line 2 is probably never closed`) {
 				t.Errorf("err = %v (%+v), want row 2 refused, its quote opened on line 2", err, le)
 			}
 			if cr.n > 2*sheet.MaxRowBytes {
@@ -176,7 +177,7 @@ func TestCSVLineBreakProblem(t *testing.T) {
 		t.Errorf("problems on clean rows: %+v, %+v", got[0].Problems, got[2].Problems)
 	}
 	msg := got[1].Problems[0].Msg()
-	if !strings.Contains(msg, `the name cell (column A, "Name") holds a line break: the quote (") opened on line 3`) || strings.Contains(msg, "Two") {
+	if !strings.Contains(msg, `the name cell (column A, "Name") holds a line break: the double quote mark opened on line 3`) || strings.Contains(msg, "Two") {
 		t.Errorf("Msg = %q", msg)
 	}
 }
@@ -286,7 +287,7 @@ func TestNoHeaderQuotesNoCell(t *testing.T) {
 			t.Errorf("the message quotes a cell (%s): %s", cell, msg)
 		}
 	}
-	for _, want := range []string{"2 rows (rows 1 to 2) with 3 to 4 columns", `patient name ("naam", "name", "patient name"`, `gender ("gender", "sex"`, "partners.<name>.columns"} {
+	for _, want := range []string{"2 rows (rows 1 to 2) with 3 to 4 columns", `patient name ('naam', 'name', 'patient name'`, `gender ('gender', 'sex'`, "partners.<name>.columns"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("the message lacks %q: %s", want, msg)
 		}
@@ -306,8 +307,13 @@ func TestHalfHeaderQuotesOnlyNames(t *testing.T) {
 	if strings.Contains(msg, "Asha") || strings.Contains(msg, "98765") {
 		t.Errorf("the message quotes a patient's cell: %s", msg)
 	}
-	if !strings.Contains(msg, `has ["Name", "Age"] (and 2 other columns) but lacks gender`) {
+	if !strings.Contains(msg, `has ['Name', 'Age'] (and 2 other columns) but lacks gender`) {
 		t.Errorf("the message does not name what the header has: %s", msg)
+	}
+	// The names it recognised are flabsync's words: what leaves the
+	// ledger (redact.Show, which hides double-quoted cells) keeps them.
+	if shown := redact.Show(msg).String(); shown != msg {
+		t.Errorf("shown, the message loses words:\n%s\n%s", msg, shown)
 	}
 }
 

@@ -19,6 +19,15 @@
 // other table (a mapping table, a review sheet) as plain rows of cells
 // with their row numbers, through the same format detection, encoding and
 // delimiter sniffing, and size limits, leaving the columns to the caller.
+//
+// It is also the one gate for every file from outside: every file is
+// opened through the same guard (a regular file only: a FIFO, device,
+// socket, directory or symbolic link is refused without being opened, and
+// nothing blocks), and a workbook's rows are read by the package's own
+// streaming reader, which checks each part in the pass that reads it.
+// OpenWorkbook hands callers that read a workbook with excelize themselves
+// (ops' workbooks of decisions) an *excelize.File checked the same way,
+// and Open a checked descriptor to callers that read a file's bytes.
 package sheet
 
 import (

@@ -159,8 +159,12 @@ func TestXLSXRefusedBeforeUnpacking(t *testing.T) {
 	}
 }
 
-// What the zip's sizes allow is streamed through bounds before excelize
-// reads it: a token, a shared string, a cell, a row, damaged XML.
+// What the zip's sizes allow is streamed through bounds as it is read: a
+// token, a shared string, a cell, a row, damaged XML. The shared-strings
+// table is read before any row; a worksheet is checked in the same pass
+// that reads it, so, as in a CSV, the rows before the one that breaks are
+// handed over (the file is then refused: the caller flags it), never a
+// row at or after it.
 func TestXLSXRefusedWhileChecking(t *testing.T) {
 	long := strings.Repeat("x", sheet.MaxCell+1)
 	tests := []struct {
@@ -171,6 +175,7 @@ func TestXLSXRefusedWhileChecking(t *testing.T) {
 		row    int
 		column string
 		msg    string
+		before int // rows handed over before the refusal
 	}{
 		{"one run of 60 MB of blanks",
 			func(w io.Writer) {
@@ -178,7 +183,7 @@ func TestXLSXRefusedWhileChecking(t *testing.T) {
 				repeat(w, ' ', 60<<20)
 				io.WriteString(w, inlineRow(2, "Asha", "30", "F", "CBC")+sheetEnd)
 			},
-			text(sstStart + headerSST + sstEnd), "xml token", 0, "", `sheet "Bookings": a text or tag in the XML is over 256 KB`},
+			text(sstStart + headerSST + sstEnd), "xml token", 0, "", `sheet "Bookings": a text or tag in the XML is over 256 KB`, 0},
 		{"a shared string longer than Excel writes, in small runs",
 			text(sheetStart + headerRow + sheetEnd),
 			func(w io.Writer) {
@@ -188,13 +193,13 @@ func TestXLSXRefusedWhileChecking(t *testing.T) {
 				}
 				io.WriteString(w, `</si>`+sstEnd)
 			},
-			"shared string", 0, "", "longer than Excel allows a cell"},
+			"shared string", 0, "", "longer than Excel allows a cell", 0},
 		{"an inline cell over the cap",
 			text(sheetStart + headerRow + inlineRow(2, "Asha", "30", "F", "CBC") + inlineRow(3, "Ravi", "40", "M", long) + sheetEnd),
-			text(sstStart + headerSST + sstEnd), "cell", 3, "D", `sheet "Bookings" row 3 column D: a cell is over 32 KB`},
+			text(sstStart + headerSST + sstEnd), "cell", 3, "D", `sheet "Bookings" row 3 column D: a cell is over 32 KB`, 1},
 		{"a shared cell over the cap",
 			text(sheetStart + headerRow + `<row r="2"><c r="B2"><v>3</v></c><c r="C2" t="s"><v>4</v></c></row>` + sheetEnd),
-			text(sstStart + headerSST + `<si><t>` + long + `</t></si>` + sstEnd), "cell", 2, "C", "row 2 column C: a cell is over 32 KB"},
+			text(sstStart + headerSST + `<si><t>` + long + `</t></si>` + sstEnd), "cell", 2, "C", "row 2 column C: a cell is over 32 KB", 0},
 		{"a row of many references to one long text",
 			func(w io.Writer) {
 				io.WriteString(w, sheetStart+headerRow+`<row r="2">`)
@@ -203,13 +208,13 @@ func TestXLSXRefusedWhileChecking(t *testing.T) {
 				}
 				io.WriteString(w, `</row>`+sheetEnd)
 			},
-			text(sstStart + headerSST + `<si><t>` + strings.Repeat("z", 30000) + `</t></si>` + sstEnd), "row", 2, "", "row 2: the row is over 1 MB"},
+			text(sstStart + headerSST + `<si><t>` + strings.Repeat("z", 30000) + `</t></si>` + sstEnd), "row", 2, "", "row 2: the row is over 1 MB", 0},
 		{"a sheet cut short",
 			text(sheetStart + headerRow + inlineRow(2, "Asha", "30", "F", "CBC") + `<row r="3"><c r="A3" t="inlineStr"><is><t>Ra`),
-			text(sstStart + headerSST + sstEnd), "", 0, "", `sheet "Bookings" after row 3: not a readable sheet: the XML is damaged`},
+			text(sstStart + headerSST + sstEnd), "", 0, "", `sheet "Bookings" after row 3: not a readable sheet: the XML is damaged`, 1},
 		{"a NUL byte in the sheet's XML",
 			text(sheetStart + headerRow + inlineRow(2, "Asha", "30", "F", "CBC") + inlineRow(3, "Ra\x00vi", "40", "M", "ESR") + inlineRow(4, "Meera", "50", "F", "TSH") + sheetEnd),
-			text(sstStart + headerSST + sstEnd), "", 0, "", "the XML is damaged"},
+			text(sstStart + headerSST + sstEnd), "", 0, "", "the XML is damaged", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,8 +230,8 @@ func TestXLSXRefusedWhileChecking(t *testing.T) {
 					t.Fatalf("err = %#v, want a *LimitError for a %s at row %d column %q", le, tt.what, tt.row, tt.column)
 				}
 			}
-			if calls != 0 {
-				t.Errorf("%d rows handed over before the refusal", calls)
+			if calls != tt.before {
+				t.Errorf("%d rows handed over before the refusal, want %d", calls, tt.before)
 			}
 			for _, patient := range []string{"Asha", "Ravi", "xxxx", "yyyy", "zzzz"} {
 				if strings.Contains(err.Error(), patient) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -16,7 +15,8 @@ import (
 	"golang.org/x/text/transform"
 )
 
-// An XLSX is checked before excelize opens it, because excelize unpacks
+// A workbook opened for excelize (OpenWorkbook) is checked whole before
+// excelize opens it, because excelize unpacks
 // every part of the zip when it opens a workbook, reads the shared-strings
 // table and the XML of a cell whole, and stops a sheet silently where its
 // XML is damaged. The check
@@ -39,34 +39,24 @@ import (
 // xlsxCheckHint is what to do with a workbook refused for its make-up.
 const xlsxCheckHint = "a workbook saved by Excel is never like this (damaged, or made to hurt): open it in Excel and save it again as .xlsx, or save the sheet as .csv"
 
-// checkXLSX checks the workbook at path (see above); maxUnzip is
-// Options.MaxUnzipSize. It returns the unpacked size the workbook may have.
-func checkXLSX(path string, maxUnzip int64) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	zr, err := zip.NewReader(f, st.Size())
-	if err != nil {
-		return 0, fmt.Errorf("%w: the workbook cannot be opened (%v); open it in Excel, save it again as .xlsx, or save as .csv", ErrRefused, err)
-	}
-	budget := unzipBudget(st.Size(), maxUnzip)
+// checkXLSX checks every part of the workbook zr, of size bytes, as
+// above; maxUnzip is what it may unpack to (0: DefaultMaxUnzipSize) and
+// maxTexts the most texts its shared-strings table may hold. It returns
+// the unpacked size the workbook may have.
+func checkXLSX(zr *zip.Reader, size, maxUnzip int64, maxTexts int) (int64, error) {
+	budget := unzipBudget(size, maxUnzip)
 	if len(zr.File) > maxParts {
 		return budget, &LimitError{What: "part count", Size: int64(len(zr.File)), Limit: maxParts, Hint: xlsxCheckHint}
 	}
-	if err := checkDeclared(zr, st.Size(), budget); err != nil {
+	if err := checkDeclared(zr, size, budget, true); err != nil {
 		return budget, err
 	}
 	names := sheetParts(zr)
 	var sst []uint32
+	var err error
 	for _, zf := range zr.File {
 		if isSharedStrings(zf.Name) {
-			if sst, err = scanSharedStrings(zf); err != nil {
+			if sst, err = scanSharedStrings(zf, maxTexts); err != nil {
 				return budget, err
 			}
 		}
@@ -82,6 +72,12 @@ func checkXLSX(path string, maxUnzip int64) (int64, error) {
 	return budget, nil
 }
 
+// isXMLPart reports a part the book may read: XML or relationships.
+func isXMLPart(name string) bool {
+	name = strings.ToLower(name)
+	return strings.HasSuffix(name, ".xml") || strings.HasSuffix(name, ".rels")
+}
+
 // partName is a zip entry's name as excelize uses it.
 func partName(name string) string { return strings.ReplaceAll(name, "\\", "/") }
 
@@ -95,8 +91,12 @@ func isWorksheetName(name string) bool {
 	return strings.HasPrefix(strings.ToLower(partName(name)), "xl/worksheets/sheet")
 }
 
-// checkDeclared checks the sizes the zip declares.
-func checkDeclared(zr *zip.Reader, size, budget int64) error {
+// checkDeclared checks the sizes the zip declares. With readsAll (a
+// workbook excelize opens, which unpacks and holds every part) every part
+// is bounded; without (the book, which reads only XML parts), a part
+// that is not XML — a picture, an embedded object — is only counted in
+// the whole, never read.
+func checkDeclared(zr *zip.Reader, size, budget int64, readsAll bool) error {
 	hint := fmt.Sprintf("a workbook of %s may unpack to %s at most (%d times its size, or %s if more; Excel's unpack to 3 to 10 times their size): "+
 		"it is damaged or made to hurt; open it in Excel and save it again, or save the sheet as .csv",
 		sizeText(size), sizeText(budget), MaxUnzipRatio, sizeText(MinUnzipBudget))
@@ -128,6 +128,8 @@ func checkDeclared(zr *zip.Reader, size, budget int64) error {
 				Hint: "the workbook holds more text than a booking sheet can (hundreds of thousands of rows): split it, or save the sheet as .csv"}
 		case (isSharedStrings(name) || isWorksheetName(name)) && n > xmlInMemory:
 			// unpacked to a temporary file and streamed from there
+		case !readsAll && !isXMLPart(name):
+			// never read
 		case n > maxPart:
 			return &LimitError{What: "part", Part: name, Size: n, Limit: maxPart,
 				Hint: "only the sheets are read, but this part is too large to open the workbook with; remove large pictures or objects, or save the sheet as .csv"}
@@ -350,7 +352,7 @@ func xmlTokens(zf *zip.File, fn func(xml.Token) error) error {
 
 // scanSharedStrings checks the shared-strings table and returns the size
 // of each of its texts (an upper bound of what excelize makes of it).
-func scanSharedStrings(zf *zip.File) ([]uint32, error) {
+func scanSharedStrings(zf *zip.File, maxTexts int) ([]uint32, error) {
 	name := partName(zf.Name)
 	var (
 		sizes []uint32
@@ -370,8 +372,8 @@ func scanSharedStrings(zf *zip.File) ([]uint32, error) {
 		case xml.EndElement:
 			switch t.Name.Local {
 			case "si":
-				if len(sizes) >= MaxSharedStringItems {
-					return &LimitError{What: "shared string count", Part: name, Size: int64(len(sizes) + 1), Limit: MaxSharedStringItems,
+				if len(sizes) >= maxTexts {
+					return &LimitError{What: "shared string count", Part: name, Size: int64(len(sizes) + 1), Limit: int64(maxTexts),
 						Hint: "the workbook holds more texts than a booking sheet can (hundreds of thousands of rows): split it, or save the sheet as .csv"}
 				}
 				sizes = append(sizes, uint32(cur))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/reconcile"
 )
 
@@ -20,7 +21,7 @@ var ErrNoDecisionSheets = errors.New("no sheet with ID and Action columns: is th
 // ReadDecisions opens the workbook at path and reads its decisions
 // (ParseDecisions).
 func ReadDecisions(path string, loc *time.Location) ([]reconcile.Decision, error) {
-	f, err := excelize.OpenFile(path)
+	f, err := sheet.OpenWorkbook(path, 0)
 	if errors.Is(err, zip.ErrFormat) {
 		return nil, fmt.Errorf("read %s: it is not an .xlsx workbook; save it from Excel or LibreOffice as .xlsx (%w)", path, err)
 	}

@@ -250,6 +250,9 @@ func TestOrphansLoggedAsSummary(t *testing.T) {
 	r := webhook.New(db, tokenConfig(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	srv := httptest.NewServer(r.Handler())
 	defer srv.Close()
+	// Its port may be one an earlier test's receiver had, which the
+	// shared client refuses to dial once stopped: this one is new.
+	clientConns.open(srv.Listener.Addr().String())
 	start := time.Now()
 	var wg sync.WaitGroup
 	ids := make(chan int)

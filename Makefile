@@ -20,9 +20,9 @@ build: ## build bin/flabsync with the version stamped in
 
 test: unit fuzz ## every test with the race detector, then each fuzz target for $(FUZZTIME)
 
-unit: ## the tests alone (PostgreSQL tests need FLABSYNC_TEST_POSTGRES)
+unit: ## the tests alone (PostgreSQL tests need FLABSYNC_TEST_POSTGRES); -parallel 4: the command tests mostly wait on child processes
 	@if [ -z "$$FLABSYNC_TEST_POSTGRES" ]; then echo "note: FLABSYNC_TEST_POSTGRES unset: PostgreSQL tests will skip (see docs/testing.md)"; fi
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -parallel 4 ./...
 
 fuzz: ## run every go test -fuzz target for $(FUZZTIME) (FUZZTIME=1m make fuzz for longer)
 	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \

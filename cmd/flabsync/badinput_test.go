@@ -87,6 +87,7 @@ func hugeXLSX(t *testing.T, path, part string, size int, fill byte) {
 // lands in errors/ with a reason a person can act on; the good one is sent
 // as if nothing else had happened.
 func TestBadInputCorpus(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}

@@ -50,6 +50,7 @@ var canaries = []string{
 // archived or refused, the reject file and a receipt's attached rows to
 // correct — may, until the prune deletes them.)
 func TestCanaryPatientDataStaysPut(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}

@@ -151,6 +151,7 @@ func resends(sim *flabstest.Server) (ids int, extra int) {
 }
 
 func TestKill9MidRunNeverBooksTwice(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}
@@ -214,6 +215,7 @@ func TestKill9MidRunNeverBooksTwice(t *testing.T) {
 }
 
 func TestSIGTERMStopsCleanly(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}

@@ -238,6 +238,7 @@ func TestGithubAnchor(t *testing.T) {
 // is this test binary (the `make` line is passed over), the simulator
 // listens on a free port instead of 9191, and HOME is a temporary folder.
 func TestQuickStart(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("-short: the quick start runs a simulator and several commands")
 	}

@@ -111,6 +111,7 @@ func fileStates(t *testing.T, dir string) []struct{ Status, Reason string } {
 // reads it on: every row is booked exactly once, nothing twice at Flabs,
 // and the ledger keeps one record read to its end.
 func TestServeReadsOnAKilledImport(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}
@@ -141,6 +142,7 @@ func TestServeReadsOnAKilledImport(t *testing.T) {
 // recorded, and a file_refused exception says so; the rows that were
 // recorded are all sent, once.
 func TestKilledImportWhoseFileIsGoneIsFlagged(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}
@@ -224,6 +226,7 @@ func TestKilledImportWhoseFileIsGoneIsFlagged(t *testing.T) {
 // finishes within two minutes: every file read to its end once, every
 // row booked once, nothing twice at Flabs.
 func TestKilledServesWorkMovesToTheOther(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}
@@ -348,6 +351,7 @@ log: {level: warn}
 // 5 rows are booked while most of the big file still waits, its file
 // archived first.
 func TestSmallFileNotBehindBigOne(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}

@@ -79,6 +79,7 @@ func startSink(t *testing.T) (*sink, string) {
 // then finds every category, writes a workbook that opens back with
 // every sheet, and mails a digest whose numbers match it.
 func TestReconcileEveryCategoryThroughTheSimulator(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}

@@ -18,6 +18,7 @@ import (
 // booked); the same sheet sent again corrected, as "… (1).csv", closes
 // it, and the note names that file.
 func TestRefusedSheetStaysUntilReplaced(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}

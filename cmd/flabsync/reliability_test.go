@@ -35,6 +35,7 @@ import (
 // FLABSYNC_RELIABILITY_ROWS sets the rows (make reliability: 20000; the
 // short form in make test: 800).
 func TestReliability(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}

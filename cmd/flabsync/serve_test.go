@@ -26,6 +26,7 @@ import (
 // PostgreSQL and one inbox folder. Every file is processed once, every
 // booking booked once, and no job runs on both at the same time.
 func TestTwoServesOnOnePostgres(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}
@@ -188,6 +189,7 @@ log: {level: warn}
 // lands in errors/ with its reason; /healthz, /readyz and /metrics
 // answer.
 func TestServeInbox(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}
@@ -319,6 +321,7 @@ func TestServeRefusedCredentialsExits(t *testing.T) {
 // credentials are right, serve sends them by itself — no file dropped
 // again — and each is booked once.
 func TestServeResumesUnsentBookings(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as child processes")
 	}

@@ -159,6 +159,7 @@ func (r *listenRig) stored() (keys map[string]int, completed int) {
 // 200 before the kill is in the database (an answer means stored), each
 // event ends up stored exactly once, and the repeats are recognised.
 func TestWebhooksListenRestart(t *testing.T) {
+	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
 		t.Skip("runs flabsync as a child process")
 	}

@@ -26,9 +26,9 @@ type Scrubbed struct {
 // Scrub therefore rewrites the whole file with VACUUM (every page built
 // afresh, holding only live rows), then checkpoints and truncates the WAL
 // so no older page image is left there either. VACUUM holds the write
-// lock while it runs (writers wait on busy_timeout) and needs free disk
-// about the size of the database; it takes about a second per 100 MB
-// (BENCHMARKS.md).
+// lock while it runs (writers wait on busy_timeout, 10 s) and needs free
+// disk about the size of the database; the time it takes is in
+// BENCHMARKS.md (a year of data).
 //
 // On PostgreSQL it does nothing: erased row versions stay in the table
 // files until autovacuum reuses their space; VACUUM FULL rewrites a table

@@ -156,11 +156,7 @@ func (b *book) readWorkbook() error {
 				}
 			}
 			if t, ok := targets[id]; ok {
-				p := path.Join(path.Dir(wbPath), t)
-				if strings.HasPrefix(t, "/") {
-					p = strings.TrimPrefix(path.Clean(t), "/")
-				}
-				s.part = strings.ToLower(p)
+				s.part = strings.ToLower(partPath(wbPath, t))
 			}
 			b.sheets = append(b.sheets, s)
 		}

@@ -186,11 +186,7 @@ func sheetParts(zr *zip.Reader) map[string]string {
 			}
 		}
 		if t, ok := targets[id]; ok {
-			p := path.Join(path.Dir(wbPath), t)
-			if strings.HasPrefix(t, "/") {
-				p = strings.TrimPrefix(path.Clean(t), "/")
-			}
-			out[p] = name
+			out[partPath(wbPath, t)] = name
 		}
 		return nil
 	})
@@ -544,4 +540,13 @@ func columnIndex(letters string) int {
 		n = n*26 + int(c-'a') + 1
 	}
 	return n
+}
+
+// partPath is the zip path of a relationship's target t, relative to the
+// part at wbPath or, with a leading slash, to the package root.
+func partPath(wbPath, t string) string {
+	if strings.HasPrefix(t, "/") {
+		return strings.TrimPrefix(path.Clean(t), "/")
+	}
+	return path.Join(path.Dir(wbPath), t)
 }

@@ -24,7 +24,9 @@ import (
 
 // TestTwoServesOnOnePostgres: two `flabsync serve` processes share one
 // PostgreSQL and one inbox folder. Every file is processed once, every
-// booking booked once, and no job runs on both at the same time.
+// booking booked once, each process does a fair part, together they keep
+// to Flabs' one limit (hardly a 429), and no job runs on both at the
+// same time.
 func TestTwoServesOnOnePostgres(t *testing.T) {
 	t.Parallel() // it waits on child processes, mostly: it runs beside the others
 	if testing.Short() {
@@ -35,17 +37,21 @@ func TestTwoServesOnOnePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Flabs allows 15 calls a second; each serve may book 10 a second,
+	// leaving room for the catalogue calls of mapping-sync (every 2 s
+	// here, on both): together they must keep to 10, not make 20.
+	const limit = 10
 	sim := flabstest.NewTestServer(t, flabstest.Options{Labs: []flabs.Lab{c.Lab}, Tests: c.Tests, Packages: c.Packages,
-		Latency: 5 * time.Millisecond, Webhooks: flabstest.WebhookOptions{Manual: true}})
+		Latency: 5 * time.Millisecond, Webhooks: flabstest.WebhookOptions{Manual: true}, RateLimit: 15, RateBurst: 5})
 	dir := t.TempDir()
 	inboxDir := filepath.Join(dir, "inbox")
 	cfg := fmt.Sprintf(`database: %q
-flabs: {base_url: %s, client_id: demo, client_secret: demo, rate_per_second: 200, burst: 20}
+flabs: {base_url: %s, client_id: demo, client_secret: demo, rate_per_second: 10, burst: 5}
 default_lead_source: sheet
 inbox: {dir: %s, archive_dir: %s, error_dir: %s, settle: 300ms}
 serve: {listen: "127.0.0.1:0", shutdown_timeout: 10s}
 webhook: {listen: "127.0.0.1:0", auth_token: test-token}
-schedules: {import: "@every 1s", mapping-sync: "@every 1s", expected-drops: "off"}
+schedules: {import: "@every 1s", mapping-sync: "@every 2s", expected-drops: "off"}
 log: {level: warn}
 `, dsn, sim.URL(), inboxDir, filepath.Join(dir, "archive"), filepath.Join(dir, "errors"))
 	if err := os.WriteFile(filepath.Join(dir, "flabsync.yaml"), []byte(cfg), 0o644); err != nil {
@@ -127,6 +133,30 @@ log: {level: warn}
 	if n := sim.Stats().Created.Load(); n != files*rows {
 		t.Errorf("%d bookings created, want %d", n, files*rows)
 	}
+	// One Flabs limit for the lab: the two processes share it (a token
+	// bucket in PostgreSQL), so Flabs hardly ever says 429, and together
+	// they book no faster than it allows.
+	var first, last time.Time
+	booked, throttled := 0, map[string]int{}
+	for _, r := range sim.Requests() {
+		if r.Status == 429 {
+			throttled[r.Path]++
+		}
+		if r.Path == flabs.PathBillingCreate && r.Status == 200 {
+			if first.IsZero() {
+				first = r.Time
+			}
+			last, booked = r.Time, booked+1
+		}
+	}
+	rate := float64(booked-5) / last.Sub(first).Seconds() // the burst of 5 comes free
+	t.Logf("together: %d booked at %.1f/s (limit %d), 429s by path: %v", booked, rate, limit, throttled)
+	if n := throttled[flabs.PathBillingCreate]; n > 2 {
+		t.Errorf("Flabs answered 429 to %d billing creates: the processes do not share its limit", n)
+	}
+	if rate > limit*1.15 {
+		t.Errorf("together the processes booked %.1f a second; Flabs allows %d", rate, limit)
+	}
 	db, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +209,7 @@ log: {level: warn}
 		}
 	}
 	if byJob["mapping-sync"] < 2 {
-		t.Errorf("mapping-sync ran %d times in several seconds of @every 1s", byJob["mapping-sync"])
+		t.Errorf("mapping-sync ran %d times in several seconds of @every 2s", byJob["mapping-sync"])
 	}
 	t.Logf("job runs: %v", byJob)
 }

@@ -47,10 +47,23 @@ func (db *DB) Scrub(ctx context.Context) (Scrubbed, error) {
 		return s, fmt.Errorf("scrub %s: vacuum: %w", db.name, err)
 	}
 	s.Rewritten = true
-	var busy, frames, done int
-	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
-		return s, fmt.Errorf("scrub %s: checkpoint the WAL: %w", db.name, err)
+	s.WALBusy, err = db.TruncateWAL(ctx)
+	return s, err
+}
+
+// TruncateWAL checkpoints SQLite's WAL into the database file and
+// truncates it, so no older page image stays in the -wal file; busy
+// reports a reader holding an old snapshot, which kept it from finishing.
+// Cheap when there is little to checkpoint: a prune that erased nothing
+// still runs it, to finish an earlier one a reader kept busy. On
+// PostgreSQL it does nothing.
+func (db *DB) TruncateWAL(ctx context.Context) (busy bool, err error) {
+	if db.dialect != SQLite {
+		return false, nil
 	}
-	s.WALBusy = busy != 0
-	return s, nil
+	var b, frames, done int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&b, &frames, &done); err != nil {
+		return false, fmt.Errorf("checkpoint the WAL of %s: %w", db.name, err)
+	}
+	return b != 0, nil
 }

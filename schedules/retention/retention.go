@@ -134,22 +134,27 @@ func pruneDB(ctx context.Context, db *store.DB, led *ledger.Ledger, before time.
 	if r.ExceptionDetails, err = rules.PruneDetails(ctx, db, before, false); err != nil {
 		return err
 	}
-	if lp.Bookings+lp.SheetRows+wp.Bodies+r.ExceptionDetails == 0 {
-		return nil
-	}
-	if err := compact(ctx, db, log); err != nil {
+	erased := lp.Bookings+lp.Files+lp.SheetRows+wp.Bodies+r.ExceptionDetails > 0
+	if err := compact(ctx, db, erased, log); err != nil {
 		return fmt.Errorf("retention: prune before %s: %w", before.UTC().Format(time.DateOnly), err)
 	}
 	return nil
 }
 
-// compact makes SQLite's erasure reach the disk once something was
-// erased: store.Scrub rewrites the file (secure_delete alone leaves stale
-// copies of rows in live pages) and truncates the WAL. A reader holding
-// an old snapshot leaves the WAL untruncated: logged, and finished by the
-// next prune. PostgreSQL needs nothing here (see the README on VACUUM).
-func compact(ctx context.Context, db *store.DB, log *slog.Logger) error {
-	s, err := db.Scrub(ctx)
+// compact makes SQLite's erasure reach the disk: once something was
+// erased, store.Scrub rewrites the file (secure_delete alone leaves stale
+// copies of rows in live pages) and truncates the WAL; otherwise the WAL
+// is truncated only, which finishes an earlier truncate a reader kept
+// busy. That busy reader is logged, and the next prune finishes the work.
+// PostgreSQL needs nothing here (docs/operations.md, retention).
+func compact(ctx context.Context, db *store.DB, erased bool, log *slog.Logger) error {
+	var s store.Scrubbed
+	var err error
+	if erased {
+		s, err = db.Scrub(ctx)
+	} else {
+		s.WALBusy, err = db.TruncateWAL(ctx)
+	}
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,9 @@ func (c *Courier) Run(ctx context.Context) {
 
 // Flush sends the receipts due now, a batch at a time, until none is left
 // or ctx ends, and returns how many it sent. A receipt whose send ctx cut
-// short is released, not counted as a failure.
+// short is released, not counted as a failure; so is the rest of a batch
+// once too little of its claim is left for another send (slow sends), to
+// be claimed again at once.
 func (c *Courier) Flush(ctx context.Context) (int, error) {
 	if c == nil {
 		return 0, nil
@@ -158,7 +160,8 @@ func (c *Courier) Flush(ctx context.Context) (int, error) {
 		}
 	}()
 	for ctx.Err() == nil {
-		rs, err := c.led.ClaimReceipts(ctx, c.o.Holder, c.o.Now(), c.o.Lease, claimBatch)
+		now := c.o.Now()
+		rs, err := c.led.ClaimReceipts(ctx, c.o.Holder, now, c.o.Lease, claimBatch)
 		claimed = claimed || len(rs) > 0
 		if err != nil || len(rs) == 0 {
 			if ctx.Err() != nil {
@@ -166,8 +169,19 @@ func (c *Courier) Flush(ctx context.Context) (int, error) {
 			}
 			return sent, err
 		}
-		for _, r := range rs {
+		until := now.Add(c.o.Lease)
+		for i, r := range rs {
 			if ctx.Err() != nil {
+				break
+			}
+			// A delivery that could outlast the claim might meet another
+			// process's send of the same receipt: the rest of the batch
+			// goes back to the outbox, to be claimed afresh (the first
+			// of a batch has the whole claim).
+			if left := until.Sub(c.o.Now()); i > 0 && left < c.deliveryBound() {
+				c.log.Info("receipts: too little of the claim left for another send; claiming afresh",
+					"claim_left", left.Round(time.Second), "released", len(rs)-i)
+				c.release()
 				break
 			}
 			if c.deliver(ctx, r) {
@@ -176,6 +190,13 @@ func (c *Courier) Flush(ctx context.Context) (int, error) {
 		}
 	}
 	return sent, nil
+}
+
+// deliveryBound is the longest one delivery may hold its claim: the
+// ledger reads that build it (buildTimeout), the send (Lease/2, see
+// sendOne), and as long as the reads again for marking it settled.
+func (c *Courier) deliveryBound() time.Duration {
+	return 2*buildTimeout + c.o.Lease/2
 }
 
 // release gives back the claims not settled (a send cut short, a batch

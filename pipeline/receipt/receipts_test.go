@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
+	"github.com/flabsync/flabsync/internal/mail"
 	"github.com/flabsync/flabsync/internal/mail/mailtest"
 	"github.com/flabsync/flabsync/internal/sheet"
 	"github.com/flabsync/flabsync/internal/store"
@@ -385,4 +387,70 @@ func TestOutboxWritesReceiptAndCSV(t *testing.T) {
 	if got := readCSV(t, []byte(csv)); len(got) != 2 || !slices.Equal(got[1], []string{"3", "R3", "bad age"}) {
 		t.Errorf("outbox CSV = %q", got)
 	}
+}
+
+// slowSender sends by a Mailer, each send first moving the couriers'
+// clock on by take (a slow mail server), and calls during (if set) in
+// the middle of its n-th send.
+type slowSender struct {
+	m      receipt.Sender
+	clock  *atomic.Int64 // Unix nanoseconds
+	take   time.Duration
+	n      int
+	during func()
+	calls  int
+}
+
+func (s *slowSender) Send(ctx context.Context, msg mail.Message) error {
+	s.clock.Add(int64(s.take))
+	if s.calls++; s.calls == s.n && s.during != nil {
+		s.during()
+	}
+	return s.m.Send(ctx, msg)
+}
+
+// A slow mail server: a batch claimed at once is not sent past its claim.
+// Each send takes as long as a send may (half the claim, and the ledger
+// reads), so the second of a batch would end after the claim lapsed,
+// while another process, polling, takes the receipts and sends them too:
+// the clinic would get them twice. The rest of the batch is claimed
+// afresh instead, and each receipt goes once.
+func TestSlowSendsNotPastTheClaim(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		srv := mailtest.Start(t, mailtest.Options{})
+		w := newWorld(t, db, smtpURL(srv))
+		const files = 3
+		for i := range files {
+			w.seed(t, "metro", fmt.Sprintf("metro_%d.csv", i), 1, false)
+		}
+		var clock atomic.Int64
+		clock.Store(time.Now().UnixNano())
+		now := func() time.Time { return time.Unix(0, clock.Load()) }
+		other := w.courier(w.mailer(t, 5*time.Second), "serve-2", receipt.CourierOptions{Now: now})
+		otherSent := 0
+		slow := &slowSender{m: w.mailer(t, 5*time.Second), clock: &clock, take: receipt.DefaultLease/2 + 10*time.Second, n: 2,
+			during: func() { otherSent = flush(t, other) }} // the other process polls while the second send is on
+		sent := flush(t, w.courier(slow, "serve-1", receipt.CourierOptions{Now: now}))
+
+		seen := map[string]int{}
+		for _, m := range srv.Messages() {
+			seen[mailtest.Parse(t, m.Data).Subject]++
+		}
+		for s, n := range seen {
+			if n != 1 {
+				t.Errorf("%q sent %d times", s, n)
+			}
+		}
+		if len(seen) != files || sent+otherSent != files {
+			t.Errorf("%d distinct receipts (%d + %d sent), want %d", len(seen), sent, otherSent, files)
+		}
+		if b := w.backlog(t); b.Unsent != 0 {
+			t.Errorf("backlog = %+v, want none unsent", b)
+		}
+		if strings.Contains(w.log.String(), "not marked sent") {
+			t.Errorf("a receipt was sent on a lapsed claim:\n%s", w.log.String())
+		}
+		logHas(t, w.log.String(), "too little of the claim left", "released=2")
+	})
 }

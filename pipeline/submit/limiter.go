@@ -31,7 +31,8 @@ type Limiter struct {
 	batch func(rate float64) int // slots to take per trip to the store
 
 	mu    sync.Mutex
-	slots []slot // taken, not yet handed out
+	slots []slot        // taken, not yet handed out
+	idle  time.Duration // slots' worth thrown away unused, not yet added to the lab's Idle
 	seen  labState
 	seenT time.Time // local time seen was read
 	epoch int64     // the cut seen; a slot from before a cut is thrown away
@@ -49,9 +50,10 @@ type Slot struct {
 }
 
 type slot struct {
-	at    time.Time // on the store's clock
-	local time.Time // the same moment on this process's clock
-	epoch int64     // the cut it was planned after
+	at    time.Time     // on the store's clock
+	local time.Time     // the same moment on this process's clock
+	every time.Duration // the rate's interval when it was planned
+	epoch int64         // the cut it was planned after
 }
 
 // limitStore keeps a lab's limit state: update runs fn on it under a lock
@@ -103,10 +105,25 @@ func (l *Limiter) Wait(ctx context.Context) (Slot, error) {
 }
 
 // next hands out a slot, taking more from the store when none is left.
+//
+// A slot kept from an earlier trip whose time has long passed is thrown
+// away, not handed out: after a quiet spell the slots a process took a
+// tenth of a second's worth at a time would otherwise all go at once, a
+// burst far above the configured one. A kept slot goes only while no
+// more than burst slots lie in the past (with a quarter of an interval
+// for the caller being late), as the store would plan them afresh.
 func (l *Limiter) next(ctx context.Context) (slot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for len(l.slots) > 0 && l.slots[0].epoch != l.epoch {
+	now := time.Now()
+	for len(l.slots) > 0 {
+		s := l.slots[0]
+		if s.epoch == l.epoch && !s.local.Before(now.Add(-time.Duration(l.burst-1)*s.every-s.every/4)) {
+			break
+		}
+		if s.epoch == l.epoch {
+			l.idle += s.every // capacity no one used: the lab sat idle
+		}
 		l.slots = l.slots[1:]
 	}
 	if len(l.slots) == 0 {
@@ -124,12 +141,15 @@ func (l *Limiter) take(ctx context.Context) error {
 	var got []time.Time
 	var seen labState
 	var storeNow time.Time
+	var every time.Duration
 	answered := l.answered.Swap(0)
 	l.trips.Add(1)
 	err := l.st.update(ctx, func(st *labState, now time.Time) {
 		st.Answered += answered
+		st.Idle += l.idle
 		r := st.rate(l.max, now)
 		got = st.reserve(now, r, l.burst, l.batch(r))
+		every = interval(r)
 		seen, storeNow = *st, now
 	})
 	localNow := time.Now()
@@ -137,9 +157,10 @@ func (l *Limiter) take(ctx context.Context) error {
 		l.answered.Add(answered)
 		return fmt.Errorf("flabs rate limit: %w", err)
 	}
+	l.idle = 0
 	l.observe(seen, localNow)
 	for _, at := range got {
-		l.slots = append(l.slots, slot{at: at, local: localNow.Add(at.Sub(storeNow)), epoch: l.epoch})
+		l.slots = append(l.slots, slot{at: at, local: localNow.Add(at.Sub(storeNow)), every: every, epoch: l.epoch})
 	}
 	return nil
 }
@@ -270,7 +291,7 @@ type labState struct {
 
 // reserve takes n slots at rate r with bursts of burst.
 func (st *labState) reserve(now time.Time, r float64, burst, n int) []time.Time {
-	every := time.Duration(float64(time.Second) / r)
+	every := interval(r)
 	floor := now.Add(-time.Duration(burst-1) * every)
 	if st.Next.Before(floor) {
 		st.Idle += floor.Sub(st.Next)
@@ -286,6 +307,9 @@ func (st *labState) reserve(now time.Time, r float64, burst, n int) []time.Time 
 	}
 	return out
 }
+
+// interval is the time between slots at rate r.
+func interval(r float64) time.Duration { return time.Duration(float64(time.Second) / r) }
 
 // rate is the rate at now: the configured max until a 429; after one,
 // from Base climbing to Plateau over Climb, held there for Hold, then

@@ -2,6 +2,7 @@ package submit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -29,6 +30,9 @@ type Limiter struct {
 	burst int
 	st    limitStore
 	batch func(rate float64) int // slots to take per trip to the store
+	// recordFor bounds Throttled: a 429 it cannot record by then is
+	// left unrecorded rather than hold up its caller (and shutdown).
+	recordFor time.Duration
 
 	mu    sync.Mutex
 	slots []slot        // taken, not yet handed out
@@ -72,15 +76,27 @@ func newLimiter(perSecond float64, burst int, st limitStore, batch func(float64)
 	if perSecond <= 0 {
 		perSecond = 1
 	}
-	return &Limiter{max: perSecond, burst: max(1, burst), st: st, batch: batch}
+	return &Limiter{max: perSecond, burst: max(1, burst), st: st, batch: batch, recordFor: 5 * time.Second}
 }
 
 // Wait blocks until a request may go: past any Retry-After pause, then a
 // slot at the current rate. The slot it returns goes back to Throttled if
-// the request draws a 429.
+// the request draws a 429. While another process holds the shared
+// limit's row past rowLockWait, it has no slot this round and tries
+// again.
 func (l *Limiter) Wait(ctx context.Context) (Slot, error) {
 	for {
 		s, err := l.next(ctx)
+		if errors.Is(err, errRowBusy) && ctx.Err() == nil {
+			t := time.NewTimer(busyRetry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return Slot{}, ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
 		if err != nil {
 			return Slot{}, err
 		}
@@ -175,22 +191,36 @@ func (l *Limiter) observe(st labState, now time.Time) {
 	}
 }
 
+// busyRetry is the pause before a trip that found the shared limit's
+// row held (errRowBusy) is tried again.
+const busyRetry = 50 * time.Millisecond
+
 // Throttled records a 429 to the request sent in slot s, with its
 // Retry-After. The first 429 of a burst of them (to requests sent before
 // the lab last slowed down) cuts the lab's rate and holds every caller,
 // of every process, until Retry-After has passed; the later ones may only
-// lengthen the pause.
+// lengthen the pause. It gives up after five seconds (recordFor), even
+// on a context that is never cancelled: the shared limit's row held by
+// another process must not hold up the caller or its shutdown.
 func (l *Limiter) Throttled(ctx context.Context, s Slot, retryAfter time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, l.recordFor)
+	defer cancel()
 	l.throttled.Add(1)
 	answered := l.answered.Swap(0)
 	var seen labState
-	l.trips.Add(1)
-	err := l.st.update(ctx, func(st *labState, now time.Time) {
-		st.Answered += answered
-		st.Throttles++
-		st.throttled(now, s.at, l.max, retryAfter)
-		seen = *st
-	})
+	var err error
+	for {
+		l.trips.Add(1)
+		err = l.st.update(ctx, func(st *labState, now time.Time) {
+			st.Answered += answered
+			st.Throttles++
+			st.throttled(now, s.at, l.max, retryAfter)
+			seen = *st
+		})
+		if !errors.Is(err, errRowBusy) || ctx.Err() != nil {
+			break
+		}
+	}
 	localNow := time.Now()
 	if err != nil {
 		l.answered.Add(answered)

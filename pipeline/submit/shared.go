@@ -35,7 +35,9 @@ func LimiterFor(db *store.DB, account string, perSecond float64, burst int) *Lim
 // what an idle one leaves, and a process that dies holds nothing (at
 // most the slots it had taken, a tenth of a second). A 429 any process
 // meets cuts the rate and pauses every process; the clock is the
-// database's, so the processes' own clocks need not agree.
+// database's, so the processes' own clocks need not agree. A process
+// stopped while it holds the row holds it at most rowHoldMax: PostgreSQL
+// then ends its transaction.
 func SharedLimiter(db *store.DB, account string, perSecond float64, burst int) *Limiter {
 	if account == "" {
 		account = "flabs"

@@ -2,6 +2,7 @@ package submit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -29,9 +30,13 @@ type Limiter struct {
 	burst int
 	st    limitStore
 	batch func(rate float64) int // slots to take per trip to the store
+	// recordFor bounds Throttled: a 429 it cannot record by then is
+	// left unrecorded rather than hold up its caller (and shutdown).
+	recordFor time.Duration
 
 	mu    sync.Mutex
-	slots []slot // taken, not yet handed out
+	slots []slot        // taken, not yet handed out
+	idle  time.Duration // slots' worth thrown away unused, not yet added to the lab's Idle
 	seen  labState
 	seenT time.Time // local time seen was read
 	epoch int64     // the cut seen; a slot from before a cut is thrown away
@@ -49,9 +54,10 @@ type Slot struct {
 }
 
 type slot struct {
-	at    time.Time // on the store's clock
-	local time.Time // the same moment on this process's clock
-	epoch int64     // the cut it was planned after
+	at    time.Time     // on the store's clock
+	local time.Time     // the same moment on this process's clock
+	every time.Duration // the rate's interval when it was planned
+	epoch int64         // the cut it was planned after
 }
 
 // limitStore keeps a lab's limit state: update runs fn on it under a lock
@@ -70,15 +76,27 @@ func newLimiter(perSecond float64, burst int, st limitStore, batch func(float64)
 	if perSecond <= 0 {
 		perSecond = 1
 	}
-	return &Limiter{max: perSecond, burst: max(1, burst), st: st, batch: batch}
+	return &Limiter{max: perSecond, burst: max(1, burst), st: st, batch: batch, recordFor: 5 * time.Second}
 }
 
 // Wait blocks until a request may go: past any Retry-After pause, then a
 // slot at the current rate. The slot it returns goes back to Throttled if
-// the request draws a 429.
+// the request draws a 429. While another process holds the shared
+// limit's row past rowLockWait, it has no slot this round and tries
+// again.
 func (l *Limiter) Wait(ctx context.Context) (Slot, error) {
 	for {
 		s, err := l.next(ctx)
+		if errors.Is(err, errRowBusy) && ctx.Err() == nil {
+			t := time.NewTimer(busyRetry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return Slot{}, ctx.Err()
+			case <-t.C:
+			}
+			continue
+		}
 		if err != nil {
 			return Slot{}, err
 		}
@@ -103,10 +121,25 @@ func (l *Limiter) Wait(ctx context.Context) (Slot, error) {
 }
 
 // next hands out a slot, taking more from the store when none is left.
+//
+// A slot kept from an earlier trip whose time has long passed is thrown
+// away, not handed out: after a quiet spell the slots a process took a
+// tenth of a second's worth at a time would otherwise all go at once, a
+// burst far above the configured one. A kept slot goes only while no
+// more than burst slots lie in the past (with a quarter of an interval
+// for the caller being late), as the store would plan them afresh.
 func (l *Limiter) next(ctx context.Context) (slot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for len(l.slots) > 0 && l.slots[0].epoch != l.epoch {
+	now := time.Now()
+	for len(l.slots) > 0 {
+		s := l.slots[0]
+		if s.epoch == l.epoch && !s.local.Before(now.Add(-time.Duration(l.burst-1)*s.every-s.every/4)) {
+			break
+		}
+		if s.epoch == l.epoch {
+			l.idle += s.every // capacity no one used: the lab sat idle
+		}
 		l.slots = l.slots[1:]
 	}
 	if len(l.slots) == 0 {
@@ -124,12 +157,15 @@ func (l *Limiter) take(ctx context.Context) error {
 	var got []time.Time
 	var seen labState
 	var storeNow time.Time
+	var every time.Duration
 	answered := l.answered.Swap(0)
 	l.trips.Add(1)
 	err := l.st.update(ctx, func(st *labState, now time.Time) {
 		st.Answered += answered
+		st.Idle += l.idle
 		r := st.rate(l.max, now)
 		got = st.reserve(now, r, l.burst, l.batch(r))
+		every = interval(r)
 		seen, storeNow = *st, now
 	})
 	localNow := time.Now()
@@ -137,9 +173,10 @@ func (l *Limiter) take(ctx context.Context) error {
 		l.answered.Add(answered)
 		return fmt.Errorf("flabs rate limit: %w", err)
 	}
+	l.idle = 0
 	l.observe(seen, localNow)
 	for _, at := range got {
-		l.slots = append(l.slots, slot{at: at, local: localNow.Add(at.Sub(storeNow)), epoch: l.epoch})
+		l.slots = append(l.slots, slot{at: at, local: localNow.Add(at.Sub(storeNow)), every: every, epoch: l.epoch})
 	}
 	return nil
 }
@@ -154,22 +191,36 @@ func (l *Limiter) observe(st labState, now time.Time) {
 	}
 }
 
+// busyRetry is the pause before a trip that found the shared limit's
+// row held (errRowBusy) is tried again.
+const busyRetry = 50 * time.Millisecond
+
 // Throttled records a 429 to the request sent in slot s, with its
 // Retry-After. The first 429 of a burst of them (to requests sent before
 // the lab last slowed down) cuts the lab's rate and holds every caller,
 // of every process, until Retry-After has passed; the later ones may only
-// lengthen the pause.
+// lengthen the pause. It gives up after five seconds (recordFor), even
+// on a context that is never cancelled: the shared limit's row held by
+// another process must not hold up the caller or its shutdown.
 func (l *Limiter) Throttled(ctx context.Context, s Slot, retryAfter time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, l.recordFor)
+	defer cancel()
 	l.throttled.Add(1)
 	answered := l.answered.Swap(0)
 	var seen labState
-	l.trips.Add(1)
-	err := l.st.update(ctx, func(st *labState, now time.Time) {
-		st.Answered += answered
-		st.Throttles++
-		st.throttled(now, s.at, l.max, retryAfter)
-		seen = *st
-	})
+	var err error
+	for {
+		l.trips.Add(1)
+		err = l.st.update(ctx, func(st *labState, now time.Time) {
+			st.Answered += answered
+			st.Throttles++
+			st.throttled(now, s.at, l.max, retryAfter)
+			seen = *st
+		})
+		if !errors.Is(err, errRowBusy) || ctx.Err() != nil {
+			break
+		}
+	}
 	localNow := time.Now()
 	if err != nil {
 		l.answered.Add(answered)
@@ -270,7 +321,7 @@ type labState struct {
 
 // reserve takes n slots at rate r with bursts of burst.
 func (st *labState) reserve(now time.Time, r float64, burst, n int) []time.Time {
-	every := time.Duration(float64(time.Second) / r)
+	every := interval(r)
 	floor := now.Add(-time.Duration(burst-1) * every)
 	if st.Next.Before(floor) {
 		st.Idle += floor.Sub(st.Next)
@@ -286,6 +337,9 @@ func (st *labState) reserve(now time.Time, r float64, burst, n int) []time.Time 
 	}
 	return out
 }
+
+// interval is the time between slots at rate r.
+func interval(r float64) time.Duration { return time.Duration(float64(time.Second) / r) }
 
 // rate is the rate at now: the configured max until a 429; after one,
 // from Base climbing to Plateau over Climb, held there for Hold, then

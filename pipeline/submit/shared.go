@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/flabsync/flabsync/internal/store"
@@ -33,27 +35,52 @@ func LimiterFor(db *store.DB, account string, perSecond float64, burst int) *Lim
 // what an idle one leaves, and a process that dies holds nothing (at
 // most the slots it had taken, a tenth of a second). A 429 any process
 // meets cuts the rate and pauses every process; the clock is the
-// database's, so the processes' own clocks need not agree.
+// database's, so the processes' own clocks need not agree. A process
+// stopped while it holds the row holds it at most rowHoldMax: PostgreSQL
+// then ends its transaction.
 func SharedLimiter(db *store.DB, account string, perSecond float64, burst int) *Limiter {
 	if account == "" {
 		account = "flabs"
 	}
-	return newLimiter(perSecond, burst, &pgStore{db: db, name: account}, func(rate float64) int {
+	st := &pgStore{db: db, name: account, lockWait: rowLockWait, holdMax: rowHoldMax}
+	return newLimiter(perSecond, burst, st, func(rate float64) int {
 		return max(1, min(50, int(math.Ceil(rate/10))))
 	})
 }
 
+// The shared limit's row lock is held for the few milliseconds of a
+// trip. A process that stops or loses the network while holding it must
+// not stall the lab's sending for as long as PostgreSQL keeps the lock.
+const (
+	// rowLockWait is how long a trip waits for the row before it gives
+	// up for this round (errRowBusy) and tries again.
+	rowLockWait = 2 * time.Second
+	// rowHoldMax is how long a trip's transaction may sit idle holding
+	// the row before PostgreSQL ends its session, freeing the row.
+	rowHoldMax = 2 * time.Second
+)
+
+// errRowBusy is a trip that did not get the flabs_limit row within
+// rowLockWait: another process holds it. No slots this round; try again.
+var errRowBusy = errors.New("flabs_limit row held by another process")
+
 // pgStore keeps a labState in a row of flabs_limit.
 type pgStore struct {
-	db   *store.DB
-	name string
+	db       *store.DB
+	name     string
+	lockWait time.Duration // see rowLockWait
+	holdMax  time.Duration // see rowHoldMax
 }
 
 func (p *pgStore) update(ctx context.Context, fn func(*labState, time.Time)) error {
-	return p.db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := p.db.InTx(ctx, func(tx *sqlx.Tx) error {
 		// Losing the last few milliseconds of the limit's state in a
 		// crash costs nothing; waiting for the disk on every slot would.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+		// The lock waits and holds are bounded (rowLockWait, rowHoldMax),
+		// for this transaction only.
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true),
+	set_config('lock_timeout', $1, true), set_config('idle_in_transaction_session_timeout', $2, true)`,
+			pgMillis(p.lockWait), pgMillis(p.holdMax)); err != nil {
 			return err
 		}
 		var raw string
@@ -87,4 +114,13 @@ ON CONFLICT (name) DO NOTHING`, p.name); err != nil {
 		_, err = tx.ExecContext(ctx, `UPDATE flabs_limit SET state = $2, updated_at = $3 WHERE name = $1`, p.name, string(out), now)
 		return err
 	})
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "55P03" /* lock_not_available */ {
+		return fmt.Errorf("%w: waited %s", errRowBusy, p.lockWait)
+	}
+	return err
+}
+
+// pgMillis is d as a PostgreSQL setting in milliseconds (0: no limit).
+func pgMillis(d time.Duration) string {
+	return strconv.FormatInt(d.Milliseconds(), 10)
 }

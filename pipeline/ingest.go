@@ -139,9 +139,12 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			return err
 		}
 		var jobs []ledger.Job
+		elsewhere := 0
 		for _, d := range ds {
 			verdict := string(d.State)
 			switch {
+			case d.Elsewhere:
+				elsewhere++
 			case d.Send != nil:
 				jobs = append(jobs, *d.Send)
 				verdict = "sent"
@@ -151,6 +154,9 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			if out.Verdict != nil { // only kept for the detailed report: memory stays flat without it
 				out.Verdict[d.IntegratorID] = verdict
 			}
+		}
+		if elsewhere > 0 {
+			log.Info("another process is sending bookings of this file; left to it", "bookings", elsewhere)
 		}
 		bookings, rows = bookings[:0], rows[:0]
 		if len(jobs) == 0 {
@@ -239,7 +245,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		return out, fmt.Errorf("ingest %s: %w", name, scanErr)
 	}
 	keep := context.WithoutCancel(ctx)
-	out.Counts, err = in.Ledger.FinishFile(keep, fileID, out.Result.RowsIn())
+	out.Counts, err = in.Ledger.FinishFile(ctx, fileID, out.Result.RowsIn()) // a stop is seen there, and it writes on
 	log.Info("file done", "rows_in", out.Counts.RowsIn, "submitted", out.Counts.Submitted, "rejected", out.Counts.Rejected,
 		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
 		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unconfirmed", out.Counts.Unconfirmed, "unfinished", out.Counts.Unfinished)

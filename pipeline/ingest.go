@@ -33,7 +33,8 @@ type Ingester struct {
 	// SkipProcessed records a file whose bytes were already read to their
 	// end (a re-drop) as a duplicate and reads nothing of it (Ingested.
 	// Duplicate). Off, such a file is read again and its rows count as
-	// duplicates of what was sent.
+	// duplicates of what was sent. A reading taken over (ReadOptions.
+	// Resumes) is always read on.
 	SkipProcessed bool
 	// ListNotThrough fills Ingested.NotThrough (a person reads it: the
 	// hand-run import); serve, which prints no account, skips the query.
@@ -90,7 +91,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		return nil, fmt.Errorf("ingest %s: %w", name, err)
 	}
 	file := ledger.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder, Resumes: opts.Resumes}
-	if in.SkipProcessed {
+	if in.SkipProcessed && opts.Resumes == 0 { // a reading taken over is read on: it replaces its record
 		of, ok, err := in.Ledger.Processed(ctx, sum)
 		if err != nil {
 			return nil, err

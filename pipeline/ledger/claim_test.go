@@ -235,3 +235,91 @@ func TestFinishFileReceiptUnlessStopped(t *testing.T) {
 		check(id, 0)
 	})
 }
+
+// TestAdmitWaitsForABeginOnPostgres: on PostgreSQL (read committed) a
+// second reader's Admit of a booking not yet attempted once read it
+// pending, and replaced it as pending (its claim with it) over the
+// first holder's Begin committed in between: sent twice. Its read now
+// waits for the Begin, and then leaves the booking to its holder.
+func TestAdmitWaitsForABeginOnPostgres(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	ctx := t.Context()
+	l := ledger.New(db)
+	for _, h := range []string{"a:1", "b:2"} {
+		if err := l.Heartbeat(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bs := []ledger.Booking{{IntegratorID: "p:x", Partner: "p", FirstRow: 2, Rows: []int{2}, Request: request("p:x")}}
+	rows := []ledger.Row{{Num: 2, Status: ledger.RowAccepted, IntegratorID: "p:x"}}
+	fa, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "a.csv", Path: "/in/a.csv", SHA256: "s1", By: "a:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Admit(ctx, fa, bs, rows); err != nil {
+		t.Fatal(err)
+	}
+	fb, _, err := l.StartFile(ctx, ledger.File{Partner: "p", Name: "a (1).csv", Path: "/in/a (1).csv", SHA256: "s1", By: "b:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// a:1's Begin, not committed yet (Begin's own UPDATE, held open).
+	begin, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer begin.Rollback()
+	var pid int
+	if err := begin.GetContext(ctx, &pid, `SELECT pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := begin.ExecContext(ctx, `UPDATE bookings SET status = $1, attempts = attempts + 1, claimed_by = $2, updated_at = $3
+WHERE integrator_id = $4`, ledger.InFlight, "a:1", store.T(time.Now()), "p:x"); err != nil {
+		t.Fatal(err)
+	}
+	type admitted struct {
+		ds  []ledger.Decision
+		err error
+	}
+	got := make(chan admitted, 1)
+	go func() {
+		ds, err := l.Admit(ctx, fb, bs, rows)
+		got <- admitted{ds, err}
+	}()
+	// Until b:2's Admit waits on the Begin's row lock.
+	for {
+		var n int
+		if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		select {
+		case a := <-got:
+			t.Fatalf("Admit did not wait for the Begin: %+v", a)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := begin.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	a := <-got
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if d := a.ds[0]; d.Send != nil || !d.Elsewhere {
+		t.Errorf("b:2 admitted a booking a:1 has in flight: %+v; want left to it", d)
+	}
+	var cur struct {
+		Status string `db:"status"`
+		By     string `db:"claimed_by"`
+	}
+	if err := db.GetContext(ctx, &cur, `SELECT status, claimed_by FROM bookings WHERE integrator_id = 'p:x'`); err != nil {
+		t.Fatal(err)
+	}
+	if cur.Status != string(ledger.InFlight) || cur.By != "a:1" {
+		t.Errorf("booking %+v; want in_flight, claimed by a:1", cur)
+	}
+}

@@ -33,7 +33,8 @@ type Ingester struct {
 	// SkipProcessed records a file whose bytes were already read to their
 	// end (a re-drop) as a duplicate and reads nothing of it (Ingested.
 	// Duplicate). Off, such a file is read again and its rows count as
-	// duplicates of what was sent.
+	// duplicates of what was sent. A reading taken over (ReadOptions.
+	// Resumes) is always read on.
 	SkipProcessed bool
 	// ListNotThrough fills Ingested.NotThrough (a person reads it: the
 	// hand-run import); serve, which prints no account, skips the query.
@@ -90,7 +91,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		return nil, fmt.Errorf("ingest %s: %w", name, err)
 	}
 	file := ledger.File{Partner: opts.Partner, Name: name, Path: path, SHA256: sum, Size: size, By: in.Holder, Resumes: opts.Resumes}
-	if in.SkipProcessed {
+	if in.SkipProcessed && opts.Resumes == 0 { // a reading taken over is read on: it replaces its record
 		of, ok, err := in.Ledger.Processed(ctx, sum)
 		if err != nil {
 			return nil, err
@@ -139,9 +140,12 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			return err
 		}
 		var jobs []ledger.Job
+		elsewhere := 0
 		for _, d := range ds {
 			verdict := string(d.State)
 			switch {
+			case d.Elsewhere:
+				elsewhere++
 			case d.Send != nil:
 				jobs = append(jobs, *d.Send)
 				verdict = "sent"
@@ -151,6 +155,9 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 			if out.Verdict != nil { // only kept for the detailed report: memory stays flat without it
 				out.Verdict[d.IntegratorID] = verdict
 			}
+		}
+		if elsewhere > 0 {
+			log.Info("another process is sending bookings of this file; left to it", "bookings", elsewhere)
 		}
 		bookings, rows = bookings[:0], rows[:0]
 		if len(jobs) == 0 {
@@ -239,7 +246,7 @@ func (in *Ingester) Ingest(ctx context.Context, path string, opts ReadOptions) (
 		return out, fmt.Errorf("ingest %s: %w", name, scanErr)
 	}
 	keep := context.WithoutCancel(ctx)
-	out.Counts, err = in.Ledger.FinishFile(keep, fileID, out.Result.RowsIn())
+	out.Counts, err = in.Ledger.FinishFile(ctx, fileID, out.Result.RowsIn()) // a stop is seen there, and it writes on
 	log.Info("file done", "rows_in", out.Counts.RowsIn, "submitted", out.Counts.Submitted, "rejected", out.Counts.Rejected,
 		"rejected_flabs", out.Counts.RejectedFlabs, "duplicate", out.Counts.Duplicate, "failed", out.Counts.Failed,
 		"held", out.Counts.Held, "skipped", out.Counts.Skipped, "unconfirmed", out.Counts.Unconfirmed, "unfinished", out.Counts.Unfinished)

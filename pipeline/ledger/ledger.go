@@ -87,6 +87,9 @@ type Decision struct {
 	State        BookingState // when not sent: the booking's state (submitted, rejected, held)
 	PreBookingID string
 	Duplicate    bool // already submitted before: its rows count as duplicates
+	// Elsewhere: another live process is sending it (it holds the
+	// booking); it is left to it, and its rows count as its state then.
+	Elsewhere bool
 }
 
 // StartFile records a file and returns its ID, and the IDs of earlier
@@ -168,7 +171,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 //   - pending, in flight or waiting to retry (an interrupted run): send
 //     it again with the stored request once it has been attempted (it may
 //     have arrived; the same integrator_id makes Flabs refuse a second
-//     booking), else with the new one;
+//     booking), else with the new one; but one another live process holds
+//     (claimed_by, with a live process lease) is left to it (Elsewhere);
 //   - rejected: send only if the request changed (a corrected file);
 //   - failed: send again (the cause may have passed);
 //   - held: send if nothing holds it any more.
@@ -183,9 +187,16 @@ func (l *Ledger) Admit(ctx context.Context, fileID int64, bookings []Booking, ro
 		if err := tx.GetContext(ctx, &by, tx.Rebind(`SELECT claimed_by FROM files WHERE id = ?`), fileID); err != nil {
 			return fmt.Errorf("file %d: %w", fileID, err)
 		}
+		c := claim{by: by, now: now, stale: store.T(l.now().Add(-StaleAfter))}
+		if l.db.Dialect() == store.Postgres {
+			// Read committed: the booking is locked from its read to the
+			// end of the batch, so a Begin of another process cannot slip
+			// between (the read sees it, or it waits and sees this).
+			c.lock = " FOR UPDATE"
+		}
 		dupRows := map[string]bool{}
 		for _, b := range bookings {
-			d, err := admit(ctx, tx, fileID, by, b, now)
+			d, err := admit(ctx, tx, fileID, c, b)
 			if err != nil {
 				return fmt.Errorf("booking %s: %w", b.IntegratorID, err)
 			}
@@ -223,7 +234,16 @@ ON CONFLICT (file_id, sheet, row_num) DO UPDATE SET status = excluded.status, co
 	return out, nil
 }
 
-func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, by string, b Booking, now store.Time) (Decision, error) {
+// claim is who admits a batch, and when.
+type claim struct {
+	by    string // the file's reader: it claims what it sends
+	now   store.Time
+	stale store.Time // a booking untouched since is anyone's (see StaleAfter)
+	lock  string     // " FOR UPDATE" on PostgreSQL
+}
+
+func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, c claim, b Booking) (Decision, error) {
+	by, now := c.by, c.now
 	d := Decision{IntegratorID: b.IntegratorID}
 	body, err := json.Marshal(b.Request)
 	if err != nil {
@@ -240,24 +260,24 @@ func admit(ctx context.Context, tx *sqlx.Tx, fileID int64, by string, b Booking,
 		PreBook     string       `db:"pre_booking_id"`
 		MaybeBooked bool         `db:"maybe_booked"`
 	}
-	err = tx.GetContext(ctx, &cur, tx.Rebind(`SELECT status, attempts, request, pre_booking_id, maybe_booked FROM bookings WHERE integrator_id = ?`), b.IntegratorID)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	read := tx.Rebind(`SELECT status, attempts, request, pre_booking_id, maybe_booked FROM bookings WHERE integrator_id = ?` + c.lock)
+	err = tx.GetContext(ctx, &cur, read, b.IntegratorID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Another file with the same booking, read side by side, may
+		// insert it first: then it is an existing booking (read again
+		// once that transaction is through), not a failed file.
 		q := tx.Rebind(`INSERT INTO bookings (integrator_id, partner, file_id, first_row, status, request, last_error, claimed_by, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if _, err := tx.ExecContext(ctx, q, b.IntegratorID, b.Partner, fileID, b.FirstRow, state, string(body), b.Hold, by, now, now); err != nil {
-			return d, err
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (integrator_id) DO NOTHING`)
+		res, ierr := tx.ExecContext(ctx, q, b.IntegratorID, b.Partner, fileID, b.FirstRow, state, string(body), b.Hold, by, now, now)
+		if ierr != nil {
+			return d, ierr
 		}
-		if err := writeItems(ctx, tx, b); err != nil {
-			return d, err
+		if n, ierr := res.RowsAffected(); ierr != nil || n == 1 {
+			return d, admitNew(ctx, tx, b, &d, ierr)
 		}
-		if b.Hold != "" {
-			d.State = Held
-			return d, nil
-		}
-		d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
-		return d, nil
-	case err != nil:
+		err = tx.GetContext(ctx, &cur, read, b.IntegratorID)
+	}
+	if err != nil {
 		return d, err
 	}
 	d.PreBookingID = cur.PreBook
@@ -294,9 +314,19 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 			}
 			// In flight when a run stopped: that attempt's outcome is unknown.
 			maybe := cur.MaybeBooked || cur.Status == InFlight
-			q := tx.Rebind(`UPDATE bookings SET claimed_by = ?, updated_at = ? WHERE integrator_id = ?`)
-			if _, err := tx.ExecContext(ctx, q, by, now, b.IntegratorID); err != nil {
+			// Only if it is this process's, nobody's, or its holder is
+			// gone: a live other process may be sending it right now.
+			q := tx.Rebind(`UPDATE bookings SET claimed_by = ?, updated_at = ? WHERE integrator_id = ?
+	AND (claimed_by = ? OR claimed_by = '' OR updated_at < ? OR ` + goneHolder("bookings") + `)`)
+			res, err := tx.ExecContext(ctx, q, by, now, b.IntegratorID, by, c.stale, now)
+			if err != nil {
 				return d, err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return d, err
+			} else if n == 0 {
+				d.State, d.Elsewhere = cur.Status, true
+				return d, nil
 			}
 			d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: &stored, MaybeBooked: maybe}
 			return d, nil
@@ -314,6 +344,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
 	return d, nil
+}
+
+// admitNew finishes the admission of a booking just inserted (unless err).
+func admitNew(ctx context.Context, tx *sqlx.Tx, b Booking, d *Decision, err error) error {
+	if err != nil {
+		return err
+	}
+	if err := writeItems(ctx, tx, b); err != nil {
+		return err
+	}
+	if b.Hold != "" {
+		d.State = Held
+		return nil
+	}
+	d.Send = &Job{IntegratorID: b.IntegratorID, Partner: b.Partner, Request: b.Request}
+	return nil
 }
 
 func writeItems(ctx context.Context, tx *sqlx.Tx, b Booking) error {
@@ -383,7 +429,10 @@ func (l *Ledger) Sending(ctx context.Context, integratorID, holder string) (int,
 // ErrClaimed is Begin's (and Sending's) error for a booking another process holds.
 var ErrClaimed = errors.New("another process holds this booking")
 
-// Settle records an answer.
+// Settle records an answer. An answer of r.Holder after another process
+// took the booking over (its heartbeat had lapsed) is not recorded: that
+// process's state stands (it sent the booking again, marked maybe
+// booked), and Settle returns an error wrapping ErrClaimed.
 func (l *Ledger) Settle(ctx context.Context, r Result) error {
 	now := store.T(l.now())
 	var next, submitted any
@@ -397,18 +446,28 @@ func (l *Ledger) Settle(ctx context.Context, r Result) error {
 	pre_booking_id = CASE WHEN ? <> '' THEN ? ELSE pre_booking_id END,
 	next_attempt_at = ?, submitted_at = COALESCE(submitted_at, ?), updated_at = ?,
 	maybe_booked = (maybe_booked OR ?)
-WHERE integrator_id = ?`)
-	if _, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, clean(r.Error), r.PreBookingID, r.PreBookingID, next, submitted, now,
-		r.MaybeBooked, r.IntegratorID); err != nil {
+WHERE integrator_id = ? AND (? = '' OR claimed_by = ?)`)
+	res, err := l.db.ExecContext(ctx, q, r.State, r.HTTPStatus, clean(r.Error), r.PreBookingID, r.PreBookingID, next, submitted, now,
+		r.MaybeBooked, r.IntegratorID, r.Holder, r.Holder)
+	if err != nil {
 		return fmt.Errorf("ledger: settle %s as %s: %w", r.IntegratorID, r.State, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 && r.Holder != "" {
+		return fmt.Errorf("ledger: settle %s as %s: the answer came too late, %w", r.IntegratorID, r.State, ErrClaimed)
 	}
 	return nil
 }
 
 // FinishFile counts the file's rows by their final state, stores the
 // counts and the file's status, and returns them. rowsIn is what the
-// reader saw; a mismatch with the rows recorded is an error.
+// reader saw; a mismatch with the rows recorded is an error. A file with
+// bookings not final is interrupted; its receipt is queued (they count
+// as still with the lab: another process is sending them, or a resume
+// will) unless ctx has ended: the run stopped, the file is read again,
+// and its receipt goes then. The counts are written even then.
 func (l *Ledger) FinishFile(ctx context.Context, fileID int64, rowsIn int) (Counts, error) {
+	stopped := ctx.Err() != nil
+	ctx = context.WithoutCancel(ctx)
 	c := Counts{RowsIn: rowsIn}
 	var groups []struct {
 		Row     RowStatus      `db:"row_status"`
@@ -469,7 +528,7 @@ RETURNING partner, name`)
 			c.Failed, c.Held, c.Unconfirmed, now, now, fileID).Scan(&partner, &name); err != nil {
 			return err
 		}
-		if status == FileInterrupted { // the run stopped: the file is read again, and its receipt goes then
+		if status == FileInterrupted && stopped { // the file is read again, and its receipt goes then
 			return nil
 		}
 		var err error

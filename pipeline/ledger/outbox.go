@@ -15,7 +15,7 @@ import (
 // Receipts says which files' ends queue a receipt to their clinic. The
 // ledger writes a receipt into its outbox (receipt_outbox) in the same
 // transaction as the file's final state — read to its end (FinishFile,
-// unless interrupted), a duplicate (RecordDuplicate), not read to its end
+// unless the run stopped with bookings not final), a duplicate (RecordDuplicate), not read to its end
 // (FailFile, unless the run stopped) or refused by the inbox
 // (RecordRefusedFile) — and a sender mails it later, on whichever process
 // is alive (ClaimReceipts, ReceiptSent, ReceiptFailed).

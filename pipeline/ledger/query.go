@@ -248,7 +248,10 @@ const StaleAfter = 15 * time.Minute
 // pending, in flight or waiting to retry: those an earlier process of
 // this name left behind (a file cut short, a refused login, a crash) and
 // those of a process that is gone (no live process lease, untouched for
-// Takeover: a killed serve or hand-run import). Each comes as the job to
+// Takeover: a killed serve or hand-run import), and holder's own left
+// untouched for StaleAfter (pending though never sent: the rate limit or
+// the ledger failed it before Begin; a live submitter's are never that
+// old). Each comes as the job to
 // send: the stored request, marked MaybeBooked when an attempt of it may
 // have arrived. A booking another process claims in the meantime is left
 // to it.
@@ -260,18 +263,19 @@ func (l *Ledger) Unsettled(ctx context.Context, name, holder string, now time.Ti
 		Request     string       `db:"request"`
 		MaybeBooked bool         `db:"maybe_booked"`
 	}
-	whose := `((bookings.claimed_by LIKE ? AND bookings.claimed_by <> ?) OR (bookings.updated_at < ? AND ` + goneHolder("bookings") + `))`
+	whose := `((bookings.claimed_by LIKE ? AND bookings.claimed_by <> ?) OR (bookings.claimed_by = ? AND bookings.updated_at < ?)
+	OR (bookings.updated_at < ? AND ` + goneHolder("bookings") + `))`
 	q := l.db.Rebind(`SELECT integrator_id, partner, status, request, maybe_booked FROM bookings
 WHERE status IN (?, ?, ?) AND ` + whose + ` ORDER BY updated_at LIMIT ?`)
-	stale := store.T(now.Add(-l.takeover))
-	if err := l.db.SelectContext(ctx, &rows, q, Pending, InFlight, Retry, name+":%", holder, stale, store.T(now), limit); err != nil {
+	stale, own := store.T(now.Add(-l.takeover)), store.T(now.Add(-StaleAfter))
+	if err := l.db.SelectContext(ctx, &rows, q, Pending, InFlight, Retry, name+":%", holder, holder, own, stale, store.T(now), limit); err != nil {
 		return nil, fmt.Errorf("ledger: read unsettled bookings: %w", err)
 	}
 	claim := l.db.Rebind(`UPDATE bookings SET claimed_by = ?, updated_at = ?
 WHERE integrator_id = ? AND status IN (?, ?, ?) AND ` + whose)
 	jobs := make([]Job, 0, len(rows))
 	for _, r := range rows {
-		res, err := l.db.ExecContext(ctx, claim, holder, store.T(now), r.ID, Pending, InFlight, Retry, name+":%", holder, stale, store.T(now))
+		res, err := l.db.ExecContext(ctx, claim, holder, store.T(now), r.ID, Pending, InFlight, Retry, name+":%", holder, holder, own, stale, store.T(now))
 		if err != nil {
 			return nil, fmt.Errorf("ledger: claim booking %s: %w", r.ID, err)
 		}

@@ -53,7 +53,7 @@ type FileStatus string
 const (
 	FileReading     FileStatus = "reading"     // being read and sent
 	FileDone        FileStatus = "done"        // read to its end, every booking final
-	FileInterrupted FileStatus = "interrupted" // read to its end, some bookings not final when the run stopped
+	FileInterrupted FileStatus = "interrupted" // read to its end, some bookings not final then (the run stopped, or they are left to another process or a resume)
 	FileUnbalanced  FileStatus = "unbalanced"  // its rows do not add up: a bug, reported
 	FileFailed      FileStatus = "failed"      // could not be read to its end
 	FileDuplicate   FileStatus = "duplicate"   // same content as an earlier file: nothing sent
@@ -87,4 +87,7 @@ type Result struct {
 	// answer, so it may have booked.
 	MaybeBooked bool
 	NextAttempt time.Time
+	// Holder is who sent it: Settle records the answer only while Holder
+	// still holds the booking ("": whoever does).
+	Holder string
 }

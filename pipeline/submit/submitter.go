@@ -352,7 +352,13 @@ func (s *Submitter) send(ctx context.Context, t *task, slot Slot) {
 }
 
 func (s *Submitter) record(ctx context.Context, r ledger.Result) {
-	if err := s.rec.Settle(ctx, r); err != nil {
+	r.Holder = s.opts.Holder
+	if err := s.rec.Settle(ctx, r); errors.Is(err, ledger.ErrClaimed) {
+		// Another process took it over while this one waited on its
+		// answer (and sends it again, as maybe booked): its state stands.
+		s.log.Warn("ledger: answer not recorded, another process holds this booking now", logging.KeyIntegratorID, r.IntegratorID,
+			"state", r.State, "pre_booking_id", r.PreBookingID)
+	} else if err != nil {
 		s.log.Error("ledger: record answer", logging.KeyIntegratorID, r.IntegratorID, "state", r.State, logging.Err(err))
 	}
 }

@@ -1,9 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -210,13 +213,19 @@ func sheetsToPositions(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 	if err != nil {
 		return err
 	}
-	var sheets []struct {
+	type fileSheet struct {
 		FileID int64  `db:"file_id"`
 		Sheet  string `db:"sheet"`
 	}
+	var sheets []fileSheet
 	if err := tx.SelectContext(ctx, &sheets, tx.Rebind(q), args...); err != nil {
 		return err
 	}
+	// Byte order, whatever the database's collation (PostgreSQL's
+	// follows the server's locale), as the rules' sheetPos counts.
+	slices.SortFunc(sheets, func(a, b fileSheet) int {
+		return cmp.Or(cmp.Compare(a.FileID, b.FileID), strings.Compare(a.Sheet, b.Sheet))
+	})
 	const temp = "\x01" // no sheet name holds a control character (the reader refuses them)
 	rename := tx.Rebind(`UPDATE sheet_rows SET sheet = ? WHERE file_id = ? AND sheet = ?`)
 	pos, last := 0, int64(-1)

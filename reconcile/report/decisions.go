@@ -58,8 +58,14 @@ func ParseDecisions(f *excelize.File, loc *time.Location) ([]reconcile.Decision,
 		seen     = map[string]string{} // ID → where it was decided
 		found    bool
 	)
+	// A workbook saved in the 1904 date system (Excel for Mac's old
+	// default) counts its date cells' serial numbers from 1904.
+	days := dayReader{loc: loc}
+	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		days.date1904 = *props.Date1904
+	}
 	for _, sheet := range f.GetSheetList() {
-		ds, ok, errs := readSheet(f, sheet, loc)
+		ds, ok, errs := readSheet(f, sheet, days)
 		if !ok {
 			continue
 		}
@@ -85,7 +91,7 @@ func ParseDecisions(f *excelize.File, loc *time.Location) ([]reconcile.Decision,
 
 // readSheet reads one sheet's decisions; ok is false for a sheet without
 // the ID and Action columns.
-func readSheet(f *excelize.File, sheet string, loc *time.Location) (out []reconcile.Decision, ok bool, problems []error) {
+func readSheet(f *excelize.File, sheet string, days dayReader) (out []reconcile.Decision, ok bool, problems []error) {
 	rows, err := f.Rows(sheet)
 	if err != nil {
 		return nil, false, nil
@@ -117,7 +123,7 @@ func readSheet(f *excelize.File, sheet string, loc *time.Location) (out []reconc
 			return ""
 		}
 		where := fmt.Sprintf("sheet %q row %d", sheet, n)
-		d, act, err := parseAction(cell(ColumnAction), cell(ColumnSnoozeUntil), loc)
+		d, act, err := parseAction(cell(ColumnAction), cell(ColumnSnoozeUntil), days)
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("%s: %w", where, err))
@@ -144,32 +150,40 @@ func readSheet(f *excelize.File, sheet string, loc *time.Location) (out []reconc
 }
 
 // parseAction reads an Action cell and the Snooze until cell beside it.
-func parseAction(action, until string, loc *time.Location) (reconcile.Decision, bool, error) {
+func parseAction(action, until string, days dayReader) (reconcile.Decision, bool, error) {
 	if strings.EqualFold(action, string(reconcile.ActionSnooze)) {
 		if until == "" {
 			return reconcile.Decision{}, false, fmt.Errorf("snooze needs the day it comes back in %s (YYYY-MM-DD)", ColumnSnoozeUntil)
 		}
-		day, err := parseDay(until, loc)
+		day, err := days.parse(until)
 		if err != nil {
 			return reconcile.Decision{}, false, err
 		}
 		return reconcile.Decision{Action: reconcile.ActionSnooze, Until: day}, true, nil
 	}
-	d, ok, err := reconcile.ParseAction(action, loc)
+	d, ok, err := reconcile.ParseAction(action, days.loc)
 	if ok && d.Action == reconcile.ActionSnooze && until != "" {
-		if day, derr := parseDay(until, loc); derr != nil || !day.Equal(d.Until) {
+		if day, derr := days.parse(until); derr != nil || !day.Equal(d.Until) {
 			return d, false, fmt.Errorf("action %q and %s %q name different days: give the day once", action, ColumnSnoozeUntil, until)
 		}
 	}
 	return d, ok, err
 }
 
-// parseDay reads a Snooze until cell: a date cell's serial number, or a
+// dayReader reads the days of one workbook: midnight in loc, date
+// cells' serial numbers counted in the workbook's date system.
+type dayReader struct {
+	loc      *time.Location
+	date1904 bool
+}
+
+// parse reads a Snooze until cell: a date cell's serial number, or a
 // day written YYYY-MM-DD (a time after it, as some programs add, is
-// ignored). The day is midnight in loc.
-func parseDay(cell string, loc *time.Location) (time.Time, error) {
+// ignored). The day is midnight in r.loc.
+func (r dayReader) parse(cell string) (time.Time, error) {
+	loc := r.loc
 	if serial, err := strconv.ParseFloat(cell, 64); err == nil {
-		t, err := excelize.ExcelDateToTime(serial, false)
+		t, err := excelize.ExcelDateToTime(serial, r.date1904)
 		if err != nil || t.Year() < 2000 {
 			return time.Time{}, fmt.Errorf("%s %q: not a day", ColumnSnoozeUntil, cell)
 		}

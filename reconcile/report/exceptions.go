@@ -270,7 +270,7 @@ func (cs *categorySheet) write(row int, e reconcile.Exception) error {
 	if e.Note != "" {
 		c[colNote] = excelize.Cell{StyleID: st.inputWrap, Value: e.Note}
 	}
-	c[colPrint] = excelize.Cell{StyleID: st.text, Value: reconcile.Fingerprint(e.ID, reconcile.ShownDetail(e.Category, e.Detail))}
+	c[colPrint] = excelize.Cell{StyleID: st.text, Value: reconcile.Fingerprint(e.ID, reconcile.ShownDetail(e.Category, e.Detail), e.FirstSeen)}
 	// The row is as tall as its longest wrapped text: neither Excel nor
 	// every LibreOffice sizes a written row to its wrapped cells.
 	lines := 1

@@ -104,7 +104,7 @@ func TestWriteWorkbook(t *testing.T) {
 					detail += " (… is the clinic's value, left out of this workbook)"
 				}
 				want := []string{e.ID, string(e.Status), e.AgeBucket, since.In(ist).Format("2006-01-02 15:04"), e.Partner, e.File, row, e.IntegratorID,
-					detail, e.SuggestedAction, "", "", e.Note, e.FirstSeen.In(ist).Format("2006-01-02 15:04"), reconcile.Fingerprint(e.ID, shown)}
+					detail, e.SuggestedAction, "", "", e.Note, e.FirstSeen.In(ist).Format("2006-01-02 15:04"), reconcile.Fingerprint(e.ID, shown, e.FirstSeen)}
 				if diff := cmp.Diff(want, r); diff != "" {
 					t.Errorf("%s row %d (-want +got):\n%s", s.Name, i+2, diff)
 				}

@@ -22,9 +22,18 @@ import (
 
 // sheetPos is the position (1, 2, …) of a rejected row's sheet r.sheet
 // among the sheets read from files with f's content, in place of its
-// name. A CSV, and a workbook read on one sheet, is 1.
-const sheetPos = `CAST((SELECT COUNT(DISTINCT s.sheet) FROM sheet_rows s JOIN files h ON h.id = s.file_id
-	WHERE h.sha256 = f.sha256 AND s.sheet < r.sheet) + 1 AS TEXT)`
+// name. A CSV, and a workbook read on one sheet, is 1. Names compare
+// byte by byte in every install (PostgreSQL's default collation follows
+// the server's locale; SQLite's is binary), as prune's sheetsToPositions
+// and migration 00012 order them.
+func sheetPos(d store.Dialect) string {
+	collate := ""
+	if d == store.Postgres {
+		collate = ` COLLATE "C"`
+	}
+	return `CAST((SELECT COUNT(DISTINCT s.sheet) FROM sheet_rows s JOIN files h ON h.id = s.file_id
+	WHERE h.sha256 = f.sha256 AND s.sheet` + collate + ` < r.sheet` + collate + `) + 1 AS TEXT)`
+}
 
 // rejectedRowID is a rejected row's ID: rejected_row:PARTNER:HASH:SHEET:ROW,
 // HASH the first 16 hex digits of the file's SHA-256 (the same rows of
@@ -32,7 +41,9 @@ const sheetPos = `CAST((SELECT COUNT(DISTINCT s.sheet) FROM sheet_rows s JOIN fi
 // dropped), SHEET its sheetPos, ROW the row's number in the sheet. The
 // rule groups by partner, content, sheet and row, so f and r are any
 // file and row of the group.
-const rejectedRowID = `'rejected_row:' || f.partner || ':' || SUBSTR(f.sha256, 1, 16) || ':' || ` + sheetPos + ` || ':' || CAST(r.row_num AS TEXT)`
+func rejectedRowID(d store.Dialect) string {
+	return `'rejected_row:' || f.partner || ':' || SUBSTR(f.sha256, 1, 16) || ':' || ` + sheetPos(d) + ` || ':' || CAST(r.row_num AS TEXT)`
+}
 
 // fileKey is how a file-level ID names the file in alias: its partner and
 // the first 16 hex digits of its content's SHA-256, or — for a file the

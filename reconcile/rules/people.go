@@ -86,8 +86,9 @@ func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time
 		Category reconcile.Category `db:"category"`
 		Status   reconcile.Status   `db:"status"`
 		Detail   string             `db:"detail"`
+		First    store.Time         `db:"first_seen"`
 	}
-	err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT category, status, detail FROM exceptions WHERE id = ?`), d.ID)
+	err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT category, status, detail, first_seen FROM exceptions WHERE id = ?`), d.ID)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("%sexception %q: %w", where(d), d.ID, ErrNoException)
@@ -97,8 +98,9 @@ func check(ctx context.Context, tx *sqlx.Tx, d reconcile.Decision, now time.Time
 		return fmt.Errorf("%s%s %q needs a note saying why", where(d), d.Action, d.ID)
 	case d.Action == reconcile.ActionSnooze && !d.Until.After(now):
 		return fmt.Errorf("%ssnooze %q until %s: that is not in the future", where(d), d.ID, d.Until.Format(time.DateOnly))
-	case d.Fingerprint != "" && d.Fingerprint != reconcile.Fingerprint(d.ID, reconcile.ShownDetail(cur.Category, cur.Detail)):
-		return fmt.Errorf("%sexception %q has changed since this was written (now: %s); decide on the latest workbook", where(d), d.ID, reconcile.ShownDetail(cur.Category, cur.Detail))
+	case d.Fingerprint != "" && d.Fingerprint != reconcile.Fingerprint(d.ID, reconcile.ShownDetail(cur.Category, cur.Detail), cur.First.Time):
+		return fmt.Errorf("%sexception %q has changed since this was written (now: %s; first seen %s); decide on the latest workbook",
+			where(d), d.ID, reconcile.ShownDetail(cur.Category, cur.Detail), cur.First.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ func hours(d time.Duration) string {
 // later file replaced.
 func ruleSet(cfg Config, at time.Time, dialect store.Dialect, refused []int64) []rule {
 	t := func(d time.Duration) store.Time { return store.T(at.Add(-d)) }
-	rs := append(baseRules(cfg, at, t), refusedRules(dialect, at, refused)...)
+	rs := append(baseRules(cfg, dialect, at, t), refusedRules(dialect, at, refused)...)
 	if cfg.ListWalkInBills {
 		rs = append(rs, rule{reconcile.CategoryOrphanEvent, `SELECT 'orphan_event:bill:' || e.bill_id AS id, '' AS integrator_id,
 	'' AS partner, CAST(NULL AS INTEGER) AS file_id, 0 AS row_num,
@@ -94,14 +94,14 @@ func correctedByArgs(at time.Time) []any {
 }
 
 // baseRules are the rules every run applies.
-func baseRules(cfg Config, at time.Time, t func(time.Duration) store.Time) []rule {
+func baseRules(cfg Config, dialect store.Dialect, at time.Time, t func(time.Duration) store.Time) []rule {
 	now := store.T(at)
 	return []rule{
 		// One exception per row of the same content, however often the
 		// file arrives (the ID is built from the file's hash, not its
 		// record); gone once a later file of the partner carries an
 		// accepted row with the same booking reference (a correction).
-		{reconcile.CategoryRejectedRow, `SELECT ` + rejectedRowID + ` AS id,
+		{reconcile.CategoryRejectedRow, `SELECT ` + rejectedRowID(dialect) + ` AS id,
 	'' AS integrator_id, f.partner AS partner, MIN(r.file_id) AS file_id, r.row_num AS row_num,
 	MIN(r.code || ': ' || r.message) AS detail,
 	'ask ' || f.partner || ' to correct row ' || CAST(r.row_num AS TEXT) || ' of ' || MIN(f.name) || ' and send the file again (rows already sent are not sent twice)' AS suggested_action,

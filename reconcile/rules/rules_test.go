@@ -463,21 +463,24 @@ func TestApplyRefusesStaleOrIncompleteDecisions(t *testing.T) {
 		scenario(t, db)
 		at := time.Now().Add(7 * time.Hour)
 		openIDs(t, db, at)
-		detail := map[string]string{}
+		detail, first := map[string]string{}, map[string]time.Time{}
 		l, _ := rules.List(ctx, db, "open", "")
 		for _, e := range l {
-			detail[e.ID] = e.Detail
+			detail[e.ID], first[e.ID] = e.Detail, e.FirstSeen
 		}
 		good := reconcile.Decision{ID: "no_bill:sunrise:fresh", Action: reconcile.ActionClose, Note: "booked by phone", Where: `sheet "No bill" row 2`,
-			Fingerprint: reconcile.Fingerprint("no_bill:sunrise:fresh", detail["no_bill:sunrise:fresh"])}
+			Fingerprint: reconcile.Fingerprint("no_bill:sunrise:fresh", detail["no_bill:sunrise:fresh"], first["no_bill:sunrise:fresh"])}
 		for name, c := range map[string]struct {
 			d    reconcile.Decision
 			want string
 		}{
 			"Stale": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionClose, Note: "x", Where: `sheet "Submit failed" row 3`,
-				Fingerprint: reconcile.Fingerprint("submit_failed:sunrise:refused", "Flabs refused it: something it no longer says")}, `sheet "Submit failed" row 3: exception "submit_failed:sunrise:refused" has changed`},
+				Fingerprint: reconcile.Fingerprint("submit_failed:sunrise:refused", "Flabs refused it: something it no longer says", first["submit_failed:sunrise:refused"])}, `sheet "Submit failed" row 3: exception "submit_failed:sunrise:refused" has changed`},
+			// The same facts, an earlier occurrence (resolved, then back).
+			"EarlierOccurrence": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionClose, Note: "x", Where: `sheet "Submit failed" row 5`,
+				Fingerprint: reconcile.Fingerprint("submit_failed:sunrise:refused", detail["submit_failed:sunrise:refused"], first["submit_failed:sunrise:refused"].Add(-24*time.Hour))}, `row 5: exception "submit_failed:sunrise:refused" has changed`},
 			"OtherRow": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionClose, Note: "x", Where: `sheet "Submit failed" row 4`,
-				Fingerprint: reconcile.Fingerprint("no_bill:sunrise:fresh", detail["no_bill:sunrise:fresh"])}, `row 4: exception "submit_failed:sunrise:refused" has changed`},
+				Fingerprint: reconcile.Fingerprint("no_bill:sunrise:fresh", detail["no_bill:sunrise:fresh"], first["no_bill:sunrise:fresh"])}, `row 4: exception "submit_failed:sunrise:refused" has changed`},
 			"NoNote": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionClose, Where: "row 9"}, "row 9: close \"submit_failed:sunrise:refused\" needs a note"},
 			"Past": {reconcile.Decision{ID: "submit_failed:sunrise:refused", Action: reconcile.ActionSnooze, Note: "x", Until: at.Add(-time.Hour)},
 				"not in the future"},

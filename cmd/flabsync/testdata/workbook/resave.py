@@ -12,7 +12,8 @@
 #   soffice --headless --calc --convert-to xlsx:"Calc MS Excel 2007 XML" --outdir /tmp/lo /tmp/edited.xlsx
 #   cp /tmp/lo/edited.xlsx resaved.xlsx
 # Regenerate it whenever the layout or a seeded exception's detail changes
-# (the hidden Fingerprint covers the detail): the workbook comes from
+# (the hidden Fingerprint covers the detail and first_seen, which
+# seedExceptions sets to seededFirstSeen): the workbook comes from
 # `flabsync reconcile --out exceptions.xlsx` on seedExceptions' database.
 import sys
 from datetime import datetime

@@ -169,7 +169,7 @@ func (b *book) readWorkbook() error {
 	case errors.Is(err, errToken):
 		return &LimitError{What: "xml token", Part: wbPath, Size: maxXMLToken + 1, Limit: maxXMLToken, Hint: xlsxCheckHint}
 	case err != nil:
-		return fmt.Errorf("part %s: %w: the workbook's list of sheets is damaged (%v); %s", wbPath, ErrRefused, err, xlsxCheckHint)
+		return fmt.Errorf("part %s: %w: the workbook's list of sheets is damaged (%s); %s", wbPath, ErrRefused, xmlFault(err), xlsxCheckHint)
 	}
 	return nil
 }
@@ -313,7 +313,7 @@ func readSharedStrings(zf *zip.File) (*sharedStrings, error) {
 	if errors.As(err, &le) {
 		return nil, err
 	}
-	return nil, fmt.Errorf("part %s: %w: the shared-strings table is damaged (%v); %s", name, ErrRefused, err, xlsxCheckHint)
+	return nil, fmt.Errorf("part %s: %w: the shared-strings table is damaged (%s); %s", name, ErrRefused, xmlFault(err), xlsxCheckHint)
 }
 
 // bstrUnescape decodes the _xHHHH_ escapes Excel writes for characters
@@ -411,10 +411,7 @@ func (b *book) rows(ctx context.Context, name string, keep bool, fn func(num int
 	if sc.row > 0 {
 		what += fmt.Sprintf(" after row %d", sc.row)
 	}
-	if errors.Is(err, errNotXML) {
-		err = errors.New("it is not XML")
-	}
-	return namedErr{fmt.Errorf("%s: %w: the XML is damaged (%v), so rows would be lost; %s", what, ErrRefused, err, xlsxCheckHint)}
+	return namedErr{fmt.Errorf("%s: %w: the XML is damaged (%s), so rows would be lost; %s", what, ErrRefused, xmlFault(err), xlsxCheckHint)}
 }
 
 // errStop ends a sheet's stream early: the rows are over, or fn failed
@@ -642,6 +639,12 @@ func (s *sheetScan) hand(num int, cells []string) error {
 	return nil
 }
 
+// startCell reads a cell's reference, style and type. Its column is its
+// reference's, or the one after the cell before it. A column at or
+// before the cell before it is damage, refused (excelize would put the
+// value one column over, and cells that all say A1 would grow the row
+// without bound): columns only go forward, and none is past MaxColumns,
+// so a row holds at most MaxColumns cells.
 func (s *sheetScan) startCell(attrs []rawAttr) error {
 	if !s.inRow {
 		// A cell outside a row: excelize passes it over.
@@ -649,6 +652,7 @@ func (s *sheetScan) startCell(attrs []rawAttr) error {
 	}
 	s.inCell, s.typ, s.style, s.formula, s.colRef = true, "", 0, false, ""
 	s.v, s.is, s.sawIS, s.inV, s.inT, s.inIS, s.rPh = s.v[:0], s.is[:0], false, 0, 0, 0, 0
+	prev := s.col
 	s.col++
 	for _, a := range attrs {
 		switch string(a.local) {
@@ -678,6 +682,10 @@ func (s *sheetScan) startCell(attrs []rawAttr) error {
 	if s.col > MaxColumns {
 		return s.fail(namedErr{s.limit(&LimitError{What: "columns", Row: s.row, Size: int64(s.col), Limit: MaxColumns,
 			Hint: "the workbook is damaged or made to hurt: open it in Excel and save it again, or save the sheet as .csv"})})
+	}
+	if s.col <= prev {
+		return s.fail(namedErr{fmt.Errorf("sheet %q row %d: %w: column %s comes after column %s (the workbook is damaged); %s",
+			excerpt(s.sheet, maxQuoted), s.row, ErrRefused, s.column(), columnName(prev-1), xlsxCheckHint)})
 	}
 	return nil
 }
@@ -733,7 +741,12 @@ func (s *sheetScan) value() (string, error) {
 		if v == "" {
 			return "", nil
 		}
-		i, _ := strconv.Atoi(v)
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			// Not read as 0: that is another cell's text.
+			return "", namedErr{fmt.Errorf("sheet %q row %d column %s: %w: a cell's shared-string index is not a number (the workbook is damaged); %s",
+				excerpt(s.sheet, maxQuoted), s.row, s.column(), ErrRefused, xlsxCheckHint)}
+		}
 		text, ok := s.b.sst.get(i)
 		if !ok {
 			return "", namedErr{fmt.Errorf("sheet %q row %d: %w: a cell refers to shared string %d, which the workbook does not have (it is damaged); %s",

@@ -297,8 +297,8 @@ func (t *tokenBudget) startsXML() (bool, error) {
 
 // xmlTokens streams the XML part zf through fn, one raw token at a time
 // (valid until fn returns), refusing any token over maxXMLToken
-// (errToken) and a part that is not well formed (an *xml.SyntaxError, or
-// elements left open). A part that does not begin as XML is passed over
+// (errToken) and a part that is not well formed (an *xml.SyntaxError: an
+// end tag that does not close the element open, elements left open). A part that does not begin as XML is passed over
 // (errNotXML). An error from fn stops the stream and is returned.
 func xmlTokens(zf *zip.File, fn func(xml.Token) error) error {
 	rc, err := zf.Open()
@@ -321,11 +321,11 @@ func xmlTokens(zf *zip.File, fn func(xml.Token) error) error {
 		}
 		return transform.NewReader(input, enc.NewDecoder()), nil
 	}
-	depth := 0
+	var open openTags
 	for {
 		tok, err := d.RawToken()
 		if errors.Is(err, io.EOF) {
-			if depth != 0 {
+			if open.depth() != 0 {
 				return &xml.SyntaxError{Msg: "unexpected end of the part", Line: 0}
 			}
 			return nil
@@ -333,17 +333,48 @@ func xmlTokens(zf *zip.File, fn func(xml.Token) error) error {
 		if err != nil {
 			return err
 		}
-		switch tok.(type) {
+		// RawToken matches no end tag to its start: matched here, as the
+		// worksheet lexer does.
+		switch t := tok.(type) {
 		case xml.StartElement:
-			depth++
+			err = open.pushName(t.Name)
 		case xml.EndElement:
-			depth--
+			err = open.popName(t.Name)
+		}
+		if se := (*xml.SyntaxError)(nil); errors.As(err, &se) {
+			se.Line, _ = d.InputPos()
+			return se
+		} else if err != nil {
+			return err
 		}
 		if err := fn(tok); err != nil {
 			return err
 		}
 		budget.left = maxXMLToken
 	}
+}
+
+// xmlFault says what is wrong with a part's XML, for a message, without
+// any of the part's text: encoding/xml's messages quote what they read
+// (an entity, a name: a cell's text, maybe, up to maxXMLToken of it), so
+// only the words before such a quote are kept, with the line. Errors of
+// another kind (the zip's, a charset's) hold none of the part's text.
+func xmlFault(err error) string {
+	var se *xml.SyntaxError
+	switch {
+	case errors.Is(err, errNotXML):
+		return "it is not XML"
+	case !errors.As(err, &se):
+		return err.Error()
+	}
+	msg := se.Msg
+	if i := strings.IndexAny(msg, "&<:\"'"); i >= 0 {
+		msg = strings.TrimSpace(msg[:i])
+	}
+	if se.Line > 0 {
+		msg += " on line " + strconv.Itoa(se.Line)
+	}
+	return msg
 }
 
 // scanSharedStrings checks the shared-strings table and returns the size
@@ -397,7 +428,7 @@ func scanSharedStrings(zf *zip.File, maxTexts int) ([]uint32, error) {
 	if errors.As(err, &le) {
 		return nil, err
 	}
-	return nil, fmt.Errorf("part %s: %w: the shared-strings table is damaged (%v); %s", name, ErrRefused, err, xlsxCheckHint)
+	return nil, fmt.Errorf("part %s: %w: the shared-strings table is damaged (%s); %s", name, ErrRefused, xmlFault(err), xlsxCheckHint)
 }
 
 // scanPart checks one part of the workbook: every token within bounds,
@@ -512,7 +543,7 @@ func scanPart(zf *zip.File, sheet string, sst []uint32) error {
 	if row > 0 {
 		what += fmt.Sprintf(" after row %d", row)
 	}
-	return fmt.Errorf("%s: %w: the XML is damaged (%v), so rows would be lost; %s", what, ErrRefused, err, xlsxCheckHint)
+	return fmt.Errorf("%s: %w: the XML is damaged (%s), so rows would be lost; %s", what, ErrRefused, xmlFault(err), xlsxCheckHint)
 }
 
 // attr returns the value of start's attribute local (any prefix).

@@ -15,7 +15,8 @@ import (
 // attribute and text. This one reads the XML of a UTF-8 worksheet with
 // no allocation per token and the same checks — well formed as far as
 // the reader relies on it (tags and attributes closed, entities known,
-// no character XML forbids, elements closed by the end), every token
+// no character XML forbids, every end tag naming the element it closes,
+// elements closed by the end), every token
 // within maxXMLToken, a text run counted whole however it arrives — and
 // hands the sheetScan its elements and text as byte slices valid until
 // it returns. A part it does not read (another encoding, a DOCTYPE) it
@@ -35,13 +36,14 @@ type lexer struct {
 	i, n int
 	eof  bool
 
-	tagName []byte
+	tagName []byte // the local name of the start tag read
+	qName   []byte // its name as written
 	attrs   []rawAttr
 	spans   []attrSpan
 	attrBuf []byte // decoded attribute values
 	text    []byte // decoded text
 	textRun int    // bytes of the current text run so far
-	depth   int
+	open    openTags
 	started bool // the root element was seen
 }
 
@@ -131,7 +133,7 @@ func (l *lexer) run(s *sheetScan) error {
 				if l.i < l.n {
 					return syntaxErr("unexpected EOF in an entity")
 				}
-				if l.depth != 0 {
+				if l.open.depth() != 0 {
 					return syntaxErr("unexpected end of the part")
 				}
 				return nil
@@ -194,7 +196,9 @@ func (l *lexer) decode(dst, b []byte, entities bool) ([]byte, error) {
 			}
 			r, ok := entity(b[k+1 : k+semi])
 			if !ok {
-				return nil, syntaxErr("invalid character entity &" + string(b[k+1:k+semi]) + ";")
+				// Not the entity's text: it can be a cell's (up to the
+				// next semicolon, anywhere in the run).
+				return nil, syntaxErr("invalid character entity")
 			}
 			dst = utf8.AppendRune(dst, r)
 			k += semi
@@ -336,8 +340,10 @@ func (l *lexer) tag(s *sheetScan) error {
 		if len(name) == 0 || bytes.ContainsAny(name, " \t\r\n<") {
 			return syntaxErr("invalid end tag")
 		}
+		if err := l.open.pop(name); err != nil {
+			return err
+		}
 		l.i += end + 1
-		l.depth--
 		return s.end(localName(name))
 	}
 	return l.startTag(s)
@@ -351,7 +357,9 @@ func (l *lexer) startTag(s *sheetScan) error {
 			l.i += end
 			l.started = true
 			if !closed {
-				l.depth++
+				if err := l.open.push(l.qName); err != nil {
+					return err
+				}
 			}
 			if err := s.start(l.tagName, l.attrs); err != nil {
 				return err
@@ -397,7 +405,8 @@ func (l *lexer) parseStart() (end int, closed bool, err error) {
 	if nameEnd == k {
 		return 0, false, syntaxErr("expected element name after <")
 	}
-	l.tagName = localName(b[k:nameEnd])
+	l.qName = b[k:nameEnd]
+	l.tagName = localName(l.qName)
 	l.attrs, l.attrBuf, l.spans = l.attrs[:0], l.attrBuf[:0], l.spans[:0]
 	k = nameEnd
 	for {
@@ -472,6 +481,89 @@ func (l *lexer) parseStart() (end int, closed bool, err error) {
 			return 0, false, syntaxErr("expected space between attributes")
 		}
 	}
+}
+
+// openTags is the names of the elements open at a point of a part, as
+// written (with any prefix), to match each end tag to its start: the
+// names one after another in names, the i-th ending at ends[i]. What it
+// holds counts as one more token: within maxXMLToken (errToken).
+type openTags struct {
+	names []byte
+	ends  []int32
+}
+
+func (o *openTags) depth() int { return len(o.ends) }
+
+// push opens the element name.
+func (o *openTags) push(name []byte) error {
+	if len(o.names)+len(name)+4*(len(o.ends)+1) > maxXMLToken {
+		return errToken
+	}
+	o.names = append(o.names, name...)
+	o.ends = append(o.ends, int32(len(o.names)))
+	return nil
+}
+
+// pushName opens the element an encoding/xml RawToken names (Space is
+// its prefix).
+func (o *openTags) pushName(n xml.Name) error {
+	if len(o.names)+len(n.Space)+1+len(n.Local)+4*(len(o.ends)+1) > maxXMLToken {
+		return errToken
+	}
+	if n.Space != "" {
+		o.names = append(o.names, n.Space...)
+		o.names = append(o.names, ':')
+	}
+	o.names = append(o.names, n.Local...)
+	o.ends = append(o.ends, int32(len(o.names)))
+	return nil
+}
+
+// pop closes the innermost element, refusing an end tag that names
+// another (or closes none). The message names no element: a name is
+// the part's text.
+func (o *openTags) pop(name []byte) error {
+	start, ok := o.top()
+	if !ok {
+		return syntaxErr("an end tag closes no element")
+	}
+	if string(o.names[start:]) != string(name) {
+		return syntaxErr("an end tag does not match its start tag")
+	}
+	o.names, o.ends = o.names[:start], o.ends[:len(o.ends)-1]
+	return nil
+}
+
+// popName is pop for an encoding/xml RawToken's end element.
+func (o *openTags) popName(n xml.Name) error {
+	start, ok := o.top()
+	if !ok {
+		return syntaxErr("an end tag closes no element")
+	}
+	open := o.names[start:]
+	if n.Space != "" {
+		if len(open) <= len(n.Space) || string(open[:len(n.Space)]) != n.Space || open[len(n.Space)] != ':' {
+			return syntaxErr("an end tag does not match its start tag")
+		}
+		open = open[len(n.Space)+1:]
+	}
+	if string(open) != n.Local {
+		return syntaxErr("an end tag does not match its start tag")
+	}
+	o.names, o.ends = o.names[:start], o.ends[:len(o.ends)-1]
+	return nil
+}
+
+// top is where the innermost open element's name starts in names.
+func (o *openTags) top() (int32, bool) {
+	n := len(o.ends)
+	switch n {
+	case 0:
+		return 0, false
+	case 1:
+		return 0, true
+	}
+	return o.ends[n-2], true
 }
 
 // attrSpan is where an attribute's name is in the tag and its decoded

@@ -152,14 +152,15 @@ func TestXLSXFixturesReadAsExcelize(t *testing.T) {
 }
 
 // Sheets as other programs write them read as excelize reads them too:
-// rows and cells without references, cells out of order, inline strings with and without <is>, rich and
-// phonetic runs, escapes, error, explicit-number and ISO-date cells,
+// rows and cells without references, cells with and without them in one
+// row (a cell out of order is refused: TestXLSXCellColumnsGoForward),
+// inline strings with and without <is>, rich and phonetic runs, escapes, error, explicit-number and ISO-date cells,
 // empty shared-string cells, formulas without a value, blanks in <v>,
 // prefixed element names.
 func TestXLSXHandWrittenReadsAsExcelize(t *testing.T) {
 	sheetXML := sheetStart + headerRow +
 		`<row><c t="inlineStr"><is><t>no ref</t></is></c><c><v>5</v></c><c t="inlineStr"><v>from v</v></c></row>` +
-		`<row r="4"><c r="C4" t="s"><v>4</v></c><c r="A4"><v>1.5</v></c><c t="e"><v>#N/A</v></c></row>` +
+		`<row r="4"><c r="A4"><v>1.5</v></c><c r="C4" t="s"><v>4</v></c><c t="e"><v>#N/A</v></c></row>` +
 		`<row r="5"><c r="B5" t="n"><v>0012</v></c><c r="D5" t="d"><v>2026-11-24T09:30:00Z</v></c></row>` +
 		`<row r="6"><c r="A6" t="s"><v></v></c><c r="B6"><f>1+1</f></c><c r="C6" t="s"><v> 5 </v></c><c r="D6" t="b"><v>1</v></c></row>` +
 		`<row r="7"><c r="A7" t="inlineStr"><is><r><t>Ri</t></r><r><rPr><b/></rPr><t xml:space="preserve">ch </t></r><rPh><t>ph</t></rPh></is></c><c r="B7" t="str"><v>a_x000D_b</v></c></row>` +

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -43,9 +42,9 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if fs.NArg() == 0 {
 		return usageErrorf("import: name at least one file").hint("flabsync import --dry-run fixtures/sheets/sunrise_2026-11-24.csv")
 	}
-	paths, err := filesOf(fs.Args())
+	paths, err := pipeline.FilesOf(fs.Args())
 	if err != nil {
-		return err
+		return usageErrorf("import: %v", err)
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -151,31 +150,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// filesOf is the files named: a folder stands for the files directly in
-// it (not hidden ones, not its subfolders), in name order.
-func filesOf(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		fi, err := os.Stat(a)
-		if err != nil || !fi.IsDir() {
-			out = append(out, a) // a missing file is reported with the others
-			continue
-		}
-		entries, err := os.ReadDir(a)
-		if err != nil {
-			return nil, usageErrorf("import: %v", err)
-		}
-		n := len(out)
-		for _, e := range entries {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				out = append(out, filepath.Join(a, e.Name()))
-			}
-		}
-		if len(out) == n {
-			return nil, usageErrorf("import: folder %s holds no file", a)
-		}
-	}
-	return out, nil
 }

@@ -149,23 +149,6 @@ func printSync(w io.Writer, r *mapping.SyncReport) {
 	}
 }
 
-// lookupJSON is one name in `mapping lookup --json`: a stable shape.
-type lookupJSON struct {
-	Name        string           `json:"name"`
-	Kind        string           `json:"kind"`
-	Match       string           `json:"match"`
-	Target      string           `json:"target"`
-	Key         string           `json:"key"`
-	Suggestions []suggestionJSON `json:"suggestions"`
-}
-
-type suggestionJSON struct {
-	Target string  `json:"target"`
-	Name   string  `json:"name"`
-	Score  float64 `json:"score"`
-	Reason string  `json:"reason"`
-}
-
 func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("mapping lookup", "mapping lookup [--partner P] [--kind test|package] [--json] NAME… (or - to read names from stdin)",
 		"For each name: how it maps (alias, catalogue, abbreviation, name-part or none), the Flabs ID sent\n"+
@@ -211,20 +194,16 @@ func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 	if note != "" {
 		fmt.Fprintln(m.Stderr, "note:", note)
 	}
-	out := make([]lookupJSON, 0, len(names))
+	out := make([]mapping.Explained, 0, len(names))
 	unmapped := 0
 	for _, n := range names {
-		mt := ix.Lookup(*partner, kind, n)
-		r := lookupJSON{Name: n, Kind: string(mt.Kind), Match: mt.How, Target: mt.Target, Key: string(mt.TargetKey), Suggestions: []suggestionJSON{}}
-		if !mt.Mapped() {
+		r := ix.Explain(*partner, kind, n)
+		if !r.Lookup.Mapped() {
 			unmapped++
-			for _, s := range ix.Suggest(kind, n) {
-				r.Suggestions = append(r.Suggestions, suggestionJSON{Target: s.Target, Name: s.Name, Score: s.Score, Reason: s.Reason})
-			}
 		}
 		out = append(out, r)
 		if !*asJSON {
-			printLookup(m.Stdout, *partner, mt, r.Suggestions)
+			printLookup(m.Stdout, *partner, r.Lookup, r.Suggestions)
 		}
 	}
 	if *asJSON {
@@ -238,7 +217,7 @@ func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 	return nil
 }
 
-func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []suggestionJSON) {
+func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []mapping.ExplainedSuggestion) {
 	switch mt.How {
 	case mapping.MatchNone:
 		fmt.Fprintf(w, "%q  does not map: sent as an unmapped %s\n", mt.Name, mt.Kind)

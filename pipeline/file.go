@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -344,4 +345,33 @@ func containsTest(s []flabs.MappedTest, t flabs.MappedTest) bool {
 func (r *FileResult) String() string {
 	return fmt.Sprintf("%s: %d rows, %d bookings accepted, %d rejected, %d skipped",
 		r.File, r.RowsIn(), len(r.Accepted), len(r.Rejected), len(r.Skipped))
+}
+
+// FilesOf is the files args name, for `flabsync import`: a folder stands
+// for the files directly in it (not hidden ones, not its subfolders), in
+// name order. A path that does not exist is kept, to be reported with
+// the others; a folder that cannot be read or holds no file is an error.
+func FilesOf(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			return nil, err
+		}
+		n := len(out)
+		for _, e := range entries {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				out = append(out, filepath.Join(a, e.Name()))
+			}
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("folder %s holds no file", a)
+		}
+	}
+	return out, nil
 }

@@ -10,13 +10,6 @@ import (
 	"github.com/flabsync/flabsync/internal/doctor"
 )
 
-// doctorReport is doctor's --json shape: {"checks": [{"name", "ok",
-// "warning", "detail"}]}, one entry per check in a fixed order. A
-// warning has ok true and warning true.
-type doctorReport struct {
-	Checks []doctor.Check `json:"checks"`
-}
-
 func runDoctor(ctx context.Context, m *Main, args []string) error {
 	fs := m.newFlagSet("doctor", "doctor [--config FILE] [--json] [--send-test-mail] [--public-url URL]",
 		"Checks, before the first night, that the setup works, one line per check: config, database\n"+
@@ -47,7 +40,7 @@ func runDoctor(ctx context.Context, m *Main, args []string) error {
 		var ce *configError
 		if *asJSON && errors.As(err, &ce) {
 			// Scripts reading --json get JSON whatever happens.
-			_ = writeJSON(m.Stdout, doctorReport{Checks: []doctor.Check{{Name: doctor.NameConfig, Detail: ce.Error()}}})
+			_ = writeJSON(m.Stdout, doctor.Report{Checks: []doctor.Check{{Name: doctor.NameConfig, Detail: ce.Error()}}})
 		}
 		return err
 	}
@@ -56,7 +49,7 @@ func runDoctor(ctx context.Context, m *Main, args []string) error {
 	}
 	checks := doctor.Run(ctx, cfg, doctor.Options{ConfigPath: path, SendTestMail: *sendMail, PublicURL: *publicURL})
 	if *asJSON {
-		if err := writeJSON(m.Stdout, doctorReport{Checks: checks}); err != nil {
+		if err := writeJSON(m.Stdout, doctor.Report{Checks: checks}); err != nil {
 			return err
 		}
 	} else {

@@ -109,3 +109,10 @@ func importDecisions(ctx context.Context, m *Main, db *store.DB, args []string, 
 	fmt.Fprintf(m.Stdout, "import: %d closed, %d snoozed, %d reopened (by %s)\n", n[reconcile.ActionClose], n[reconcile.ActionSnooze], n[reconcile.ActionReopen], by)
 	return nil
 }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

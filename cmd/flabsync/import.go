@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/flabsync/flabsync/internal/config"
@@ -43,9 +39,9 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if fs.NArg() == 0 {
 		return usageErrorf("import: name at least one file").hint("flabsync import --dry-run fixtures/sheets/sunrise_2026-11-24.csv")
 	}
-	paths, err := filesOf(fs.Args())
+	paths, err := pipeline.FilesOf(fs.Args())
 	if err != nil {
-		return err
+		return usageErrorf("import: %v", err)
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -86,96 +82,10 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		if len(res.Rejected) > 0 {
 			failed++
 		}
-		printDryRun(m.Stdout, res, accepted)
+		fmt.Fprint(m.Stdout, res.DryRunText(accepted))
 	}
 	if failed > 0 {
 		return &partialError{msg: fmt.Sprintf("%d of %d files had rejected rows or could not be read", failed, len(paths))}
 	}
 	return nil
-}
-
-// printDryRun is the human account of one file: r holds its rejected
-// rows and a sample of its accepted bookings, accepted counts them all.
-// It shows row numbers, references and integrator IDs, not patient names.
-func printDryRun(w io.Writer, r *pipeline.FileResult, accepted int) {
-	s := r.Summary
-	how := s.Format
-	if s.Format == "csv" {
-		how += fmt.Sprintf(" %s %q", s.Encoding, s.Delimiter)
-	} else {
-		how += fmt.Sprintf(" sheet %q", s.Sheet)
-	}
-	fmt.Fprintf(w, "%s  (partner %s, %s, header on row %d)\n", r.File, r.Partner, how, s.HeaderRow)
-	fmt.Fprintf(w, "  %d rows: %d bookings accepted, %d rows rejected, %d skipped; %d blank rows ignored\n",
-		r.RowsIn(), accepted, len(r.Rejected), len(r.Skipped), s.Blank)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	if len(r.Rejected) > 0 {
-		fmt.Fprintln(w, "  rejected:")
-		for _, e := range r.Rejected {
-			fmt.Fprintf(tw, "    row %d\t%s\t%s\t%s\n", e.Row, orDash(e.Ref), e.Code, e.Msg)
-		}
-		tw.Flush()
-	}
-	if len(r.Skipped) > 0 {
-		fmt.Fprintln(w, "  skipped:")
-		for _, k := range r.Skipped {
-			fmt.Fprintf(tw, "    row %d\t%s\n", k.Row, k.Why)
-		}
-		tw.Flush()
-	}
-	if n := len(r.Accepted); n > 0 {
-		fmt.Fprintf(w, "  bookings (%d of %d):\n", n, accepted)
-		for _, a := range r.Accepted {
-			b := a.Booking
-			var mapped, unmapped []string
-			for _, m := range a.Matches {
-				if m.Mapped() {
-					mapped = append(mapped, fmt.Sprintf("%s→%s", m.Name, m.How))
-				} else {
-					unmapped = append(unmapped, m.Name)
-				}
-			}
-			line := fmt.Sprintf("    row %d\t%s\t%d %s %s\t%d mapped", b.Row, b.IntegratorID, b.Age.Value, b.Age.Unit, b.Gender, len(mapped))
-			if len(unmapped) > 0 {
-				line += fmt.Sprintf(", unmapped: %s", strings.Join(unmapped, " | "))
-			}
-			fmt.Fprintln(tw, line)
-		}
-		tw.Flush()
-	}
-	fmt.Fprintln(w)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// filesOf is the files named: a folder stands for the files directly in
-// it (not hidden ones, not its subfolders), in name order.
-func filesOf(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		fi, err := os.Stat(a)
-		if err != nil || !fi.IsDir() {
-			out = append(out, a) // a missing file is reported with the others
-			continue
-		}
-		entries, err := os.ReadDir(a)
-		if err != nil {
-			return nil, usageErrorf("import: %v", err)
-		}
-		n := len(out)
-		for _, e := range entries {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				out = append(out, filepath.Join(a, e.Name()))
-			}
-		}
-		if len(out) == n {
-			return nil, usageErrorf("import: folder %s holds no file", a)
-		}
-	}
-	return out, nil
 }

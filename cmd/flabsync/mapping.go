@@ -104,66 +104,12 @@ func runMappingSync(ctx context.Context, m *Main, args []string) error {
 			return err
 		}
 	} else {
-		printSync(m.Stdout, rep)
+		fmt.Fprint(m.Stdout, rep.Text())
 	}
 	if len(rep.Orphaned) > 0 {
 		return &partialError{msg: fmt.Sprintf("mapping sync: %d alias(es) point at targets Flabs no longer lists; fix them with 'flabsync mapping import'", len(rep.Orphaned))}
 	}
 	return nil
-}
-
-func printSync(w io.Writer, r *mapping.SyncReport) {
-	fmt.Fprintf(w, "lab %s (%s): %d tests, %d packages\n", r.LabName, r.LabID, r.Tests, r.Packages)
-	if r.Skipped > 0 {
-		fmt.Fprintf(w, "skipped %d list item(s) with no ID or a repeated ID\n", r.Skipped)
-	}
-	section := func(title string, cs []mapping.Change, line func(mapping.Change) string) {
-		fmt.Fprintf(w, "%s: %d\n", title, len(cs))
-		for i, c := range cs {
-			if i == 20 {
-				fmt.Fprintf(w, "  … and %d more (--json lists them all)\n", len(cs)-i)
-				break
-			}
-			fmt.Fprintf(w, "  %-7s %s  %s\n", c.Kind, c.ID, line(c))
-		}
-	}
-	section("added", r.Added, func(c mapping.Change) string { return c.Name })
-	section("removed", r.Removed, func(c mapping.Change) string { return c.Name })
-	section("renamed", r.Renamed, func(c mapping.Change) string {
-		var parts []string
-		if c.OldName != "" {
-			parts = append(parts, fmt.Sprintf("%q → %q", c.OldName, c.Name))
-		}
-		if c.OldCode != "" || c.Code != "" {
-			if c.OldCode != c.Code {
-				parts = append(parts, fmt.Sprintf("code %q → %q", c.OldCode, c.Code))
-			}
-		}
-		return strings.Join(parts, ", ")
-	})
-	if len(r.Orphaned) > 0 {
-		fmt.Fprintf(w, "ALIASES WHOSE TARGET VANISHED: %d (these names are now sent unmapped)\n", len(r.Orphaned))
-		for _, e := range r.Orphaned {
-			fmt.Fprintf(w, "  %-14s %-7s %q → %s %s\n", scopeLabel(e.Scope), e.Kind, e.LocalName, e.TargetKey, e.Target)
-		}
-	}
-}
-
-// lookupJSON is one name in `mapping lookup --json`: a stable shape.
-type lookupJSON struct {
-	Name        string           `json:"name"`
-	Kind        string           `json:"kind"`
-	Match       string           `json:"match"`
-	Target      string           `json:"target"`
-	Key         string           `json:"key"`
-	Suggestions []suggestionJSON `json:"suggestions"`
-}
-
-type suggestionJSON struct {
-	Target string  `json:"target"`
-	Name   string  `json:"name"`
-	Score  float64 `json:"score"`
-	Reason string  `json:"reason"`
 }
 
 func runMappingLookup(ctx context.Context, m *Main, args []string) error {
@@ -211,20 +157,16 @@ func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 	if note != "" {
 		fmt.Fprintln(m.Stderr, "note:", note)
 	}
-	out := make([]lookupJSON, 0, len(names))
+	out := make([]mapping.Explained, 0, len(names))
 	unmapped := 0
 	for _, n := range names {
-		mt := ix.Lookup(*partner, kind, n)
-		r := lookupJSON{Name: n, Kind: string(mt.Kind), Match: mt.How, Target: mt.Target, Key: string(mt.TargetKey), Suggestions: []suggestionJSON{}}
-		if !mt.Mapped() {
+		r := ix.Explain(*partner, kind, n)
+		if !r.Lookup.Mapped() {
 			unmapped++
-			for _, s := range ix.Suggest(kind, n) {
-				r.Suggestions = append(r.Suggestions, suggestionJSON{Target: s.Target, Name: s.Name, Score: s.Score, Reason: s.Reason})
-			}
 		}
 		out = append(out, r)
 		if !*asJSON {
-			printLookup(m.Stdout, *partner, mt, r.Suggestions)
+			printLookup(m.Stdout, *partner, r.Lookup, r.Suggestions)
 		}
 	}
 	if *asJSON {
@@ -238,12 +180,12 @@ func runMappingLookup(ctx context.Context, m *Main, args []string) error {
 	return nil
 }
 
-func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []suggestionJSON) {
+func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []mapping.ExplainedSuggestion) {
 	switch mt.How {
 	case mapping.MatchNone:
 		fmt.Fprintf(w, "%q  does not map: sent as an unmapped %s\n", mt.Name, mt.Kind)
 		if mt.Orphan {
-			fmt.Fprintf(w, "    its alias (%s) points at a target no longer in the catalogue: fix it with 'flabsync mapping import'\n", scopeLabel(mt.Scope))
+			fmt.Fprintf(w, "    its alias (%s) points at a target no longer in the catalogue: fix it with 'flabsync mapping import'\n", mapping.ScopeLabel(mt.Scope))
 		}
 		if len(sugg) == 0 {
 			fmt.Fprintln(w, "    no catalogue entry looks close")
@@ -252,17 +194,10 @@ func printLookup(w io.Writer, partner string, mt mapping.Match, sugg []suggestio
 			fmt.Fprintf(w, "    maybe %.2f  %s (id %s): %s\n", s.Score, s.Name, s.Target, s.Reason)
 		}
 	case mapping.MatchAlias:
-		fmt.Fprintf(w, "%q  → %s %s  %s  (%s alias of %s)\n", mt.Name, mt.TargetKey, mt.Target, mt.Catalogue, mt.Kind, scopeLabel(mt.Scope))
+		fmt.Fprintf(w, "%q  → %s %s  %s  (%s alias of %s)\n", mt.Name, mt.TargetKey, mt.Target, mt.Catalogue, mt.Kind, mapping.ScopeLabel(mt.Scope))
 	default:
 		fmt.Fprintf(w, "%q  → %s %s  %s  (%s %s)\n", mt.Name, mt.TargetKey, mt.Target, mt.Catalogue, mt.Kind, mt.How)
 	}
-}
-
-func scopeLabel(scope string) string {
-	if scope == "" {
-		return "all partners"
-	}
-	return "partner " + scope
 }
 
 func runMappingList(ctx context.Context, m *Main, args []string) error {

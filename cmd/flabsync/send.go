@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,7 +14,6 @@ import (
 	"github.com/flabsync/flabsync/internal/config"
 	"github.com/flabsync/flabsync/internal/flabs"
 	"github.com/flabsync/flabsync/pipeline"
-	"github.com/flabsync/flabsync/pipeline/ledger"
 	"github.com/flabsync/flabsync/schedules"
 )
 
@@ -55,13 +51,13 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 			}
 			continue
 		}
-		printSent(m.Stdout, o.Path, o.In, o.Err)
+		fmt.Fprint(m.Stdout, pipeline.SentText(o.Path, o.In, o.Err))
 	}
 	if !asJSON && len(paths) > 1 {
-		fmt.Fprintf(m.Stdout, "all files: %s\n", countsLine(total))
+		fmt.Fprintf(m.Stdout, "all files: %s\n", total.Line())
 	}
 	fmt.Fprintf(m.Stderr, "%d files, %d rows in %s: %s; %d 429s from Flabs\n", len(paths), total.RowsIn,
-		time.Since(start).Round(time.Millisecond), countsLine(total), res.Throttles)
+		time.Since(start).Round(time.Millisecond), total.Line(), res.Throttles)
 	if res.ReceiptsQueued > 0 {
 		fmt.Fprintf(m.Stderr, "%d receipts to clinics not sent yet: they stay queued and go with the next serve or import (flabsync status counts them)\n",
 			res.ReceiptsQueued)
@@ -75,53 +71,6 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 		return &partialError{msg: fmt.Sprintf("%d of %d files had rows rejected, refused, failed or held, or could not be read", failed, len(paths))}
 	}
 	return nil
-}
-
-func countsLine(c ledger.Counts) string {
-	s := fmt.Sprintf("%d submitted, %d rejected, %d refused by Flabs, %d duplicate, %d failed, %d held, %d skipped",
-		c.Submitted, c.Rejected, c.RejectedFlabs, c.Duplicate, c.Failed, c.Held, c.Skipped)
-	if c.Unconfirmed > 0 {
-		s += fmt.Sprintf(", %d unconfirmed (may be booked: the nightly run settles them)", c.Unconfirmed)
-	}
-	if c.Unfinished > 0 {
-		s += fmt.Sprintf(", %d unfinished", c.Unfinished)
-	}
-	return s
-}
-
-// printSent is the human account of one file: its counts, whether they
-// balance, and every row that did not go through, with the reason. Row
-// numbers, references and integrator IDs; never patient names.
-func printSent(w io.Writer, path string, in *pipeline.Ingested, err error) {
-	name := filepath.Base(path)
-	if in == nil {
-		fmt.Fprintf(w, "%s  NOT READ: %v\n\n", name, err)
-		return
-	}
-	c := in.Counts
-	balance := "balanced"
-	if !c.Balanced() {
-		balance = "DOES NOT BALANCE"
-	}
-	fmt.Fprintf(w, "%s  (partner %s, file #%d)\n  %d rows: %s (%s)\n", name, in.Result.Partner, in.FileID, c.RowsIn, countsLine(c), balance)
-	if len(in.SameAs) > 0 {
-		fmt.Fprintf(w, "  same content as file #%d: rows submitted then were not sent again\n", in.SameAs[0])
-	}
-	if err != nil {
-		fmt.Fprintf(w, "  ERROR: %v\n", err)
-	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0) // every row that did not go through, and why
-	for _, e := range in.Result.Rejected {
-		fmt.Fprintf(tw, "  row %d\t%s\trejected\t%s\t%s\n", e.Row, orDash(e.Ref), e.Code, e.Msg)
-	}
-	for _, b := range in.NotThrough {
-		fmt.Fprintf(tw, "  row %d\t%s\t%s\t\t%s\n", b.Row, b.IntegratorID, b.State, b.Error)
-	}
-	for _, k := range in.Result.Skipped {
-		fmt.Fprintf(tw, "  row %d\t-\tskipped\t\t%s\n", k.Row, k.Why)
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
 }
 
 // bar is the progress display: a progress bar on a terminal (bookings

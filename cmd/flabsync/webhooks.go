@@ -112,12 +112,8 @@ func runWebhooksListen(ctx context.Context, m *Main, args []string) error {
 	err = recv.ListenAndServe(ctx)
 	recv.Close()
 	st := recv.Stats()
-	var rejected int64
-	for _, n := range st.Rejected {
-		rejected += n
-	}
 	fmt.Fprintf(m.Stderr, "webhooks: %d received: %d stored (%d orphans), %d repeats, %d refused, %d not stored\n",
-		st.Received, st.Stored, st.Orphans, st.Duplicates, rejected, st.Failed)
+		st.Received, st.Stored, st.Orphans, st.Duplicates, st.RejectedTotal(), st.Failed)
 	return err
 }
 

@@ -32,6 +32,13 @@ const (
 	NameWebhook  = "webhook"
 )
 
+// Report is doctor's --json shape: {"checks": [{"name", "ok",
+// "warning", "detail"}]}, one entry per check in a fixed order. A
+// warning has ok true and warning true.
+type Report struct {
+	Checks []Check `json:"checks"`
+}
+
 // Check is the outcome of one check. A warning passes (OK is true) but
 // says something a person should look at.
 type Check struct {

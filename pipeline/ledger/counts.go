@@ -1,5 +1,7 @@
 package ledger
 
+import "fmt"
+
 // Counts is a file's accounting, in sheet rows.
 type Counts struct {
 	RowsIn        int `json:"rows_in"`
@@ -28,3 +30,17 @@ func (c Counts) Outcomes() int {
 
 // Balanced reports whether every row is accounted for exactly once.
 func (c Counts) Balanced() bool { return c.RowsIn == c.Outcomes() }
+
+// Line is the counts in the one line `flabsync import` prints for a
+// file and for all of them.
+func (c Counts) Line() string {
+	s := fmt.Sprintf("%d submitted, %d rejected, %d refused by Flabs, %d duplicate, %d failed, %d held, %d skipped",
+		c.Submitted, c.Rejected, c.RejectedFlabs, c.Duplicate, c.Failed, c.Held, c.Skipped)
+	if c.Unconfirmed > 0 {
+		s += fmt.Sprintf(", %d unconfirmed (may be booked: the nightly run settles them)", c.Unconfirmed)
+	}
+	if c.Unfinished > 0 {
+		s += fmt.Sprintf(", %d unfinished", c.Unfinished)
+	}
+	return s
+}

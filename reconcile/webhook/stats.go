@@ -23,6 +23,15 @@ type Stats struct {
 	OtherLab   int64            // stored events of another lab than flabs.lab_id, never folded (part of Stored)
 }
 
+// RejectedTotal is how many deliveries were refused, whatever the reason.
+func (s Stats) RejectedTotal() int64 {
+	var n int64
+	for _, v := range s.Rejected {
+		n += v
+	}
+	return n
+}
+
 // counters are the live Stats.
 type counters struct {
 	received, stored, duplicates, failed, orphans, otherLab atomic.Int64

@@ -149,14 +149,21 @@ func serviceRig(t *testing.T, dsn string, srv *mailtest.Server) (*config.Config,
 	return &cfg, client
 }
 
-// runService starts a Service and stops it as soon as it listens: at the
-// stop it sends what is due in the outbox, so what it sent is known when
-// Run returns.
-func runService(t *testing.T, cfg *config.Config, client *flabs.Client, name string) {
+// runService runs a Service until done says so once it listens (at most
+// 20 s), then stops it.
+func runService(t *testing.T, cfg *config.Config, client *flabs.Client, name string, done func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	svc := &Service{Config: cfg, Client: client, Name: name, Logger: slog.New(slog.DiscardHandler), Ready: func(Addrs) { cancel() }}
+	ready := func(Addrs) {
+		go func() {
+			defer cancel()
+			for deadline := time.Now().Add(20 * time.Second); !done() && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	svc := &Service{Config: cfg, Client: client, Name: name, Logger: slog.New(slog.DiscardHandler), Ready: ready}
 	if err := svc.Run(ctx); err != nil && ctx.Err() == nil {
 		t.Fatalf("service %s: %v", name, err)
 	}
@@ -192,11 +199,13 @@ func TestServiceSendsReceiptsLeftByADeadProcess(t *testing.T) {
 		t.Fatal("sent before any sender ran")
 	}
 
-	runService(t, cfg, client, "a")
+	runService(t, cfg, client, "a", func() bool { return len(srv.Messages()) > 0 })
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d messages after the first service, want 1", n)
 	}
-	runService(t, cfg, client, "b")
+	// The second runs a second: long enough to have looked at the outbox.
+	start := time.Now()
+	runService(t, cfg, client, "b", func() bool { return time.Since(start) > time.Second })
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d messages after the second service, want still 1", n)
 	}

@@ -1,6 +1,7 @@
 package schedules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
 // Holder names a hand-run command for job runs and entries: user@host.
@@ -28,6 +31,49 @@ func Holder() string {
 // machine never share a lease.
 func HandHolder() string {
 	return fmt.Sprintf("%s pid %d", Holder(), os.Getpid())
+}
+
+// ImportHolder names a hand-run import on its process lease and its
+// claims: user@host:pid.
+func ImportHolder() string { return fmt.Sprintf("%s:%d", Holder(), os.Getpid()) }
+
+// endGoneHeartbeats ends the heartbeats of processes known to be gone, so
+// that their files and bookings are taken over at once instead of after
+// inbox.takeover_after: earlier runs of the serve named name (one serve
+// runs under a name; "" for none), and imports of this user on this
+// machine (ImportHolder) whose process no longer exists — a serve
+// restarted after kill -9, an import run again after one was killed.
+// Holders on other machines are never judged here: only their heartbeat
+// says whether they live.
+func endGoneHeartbeats(ctx context.Context, led *ledger.Ledger, name, self string) error {
+	var gone []string
+	if name != "" {
+		hs, err := led.Heartbeats(ctx, name+":")
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			if h != self {
+				gone = append(gone, h)
+			}
+		}
+	}
+	hs, err := led.Heartbeats(ctx, Holder()+":")
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		if pid, err := strconv.Atoi(strings.TrimPrefix(h, Holder()+":")); err == nil && h != self && pid > 0 &&
+			pid != os.Getpid() && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			gone = append(gone, h)
+		}
+	}
+	for _, h := range gone {
+		if err := led.EndHeartbeat(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // HandRunGone reports whether holder is a hand run of this user on this

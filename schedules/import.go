@@ -86,6 +86,9 @@ func (r *Import) Run(ctx context.Context, paths []string) (*ImportResult, error)
 	p := Build(cfg, r.DB, r.Client, r.Holder, log, r.Receipts)
 	// This process is alive while it works: killed, a running serve
 	// takes over its files and bookings after inbox.takeover_after.
+	if err := endGoneHeartbeats(ctx, p.Ledger, "", r.Holder); err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
 	if err := p.Ledger.Heartbeat(ctx, r.Holder); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}

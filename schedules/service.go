@@ -81,7 +81,11 @@ func (s *Service) Run(ctx context.Context) error {
 	ing := parts.Ingester
 	ing.SkipProcessed = true
 	// Alive while it runs: killed, its files and bookings are taken over
-	// by another serve after inbox.takeover_after.
+	// by another serve after inbox.takeover_after — or at once by its own
+	// next run, or when it was a killed import of this machine.
+	if err := endGoneHeartbeats(ctx, led, s.Name, holder); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	if err := led.Heartbeat(ctx, holder); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -34,7 +34,7 @@ func runSend(ctx context.Context, m *Main, cfg *config.Config, paths []string, p
 	defer db.Close()
 	bar := newBar(m, progress && !asJSON)
 	start := time.Now()
-	run := &schedules.Import{Config: cfg, DB: db, Client: client, Holder: fmt.Sprintf("%s:%d", schedules.Holder(), os.Getpid()), Partner: partner, Detail: asJSON,
+	run := &schedules.Import{Config: cfg, DB: db, Client: client, Holder: schedules.ImportHolder(), Partner: partner, Detail: asJSON,
 		Logger: m.logger(cfg), Progress: bar.update}
 	res, err := run.Run(ctx, paths)
 	bar.finish()

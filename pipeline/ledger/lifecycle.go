@@ -44,6 +44,29 @@ func (l *Ledger) Heartbeat(ctx context.Context, holder string) error {
 	return nil
 }
 
+// Heartbeats lists the holders whose process lease is live and whose name
+// starts with prefix.
+func (l *Ledger) Heartbeats(ctx context.Context, prefix string) ([]string, error) {
+	p := processLease + prefix
+	var holders []string
+	q := l.db.Rebind(`SELECT holder FROM leases WHERE substr(name, 1, ?) = ? AND expires_at > ? ORDER BY holder`)
+	if err := l.db.SelectContext(ctx, &holders, q, utf8.RuneCountInString(p), p, store.T(l.now())); err != nil {
+		return nil, fmt.Errorf("ledger: heartbeats %s*: %w", prefix, err)
+	}
+	return holders, nil
+}
+
+// EndHeartbeat ends holder's process lease at once: for a process known
+// to be gone (an earlier run of the same serve, an import on this machine
+// whose process no longer exists), so that what it held is taken over
+// now rather than after inbox.takeover_after.
+func (l *Ledger) EndHeartbeat(ctx context.Context, holder string) error {
+	if _, err := l.db.ExecContext(ctx, l.db.Rebind(`DELETE FROM leases WHERE name = ?`), processLease+holder); err != nil {
+		return fmt.Errorf("ledger: end the heartbeat of %s: %w", holder, err)
+	}
+	return nil
+}
+
 // KeepAlive beats for holder every quarter of Takeover until ctx ends,
 // then gives the lease up (a graceful end: what holder leaves unsettled
 // is taken over after Takeover). A failed beat is reported to onErr (if

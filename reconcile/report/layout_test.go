@@ -164,6 +164,40 @@ func TestWorkbookPrintsAndGuides(t *testing.T) {
 	if rows[0][2] != "Name as written" || slices.Contains(rows[0], "local_name") {
 		t.Errorf("Unmapped headers %q: want words a person reads", rows[0])
 	}
+	// On the Summary a count's header stands over its counts (right),
+	// a name's over its names (left): the columns read straight down.
+	summary := rowsOf(t, f, report.SummarySheet)
+	for i, r := range summary {
+		for j, v := range r {
+			want := ""
+			switch v {
+			case report.LabelTotal, "Rows in", "Submitted", "Unfinished":
+				want = "right"
+			case "Category", "File", "Partner":
+			default:
+				continue
+			}
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+			id, err := f.GetCellStyle(report.SummarySheet, cell)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := f.GetStyle(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if st.Alignment != nil {
+				got = st.Alignment.Horizontal
+			}
+			if len(st.Fill.Color) == 0 {
+				continue // not a header (the Total row's label, say)
+			}
+			if got != want {
+				t.Errorf("Summary %s %q is aligned %q, want %q", cell, v, got, want)
+			}
+		}
+	}
 }
 
 // TestWorkbookFromTheRules: the workbook of a real run sorts each sheet's

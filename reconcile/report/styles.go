@@ -17,8 +17,8 @@ const (
 // sit at the top of their row, so a row whose Detail wraps reads across;
 // the cells a person fills in are tinted.
 type styles struct {
-	header, date, title, section, total, good, bad        int
-	text, number, wrap, input, inputDay, inputWrap, label int
+	header, headerNum, date, title, section, total, good, bad int
+	text, number, wrap, input, inputDay, inputWrap, label     int
 }
 
 func newStyles(f *excelize.File) (styles, error) {
@@ -35,6 +35,9 @@ func newStyles(f *excelize.File) (styles, error) {
 	}{
 		{&s.header, excelize.Style{Font: &excelize.Font{Bold: true}, Fill: fill, Border: border,
 			Alignment: &excelize.Alignment{Vertical: "center", WrapText: true}}},
+		// A number column's header sits over its numbers: right.
+		{&s.headerNum, excelize.Style{Font: &excelize.Font{Bold: true}, Fill: fill, Border: border,
+			Alignment: &excelize.Alignment{Horizontal: "right", Vertical: "center", WrapText: true}}},
 		{&s.date, excelize.Style{CustomNumFmt: &dateFmt, Alignment: top}},
 		{&s.title, excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}}},
 		{&s.section, excelize.Style{Font: &excelize.Font{Bold: true, Size: 12}}},

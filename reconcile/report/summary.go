@@ -82,7 +82,7 @@ func (w *workbook) writeSummary() error {
 		// A header row is as tall as its longest wrapped name.
 		lines := 1
 		for j, c := range cells {
-			if cell, ok := c.(excelize.Cell); ok && cell.StyleID == w.st.header && j < len(widths) {
+			if cell, ok := c.(excelize.Cell); ok && (cell.StyleID == w.st.header || cell.StyleID == w.st.headerNum) && j < len(widths) {
 				v, _ := cell.Value.(string)
 				lines = max(lines, wrappedLines(v, widths[j]))
 			}
@@ -123,7 +123,7 @@ func summaryWidths(rows [][]any, st styles) []float64 {
 			switch v := v.(type) {
 			case string:
 				wd = textWidth(v)
-				if style == st.header {
+				if style == st.header || style == st.headerNum {
 					wd = min(wd, 14)
 				}
 			case time.Time:
@@ -170,9 +170,9 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 	}
 	head := []any{cellOf(st.header, "Category"), cellOf(st.header, "Code")}
 	for _, p := range partners {
-		head = append(head, cellOf(st.header, partnerLabel(p)))
+		head = append(head, cellOf(st.headerNum, partnerLabel(p)))
 	}
-	head = append(head, cellOf(st.header, LabelTotal), cellOf(st.header, "of which new"), cellOf(st.header, LabelOldest))
+	head = append(head, cellOf(st.headerNum, LabelTotal), cellOf(st.headerNum, "of which new"), cellOf(st.header, LabelOldest))
 	if err := r.add(head...); err != nil {
 		return err
 	}
@@ -214,8 +214,12 @@ func (w *workbook) summaryRows(r *rowWriter, partners []string) error {
 		return err
 	}
 	head = nil // the rows are kept: a new slice, not the categories' header
-	for _, c := range FileColumns {
-		head = append(head, cellOf(st.header, c))
+	for i, c := range FileColumns {
+		style := st.header
+		if i >= 4 && i < len(FileColumns)-1 { // Rows in … Unfinished: counts
+			style = st.headerNum
+		}
+		head = append(head, cellOf(style, c))
 	}
 	if err := r.add(head...); err != nil {
 		return err

@@ -10,7 +10,7 @@ BIN     := bin/flabsync
 .DEFAULT_GOAL := help
 .PHONY: help build test unit fuzz test-short demo bench reliability lint fmt clean docs
 
-FUZZTIME ?= 2s
+FUZZTIME ?= 3s
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)

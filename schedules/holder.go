@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/user"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/flabsync/flabsync/internal/logging"
 	"github.com/flabsync/flabsync/pipeline/ledger"
 )
 
@@ -63,8 +65,7 @@ func endGoneHeartbeats(ctx context.Context, led *ledger.Ledger, name, self strin
 		return err
 	}
 	for _, h := range hs {
-		if pid, err := strconv.Atoi(strings.TrimPrefix(h, Holder()+":")); err == nil && h != self && pid > 0 &&
-			pid != os.Getpid() && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		if h != self && pidGone(strings.TrimPrefix(h, Holder()+":")) {
 			gone = append(gone, h)
 		}
 	}
@@ -76,6 +77,25 @@ func endGoneHeartbeats(ctx context.Context, led *ledger.Ledger, name, self strin
 	return nil
 }
 
+// beat starts the heartbeat of holder (a serve named name, or an import:
+// "") after ending those of processes known to be gone, and keeps it
+// until the returned stop is called, which waits for the last beat.
+func beat(ctx context.Context, led *ledger.Ledger, name, holder string, log *slog.Logger) (stop func(), err error) {
+	if err := endGoneHeartbeats(ctx, led, name, holder); err != nil {
+		return nil, err
+	}
+	if err := led.Heartbeat(ctx, holder); err != nil {
+		return nil, err
+	}
+	beatCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		led.KeepAlive(beatCtx, holder, func(err error) { log.Warn("heartbeat", logging.Err(err)) })
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
 // HandRunGone reports whether holder is a hand run of this user on this
 // machine (HandHolder's form) whose process no longer exists: killed
 // mid-job, its lease need not be waited out. It fits RunOptions.Gone.
@@ -84,9 +104,15 @@ func HandRunGone(holder string) bool {
 	if !ok {
 		return false
 	}
-	pid, err := strconv.Atoi(rest)
-	if err != nil || pid <= 0 || pid == os.Getpid() {
+	return pidGone(rest)
+}
+
+// pidGone reports whether pid (as text) names no process on this machine
+// — not this one, and not one that exists.
+func pidGone(pid string) bool {
+	n, err := strconv.Atoi(pid)
+	if err != nil || n <= 0 || n == os.Getpid() {
 		return false
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return errors.Is(syscall.Kill(n, 0), syscall.ESRCH)
 }

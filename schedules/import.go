@@ -86,19 +86,11 @@ func (r *Import) Run(ctx context.Context, paths []string) (*ImportResult, error)
 	p := Build(cfg, r.DB, r.Client, r.Holder, log, r.Receipts)
 	// This process is alive while it works: killed, a running serve
 	// takes over its files and bookings after inbox.takeover_after.
-	if err := endGoneHeartbeats(ctx, p.Ledger, "", r.Holder); err != nil {
+	stopBeat, err := beat(ctx, p.Ledger, "", r.Holder, log)
+	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	if err := p.Ledger.Heartbeat(ctx, r.Holder); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
-	beating := make(chan struct{})
-	go func() {
-		defer close(beating)
-		p.Ledger.KeepAlive(beatCtx, r.Holder, func(err error) { log.Warn("heartbeat", logging.Err(err)) })
-	}()
-	defer func() { stopBeat(); <-beating }()
+	defer stopBeat()
 	// The ledger keeps each file's full path, so that another process
 	// can find the file again if this one dies while reading it.
 	abs := make([]string, len(paths))

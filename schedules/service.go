@@ -83,19 +83,11 @@ func (s *Service) Run(ctx context.Context) error {
 	// Alive while it runs: killed, its files and bookings are taken over
 	// by another serve after inbox.takeover_after — or at once by its own
 	// next run, or when it was a killed import of this machine.
-	if err := endGoneHeartbeats(ctx, led, s.Name, holder); err != nil {
+	stopBeat, err := beat(ctx, led, s.Name, holder, log)
+	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if err := led.Heartbeat(ctx, holder); err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
-	beating := make(chan struct{})
-	go func() {
-		defer close(beating)
-		led.KeepAlive(beatCtx, holder, func(err error) { log.Warn("heartbeat", logging.Err(err)) })
-	}()
-	defer func() { stopBeat(); <-beating }() // after every part has stopped
+	defer stopBeat() // after every part has stopped
 
 	peers := filepath.Join(cfg.Inbox.Dir, ".processing")
 	in, err := inbox.New(inbox.Config{Dir: cfg.Inbox.Dir, ArchiveDir: cfg.Inbox.ArchiveDir, ErrorDir: cfg.Inbox.ErrorDir,

@@ -42,7 +42,6 @@ type book struct {
 	stylesErr     error
 	stylesChecked bool
 	fm            *formatter
-	options       bookOptions
 }
 
 // bookSheet is one sheet the workbook lists.
@@ -303,17 +302,10 @@ func readSharedStrings(zf *zip.File) (*sharedStrings, error) {
 		}
 		return nil
 	})
-	switch {
-	case err == nil || errors.Is(err, errNotXML):
+	if err == nil || errors.Is(err, errNotXML) {
 		return &sharedStrings{text: buf.String(), ends: ends}, nil
-	case errors.Is(err, errToken):
-		return nil, &LimitError{What: "xml token", Part: name, Size: maxXMLToken + 1, Limit: maxXMLToken, Hint: xlsxCheckHint}
 	}
-	var le *LimitError
-	if errors.As(err, &le) {
-		return nil, err
-	}
-	return nil, fmt.Errorf("part %s: %w: the shared-strings table is damaged (%s); %s", name, ErrRefused, xmlFault(err), xlsxCheckHint)
+	return nil, sharedStringsFault(name, err)
 }
 
 // bstrUnescape decodes the _xHHHH_ escapes Excel writes for characters

@@ -418,17 +418,24 @@ func scanSharedStrings(zf *zip.File, maxTexts int) ([]uint32, error) {
 		}
 		return nil
 	})
-	switch {
-	case err == nil || errors.Is(err, errNotXML):
+	if err == nil || errors.Is(err, errNotXML) {
 		return sizes, nil
-	case errors.Is(err, errToken):
-		return nil, &LimitError{What: "xml token", Part: name, Size: maxXMLToken + 1, Limit: maxXMLToken, Hint: xlsxCheckHint}
 	}
+	return nil, sharedStringsFault(name, err)
+}
+
+// sharedStringsFault is the refusal of the shared-strings part name that
+// err stopped: a token over its bound, a bound of its own, or damage
+// (named by position, never by the text).
+func sharedStringsFault(name string, err error) error {
 	var le *LimitError
-	if errors.As(err, &le) {
-		return nil, err
+	switch {
+	case errors.Is(err, errToken):
+		return &LimitError{What: "xml token", Part: name, Size: maxXMLToken + 1, Limit: maxXMLToken, Hint: xlsxCheckHint}
+	case errors.As(err, &le):
+		return err
 	}
-	return nil, fmt.Errorf("part %s: %w: the shared-strings table is damaged (%s); %s", name, ErrRefused, xmlFault(err), xlsxCheckHint)
+	return fmt.Errorf("part %s: %w: the shared-strings table is damaged (%s); %s", name, ErrRefused, xmlFault(err), xlsxCheckHint)
 }
 
 // scanPart checks one part of the workbook: every token within bounds,

@@ -88,26 +88,16 @@ func (l *Limiter) Wait(ctx context.Context) (Slot, error) {
 	for {
 		s, err := l.next(ctx)
 		if errors.Is(err, errRowBusy) && ctx.Err() == nil {
-			t := time.NewTimer(busyRetry)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return Slot{}, ctx.Err()
-			case <-t.C:
+			if err := pause(ctx, busyRetry); err != nil {
+				return Slot{}, err
 			}
 			continue
 		}
 		if err != nil {
 			return Slot{}, err
 		}
-		if d := time.Until(s.local); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return Slot{}, ctx.Err()
-			case <-t.C:
-			}
+		if err := pause(ctx, time.Until(s.local)); err != nil {
+			return Slot{}, err
 		}
 		l.mu.Lock()
 		stale := s.epoch != l.epoch
@@ -435,5 +425,20 @@ func (st *labState) throttled(now, sent time.Time, max float64, retryAfter time.
 	st.AnsweredAtCut, st.IdleAtCut = st.Answered, st.Idle
 	if pause.After(st.PauseUntil) {
 		st.PauseUntil = pause
+	}
+}
+
+// pause waits d (nothing if d <= 0), or until ctx ends: its error then.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
